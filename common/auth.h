@@ -1,0 +1,41 @@
+/* auth.h - HS256 access tokens (libjwt) and their sessions in Redis. */
+#ifndef FS_AUTH_H
+#define FS_AUTH_H
+
+#include "cache.h"
+#include "config.h"
+
+#define AUTH_TOKEN_MAX 2048
+
+/* The claims of an access token (API.md, "Auth"). */
+struct auth_claims {
+	long long user_id;
+	char role[16]; /* "user" or "admin" */
+	char jti[33];  /* 128 random bits, hex */
+	long long iat;
+	long long exp;
+};
+
+/* Sign a new token for uid/role; *token is malloc'd. No I/O. */
+int auth_token_new(const struct fs_config *cfg, long long uid, const char *role, char **token,
+		   struct auth_claims *claims);
+
+/*
+ * Verify signature (HS256 only: "none" and other algorithms are refused),
+ * expiry and claim types. 0 and *claims filled, or -1. No I/O.
+ */
+int auth_token_verify(const struct fs_config *cfg, const char *token, struct auth_claims *claims);
+
+/* Record the token's session so it is accepted until it expires or is revoked. */
+int auth_session_open(struct cache *c, const struct auth_claims *claims);
+
+/* 1 if the session is live, 0 if revoked or unknown, -1 if Redis is unreachable. */
+int auth_session_check(struct cache *c, const struct auth_claims *claims);
+
+/* Revoke the token's session at once. */
+int auth_session_revoke(struct cache *c, const struct auth_claims *claims);
+
+/* Strip an optional "Bearer " prefix from an Authorization header value. */
+const char *auth_bearer(const char *header);
+
+#endif

@@ -1,0 +1,182 @@
+/* cache.c - hiredis wrapper: lazy connect with timeouts, breaker, one retry on a dropped link. */
+#include "cache.h"
+
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "breaker.h"
+#include "log.h"
+
+#define CACHE_MAX_ARGS 64
+
+struct cache {
+	const struct fs_config *cfg;
+	redisContext *ctx;
+	struct breaker brk;
+	unsigned long reconnects;
+};
+
+struct cache *cache_new(const struct fs_config *cfg)
+{
+	struct cache *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->cfg = cfg;
+	c->brk.cooldown_ms = cfg->breaker_cooldown_ms;
+	return c;
+}
+
+/* Drop the connection. */
+static void cache_disconnect(struct cache *c)
+{
+	if (c->ctx)
+		redisFree(c->ctx);
+	c->ctx = NULL;
+}
+
+void cache_free(struct cache *c)
+{
+	if (!c)
+		return;
+	cache_disconnect(c);
+	free(c);
+}
+
+/* Connect unless connected; -1 while the breaker is open or on failure. */
+static int cache_connect(struct cache *c)
+{
+	if (c->ctx)
+		return 0;
+	if (!breaker_allow(&c->brk))
+		return -1;
+	struct timeval tv = {c->cfg->redis_timeout_ms / 1000,
+			     (c->cfg->redis_timeout_ms % 1000) * 1000};
+	redisContext *ctx =
+	    c->cfg->redis_socket[0]
+		? redisConnectUnixWithTimeout(c->cfg->redis_socket, tv)
+		: redisConnectWithTimeout(c->cfg->redis_host, (int)c->cfg->redis_port, tv);
+	if (!ctx || ctx->err) {
+		if (c->brk.failures == 0)
+			log_warn("redis connect: %s", ctx ? ctx->errstr : "out of memory");
+		if (ctx)
+			redisFree(ctx);
+		breaker_fail(&c->brk);
+		return -1;
+	}
+	redisSetTimeout(ctx, tv);
+	if (c->cfg->redis_password[0]) {
+		redisReply *r = redisCommand(ctx, "AUTH %s", c->cfg->redis_password);
+		int bad = !r || r->type == REDIS_REPLY_ERROR;
+		if (r)
+			freeReplyObject(r);
+		if (bad) {
+			log_error("redis AUTH failed");
+			redisFree(ctx);
+			breaker_fail(&c->brk);
+			return -1;
+		}
+	}
+	if (c->brk.failures)
+		log_info("redis connection restored");
+	breaker_ok(&c->brk);
+	c->ctx = ctx;
+	c->reconnects++;
+	return 0;
+}
+
+redisReply *cache_commandv(struct cache *c, int argc, const char **argv, const size_t *lens)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (cache_connect(c) < 0)
+			return NULL;
+		redisReply *r = redisCommandArgv(c->ctx, argc, argv, lens);
+		if (r)
+			return r;
+		/*
+		 * A closed link (EOF) is what a restarted server leaves behind: the
+		 * command never ran there, so one retry on a fresh connection is safe.
+		 * A timeout is not retried: the command may have run.
+		 */
+		int eof = c->ctx->err == REDIS_ERR_EOF;
+		log_warn("redis: %s", c->ctx->errstr);
+		cache_disconnect(c);
+		if (!eof || attempt == 1) {
+			breaker_fail(&c->brk);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+redisReply *cache_command(struct cache *c, const char *fmt, ...)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (cache_connect(c) < 0)
+			return NULL;
+		va_list ap;
+		va_start(ap, fmt);
+		redisReply *r = redisvCommand(c->ctx, fmt, ap);
+		va_end(ap);
+		if (r)
+			return r;
+		int eof = c->ctx->err == REDIS_ERR_EOF;
+		log_warn("redis: %s", c->ctx->errstr);
+		cache_disconnect(c);
+		if (!eof || attempt == 1) {
+			breaker_fail(&c->brk);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Fill s->sha from its source text. */
+static void cache_script_sha(struct cache_script *s)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	if (s->sha[0])
+		return;
+	SHA1((const unsigned char *)s->src, strlen(s->src), md);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+}
+
+redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int argc,
+		       const char **argv)
+{
+	const char *args[CACHE_MAX_ARGS + 3];
+	char nk[16];
+	if (argc > CACHE_MAX_ARGS)
+		return NULL;
+	cache_script_sha(s);
+	snprintf(nk, sizeof nk, "%d", nkeys);
+	args[0] = "EVALSHA";
+	args[1] = s->sha;
+	args[2] = nk;
+	memcpy(args + 3, argv, (size_t)argc * sizeof *argv);
+	redisReply *r = cache_commandv(c, argc + 3, args, NULL);
+	if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+		freeReplyObject(r);
+		args[0] = "EVAL";
+		args[1] = s->src;
+		r = cache_commandv(c, argc + 3, args, NULL);
+	}
+	return r;
+}
+
+int cache_ping(struct cache *c)
+{
+	redisReply *r = cache_command(c, "PING");
+	int ok = r && r->type == REDIS_REPLY_STATUS;
+	if (r)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+unsigned long cache_reconnects(const struct cache *c)
+{
+	return c->reconnects;
+}

@@ -1,0 +1,44 @@
+/* cache.h - Redis: one persistent connection per process, reconnect, scripts by SHA. */
+#ifndef FS_CACHE_H
+#define FS_CACHE_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct cache;
+
+/* A Lua script called by SHA1 (computed locally), loaded on NOSCRIPT. */
+struct cache_script {
+	const char *src;
+	char sha[41]; /* filled on first use */
+};
+
+/* A handle for cfg's server; connects lazily, so it never fails for a dead server. */
+struct cache *cache_new(const struct fs_config *cfg);
+
+/* Close the connection. */
+void cache_free(struct cache *c);
+
+/*
+ * Run a command (hiredis format). Returns a reply the caller frees with
+ * freeReplyObject, or NULL when Redis is unreachable (answer 100005).
+ * A reply of type REDIS_REPLY_ERROR is returned as is.
+ */
+redisReply *cache_command(struct cache *c, const char *fmt, ...);
+
+/* Run a command given as an argument vector (lens may be NULL for C strings). */
+redisReply *cache_commandv(struct cache *c, int argc, const char **argv, const size_t *lens);
+
+/* EVALSHA script with nkeys keys then the rest of argv as ARGV; NOSCRIPT falls back to EVAL. */
+redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int argc,
+		       const char **argv);
+
+/* 0 if Redis answers PING now, -1 otherwise. */
+int cache_ping(struct cache *c);
+
+/* Reconnects so far (for metrics). */
+unsigned long cache_reconnects(const struct cache *c);
+
+#endif

@@ -1,0 +1,205 @@
+/* config.c - load flashsale.conf with inih, apply FLASHSALE_* overrides, validate. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OFF(f) offsetof(struct fs_config, f)
+#define S(sec, key, field, def)                                                                    \
+	{                                                                                          \
+		sec, key, CONF_STR, OFF(field), def, 0, 0, 0                                       \
+	}
+#define SS(sec, key, field, def)                                                                   \
+	{                                                                                          \
+		sec, key, CONF_STR, OFF(field), def, 0, 0, 1                                       \
+	}
+#define I(sec, key, field, def, lo, hi)                                                            \
+	{                                                                                          \
+		sec, key, CONF_INT, OFF(field), def, lo, hi, 0                                     \
+	}
+
+const struct config_key config_keys[] = {
+    S("mysql", "socket", mysql_socket, ""),
+    S("mysql", "host", mysql_host, "127.0.0.1"),
+    I("mysql", "port", mysql_port, "3306", 1, 65535),
+    S("mysql", "user", mysql_user, "root"),
+    SS("mysql", "password", mysql_password, ""),
+    I("mysql", "connect_timeout", mysql_connect_timeout, "2", 1, 60),
+    I("mysql", "rw_timeout", mysql_rw_timeout, "5", 1, 600),
+    S("redis", "socket", redis_socket, ""),
+    S("redis", "host", redis_host, "127.0.0.1"),
+    I("redis", "port", redis_port, "6379", 1, 65535),
+    I("redis", "timeout_ms", redis_timeout_ms, "1000", 10, 60000),
+    SS("redis", "password", redis_password, ""),
+    I("breaker", "cooldown_ms", breaker_cooldown_ms, "1000", 0, 60000),
+    SS("auth", "jwt_secret", jwt_secret, NULL),
+    I("auth", "access_expire", access_expire, "604800", 60, 31536000),
+    I("auth", "pwhash_opslimit", pwhash_opslimit, "2", 1, 16),
+    I("auth", "pwhash_memlimit_kib", pwhash_memlimit_kib, "65536", 8, 1048576),
+    I("usercenter", "login_fail_per_mobile", login_fail_per_mobile, "5", 1, 1000000),
+    I("usercenter", "login_fail_window", login_fail_window, "300", 1, 86400),
+    I("usercenter", "login_per_addr", login_per_addr, "30", 1, 1000000),
+    I("usercenter", "login_addr_window", login_addr_window, "60", 1, 86400),
+    I("http", "max_body", max_body, "65536", 1024, 1048576),
+    S("log", "file", log_file, ""),
+    S("log", "level", log_level, "info"),
+};
+const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
+
+/* State threaded through the inih callback. */
+struct config_load_state {
+	struct fs_config *cfg;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+/* Find a key by section and name; NULL if unknown. */
+static const struct config_key *config_find(const char *section, const char *name)
+{
+	for (size_t i = 0; i < config_nkeys; i++)
+		if (!strcmp(config_keys[i].section, section) && !strcmp(config_keys[i].name, name))
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Store a textual value into cfg; -1 with a message if it does not parse. */
+static int config_set(struct fs_config *cfg, const struct config_key *k, const char *value,
+		      const char *origin, char *err, size_t errlen)
+{
+	char *base = (char *)cfg + k->offset;
+
+	if (k->type == CONF_STR) {
+		char **slot = (char **)base;
+		char *copy = strdup(value);
+		if (!copy) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		free(*slot);
+		*slot = copy;
+		return 0;
+	}
+
+	char *end;
+	errno = 0;
+	long v = strtol(value, &end, 10);
+	if (errno || end == value || *end != '\0') {
+		snprintf(err, errlen, "%s: %s.%s must be an integer, got \"%s\"", origin,
+			 k->section, k->name, value);
+		return -1;
+	}
+	if (v < k->min || v > k->max) {
+		snprintf(err, errlen, "%s: %s.%s must be between %ld and %ld, got %ld", origin,
+			 k->section, k->name, k->min, k->max, v);
+		return -1;
+	}
+	*(long *)base = v;
+	return 0;
+}
+
+/* inih callback: one key=value of the file. */
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct config_load_state *st = user;
+	const struct config_key *k = config_find(section, name);
+
+	if (!k) {
+		snprintf(st->err, st->errlen, "unknown key [%s] %s", section, name);
+		st->failed = 1;
+		return 0;
+	}
+	if (config_set(st->cfg, k, value, "config file", st->err, st->errlen) < 0) {
+		st->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+/* FLASHSALE_SECTION_NAME for a key, upper-cased. */
+static void config_env_name(const struct config_key *k, char *out, size_t len)
+{
+	snprintf(out, len, "FLASHSALE_%s_%s", k->section, k->name);
+	for (char *p = out; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+}
+
+int config_load(struct fs_config *cfg, const char *path, char *err, size_t errlen)
+{
+	int explicit_path = 1;
+
+	memset(cfg, 0, sizeof *cfg);
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (k->def && config_set(cfg, k, k->def, "default", err, errlen) < 0)
+			goto fail;
+	}
+
+	if (!path)
+		path = getenv("FLASHSALE_CONF");
+	if (!path) {
+		path = SYSCONFDIR "/flashsale/flashsale.conf";
+		explicit_path = 0;
+	}
+
+	struct config_load_state st = {cfg, err, errlen, 0};
+	int rc = ini_parse(path, config_ini_handler, &st);
+	if (st.failed)
+		goto fail;
+	if (rc == -1 && explicit_path) {
+		snprintf(err, errlen, "cannot open config file %s", path);
+		goto fail;
+	}
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+		goto fail;
+	}
+
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		char name[96];
+		config_env_name(k, name, sizeof name);
+		const char *v = getenv(name);
+		if (v && config_set(cfg, k, v, name, err, errlen) < 0)
+			goto fail;
+	}
+
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (k->type == CONF_STR && !*(char **)((char *)cfg + k->offset)) {
+			snprintf(err, errlen, "%s.%s is required (set it in %s or the environment)",
+				 k->section, k->name, path);
+			goto fail;
+		}
+	}
+	if (strlen(cfg->jwt_secret) < 32) {
+		snprintf(err, errlen, "auth.jwt_secret must be at least 32 characters");
+		goto fail;
+	}
+	if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+	    strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
+		snprintf(err, errlen, "log.level must be debug, info, warn or error");
+		goto fail;
+	}
+	return 0;
+
+fail:
+	config_free(cfg);
+	return -1;
+}
+
+void config_free(struct fs_config *cfg)
+{
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (k->type == CONF_STR) {
+			char **slot = (char **)((char *)cfg + k->offset);
+			free(*slot);
+			*slot = NULL;
+		}
+	}
+}

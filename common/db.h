@@ -1,0 +1,60 @@
+/* db.h - MariaDB/MySQL: one persistent connection per process, prepared statements only. */
+#ifndef FS_DB_H
+#define FS_DB_H
+
+#include <jansson.h>
+
+#include "config.h"
+
+/* Outcome of a database call. */
+enum db_rc {
+	DB_OK = 0,
+	DB_ERR = -1,  /* a query error: a bug or bad data; logged */
+	DB_DUP = -2,  /* duplicate key */
+	DB_DOWN = -3, /* connection lost, timed out, or breaker open: answer 100005 */
+};
+
+struct db;
+
+/* A handle for cfg's server; connects lazily, so it never fails for a dead server. */
+struct db *db_new(const struct fs_config *cfg);
+
+/* Close the connection and every prepared statement. */
+void db_free(struct db *db);
+
+/* DB_OK if the server answers now. */
+int db_ping(struct db *db);
+
+/*
+ * Run a statement. types names each parameter after it: 'i' long long,
+ * 's' const char * (NULL binds SQL NULL). Statements are prepared once per
+ * connection and cached by their text. A statement that never reached the
+ * server is retried once on a fresh connection; outside a transaction only.
+ */
+int db_exec(struct db *db, const char *sql, const char *types, ...);
+
+/*
+ * Run a query; *rows becomes a new array of objects keyed by column label
+ * (integers as JSON integers, NULL as null, the rest as strings).
+ */
+int db_query(struct db *db, json_t **rows, const char *sql, const char *types, ...);
+
+/* Like db_query for at most one row: *row is a new object, or NULL if none. */
+int db_query_row(struct db *db, json_t **row, const char *sql, const char *types, ...);
+
+/* Rows changed by the last db_exec and the id it inserted. */
+long long db_affected_rows(const struct db *db);
+long long db_insert_id(const struct db *db);
+
+/* Transactions: one at a time per handle. */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+
+/* The last server error message, for logs only (never for clients). */
+const char *db_last_error(const struct db *db);
+
+/* Count of reconnects and failures since start (for metrics). */
+unsigned long db_reconnects(const struct db *db);
+
+#endif

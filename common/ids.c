@@ -1,0 +1,31 @@
+/* ids.c - serial numbers and random hex ids from libsodium's CSPRNG. */
+#include "ids.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+int id_sn_new(char *out, size_t len, const char *prefix)
+{
+	struct timeval tv;
+	struct tm tm;
+	char ts[16];
+
+	if (strlen(prefix) > 8 || len < ID_SN_MAX)
+		return -1;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof ts, "%Y%m%d%H%M%S", &tm);
+	snprintf(out, len, "%s%s%06ld%06u", prefix, ts, (long)tv.tv_usec,
+		 (unsigned)randombytes_uniform(1000000));
+	return 0;
+}
+
+void id_hex32(char out[33])
+{
+	unsigned char rnd[16];
+	randombytes_buf(rnd, sizeof rnd);
+	sodium_bin2hex(out, 33, rnd, sizeof rnd);
+}

@@ -1,0 +1,19 @@
+/* ids.h - serial numbers for orders and payments: prefix + UTC time + random. */
+#ifndef FS_IDS_H
+#define FS_IDS_H
+
+#include <stddef.h>
+
+#define ID_SN_MAX 40
+
+/*
+ * Write prefix + YYYYMMDDHHMMSS + 6 digits of microseconds + 6 random digits
+ * into out (len >= ID_SN_MAX). Sortable by time; unique in practice, and the
+ * tables keep a unique key on it. 0, or -1 if prefix is too long.
+ */
+int id_sn_new(char *out, size_t len, const char *prefix);
+
+/* 32 lowercase hex characters of randomness (request ids, nonces). */
+void id_hex32(char out[33]);
+
+#endif

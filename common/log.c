@@ -1,0 +1,108 @@
+/* log.c - JSON-lines logger shared by FastCGI programs and jobs. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Process-wide logger state. */
+static struct {
+	char program[64];
+	char path[512];
+	FILE *out;
+	enum log_level level;
+	char request_id[80];
+	long long user_id;
+} L = {.level = LOG_INFO};
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+int log_open(const char *program, const char *file, const char *level)
+{
+	snprintf(L.program, sizeof L.program, "%s", program ? program : "flashsale");
+	snprintf(L.path, sizeof L.path, "%s", file ? file : "");
+	L.level = LOG_INFO;
+	for (int i = 0; i < 4; i++)
+		if (level && !strcmp(level, level_names[i]))
+			L.level = (enum log_level)i;
+	L.out = stderr;
+	if (L.path[0]) {
+		FILE *f = fopen(L.path, "a");
+		if (!f)
+			return -1;
+		setvbuf(f, NULL, _IOLBF, 0);
+		L.out = f;
+	}
+	return 0;
+}
+
+void log_reopen(void)
+{
+	if (!L.path[0])
+		return;
+	FILE *f = fopen(L.path, "a");
+	if (!f)
+		return;
+	setvbuf(f, NULL, _IOLBF, 0);
+	if (L.out && L.out != stderr)
+		fclose(L.out);
+	L.out = f;
+}
+
+void log_set_request(const char *request_id, long long user_id)
+{
+	snprintf(L.request_id, sizeof L.request_id, "%s", request_id ? request_id : "");
+	L.user_id = user_id;
+}
+
+void log_json(enum log_level level, const char *msg, json_t *fields)
+{
+	if (level < L.level) {
+		json_decref(fields);
+		return;
+	}
+	struct timeval tv;
+	struct tm tm;
+	char ts[40];
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof ts - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+
+	json_t *o = json_object();
+	json_object_set_new(o, "time", json_string(ts));
+	json_object_set_new(o, "level", json_string(level_names[level]));
+	json_object_set_new(o, "program", json_string(L.program));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	if (L.request_id[0])
+		json_object_set_new(o, "requestId", json_string(L.request_id));
+	if (L.user_id)
+		json_object_set_new(o, "userId", json_integer(L.user_id));
+	json_object_set_new(o, "msg", json_string(msg ? msg : ""));
+	if (fields)
+		json_object_update_missing(o, fields);
+	json_decref(fields);
+
+	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (line) {
+		fprintf(L.out ? L.out : stderr, "%s\n", line);
+		free(line);
+	}
+	json_decref(o);
+}
+
+void log_printf(enum log_level level, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	if (level < L.level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	log_json(level, buf, NULL);
+}
