@@ -99,20 +99,26 @@ int http_send(struct http_req *req, int status, const char *content_type, const 
 	      size_t len)
 {
 	struct http_io *io = req->io;
-	FCGX_Stream *out = io->fcgx.out;
+	char head[512];
+	int n;
+
+	/* snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu and friends. */
+	n = snprintf(head, sizeof head, "Status: %d %s\r\nX-Request-Id: %s\r\n", status,
+		     http_reason(status), req->request_id);
+	if (req->retry_after > 0)
+		n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %ld\r\n",
+			      req->retry_after);
+	if (strcmp(req->method, "GET"))
+		n += snprintf(head + n, sizeof head - (size_t)n, "Cache-Control: no-store\r\n");
+	if (content_type)
+		n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n",
+			      content_type);
+	n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n\r\n", len);
 	req->sent = 1;
 	req->status = status;
-	FCGX_FPrintF(out, "Status: %d %s\r\nX-Request-Id: %s\r\n", status, http_reason(status),
-		     req->request_id);
-	if (req->retry_after > 0)
-		FCGX_FPrintF(out, "Retry-After: %ld\r\n", req->retry_after);
-	if (strcmp(req->method, "GET"))
-		FCGX_PutS("Cache-Control: no-store\r\n", out);
-	if (content_type)
-		FCGX_FPrintF(out, "Content-Type: %s\r\n", content_type);
-	FCGX_FPrintF(out, "Content-Length: %zu\r\n\r\n", len);
+	FCGX_PutStr(head, n, io->fcgx.out);
 	if (len)
-		FCGX_PutStr(body, (int)len, out);
+		FCGX_PutStr(body, (int)len, io->fcgx.out);
 	return 0;
 }
 

@@ -1,0 +1,144 @@
+"""fslib - helpers for the HTTP tests: calls through the web server, users, SQL and Redis peeks."""
+import http.client
+import json
+import os
+import random
+import subprocess
+import threading
+import time
+import urllib.parse
+
+BASE_URL = os.environ.get("FLASHSALE_URL", "http://127.0.0.1:18080")
+RUN = os.environ.get("FLASHSALE_TEST_RUN", "")
+VAR = os.environ.get("FLASHSALE_TEST_VAR", "")
+BUILD = os.environ.get("FLASHSALE_BUILD", "")
+SERVER = os.environ.get("FLASHSALE_SERVER", "nginx")
+
+
+class Resp:
+    """One HTTP response: status, headers (lower-case names), text and parsed JSON (or None)."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.text = body.decode("utf-8", "replace")
+        try:
+            self.json = json.loads(self.text)
+        except ValueError:
+            self.json = None
+
+    @property
+    def code(self):
+        return self.json.get("code") if isinstance(self.json, dict) else None
+
+    @property
+    def data(self):
+        return self.json.get("data") if isinstance(self.json, dict) else None
+
+    def __repr__(self):
+        return f"<{self.status} {self.text[:300]}>"
+
+
+def call(method, path, body=None, token=None, headers=None, raw=None, query=None, timeout=30):
+    """Send one request; body is JSON-encoded unless raw (bytes/str) is given."""
+    u = urllib.parse.urlparse(BASE_URL)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    h = {"Connection": "close"}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    payload = None
+    if raw is not None:
+        payload = raw.encode() if isinstance(raw, str) else raw
+        h["Content-Type"] = "application/json"
+    elif body is not None:
+        payload = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    if headers:
+        h.update(headers)
+    if query:
+        path = path + "?" + urllib.parse.urlencode(query)
+    try:
+        conn.request(method, path, body=payload, headers=h)
+        r = conn.getresponse()
+        return Resp(r.status, r.getheaders(), r.read())
+    finally:
+        conn.close()
+
+
+def post(path, body=None, token=None, **kw):
+    """POST JSON (default {})."""
+    return call("POST", path, {} if body is None else body, token=token, **kw)
+
+
+def get(path, query=None, **kw):
+    """GET with query parameters."""
+    return call("GET", path, query=query, **kw)
+
+
+_lock = threading.Lock()
+_seq = [random.randrange(10**6)]
+
+
+def unique_mobile():
+    """A fresh 11-digit mobile starting with 1 (unique within a run and across runs)."""
+    with _lock:
+        _seq[0] += 1
+        n = _seq[0]
+    return "1" + ("%04d" % (os.getpid() % 10000)) + ("%06d" % (n % 10**6))
+
+
+def register(password="secret123", nickname=None, mobile=None):
+    """Register a new user; returns (mobile, token)."""
+    mobile = mobile or unique_mobile()
+    body = {"mobile": mobile, "password": password}
+    if nickname:
+        body["nickname"] = nickname
+    r = post("/usercenter/v1/user/register", body)
+    assert r.status == 200 and r.code == 200, r
+    return mobile, r.data["accessToken"]
+
+
+def login(mobile, password="secret123"):
+    """Log in; returns the token."""
+    r = post("/usercenter/v1/user/login", {"mobile": mobile, "password": password})
+    assert r.status == 200 and r.code == 200, r
+    return r.data["accessToken"]
+
+
+def admin_cli(*args):
+    """Run flashsale-admin against the test stack; returns CompletedProcess."""
+    env = dict(os.environ, FLASHSALE_CONF=os.path.join(VAR, "flashsale.conf"))
+    return subprocess.run([os.path.join(BUILD, "jobs", "flashsale-admin"), *args], env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
+def admin_token():
+    """A token with the admin role (a new user, granted admin, logged in again)."""
+    mobile, _ = register()
+    cp = admin_cli("grant-admin", mobile)
+    assert cp.returncode == 0, cp.stderr
+    return login(mobile)
+
+
+def sql(query):
+    """Run SQL on the test stack's MariaDB; returns rows as lists of strings."""
+    out = subprocess.run(["mariadb", "--socket=" + os.path.join(RUN, "mysql.sock"), "-uroot",
+                          "--batch", "--skip-column-names", "-e", query],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def redis(*args):
+    """Run a Redis command on the test stack; returns stdout stripped."""
+    return subprocess.run(["redis-cli", "-s", os.path.join(RUN, "redis.sock"), *args],
+                          capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+
+def wait_until(pred, timeout=10.0, interval=0.05):
+    """Poll pred() until truthy or timeout; returns its last value."""
+    end = time.time() + timeout
+    while True:
+        v = pred()
+        if v or time.time() > end:
+            return v
+        time.sleep(interval)

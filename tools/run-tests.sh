@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# run-tests.sh - every test against a fresh test stack; prints one total line, exits 1 on failure.
+# Called by `./flashsale test` after install and build. Suites: unit (make check), HTTP through
+# nginx, HTTP through Apache, browser. The stack lives in $FLASHSALE_TEST_VAR (default var/test)
+# on port $FLASHSALE_TEST_PORT (default FLASHSALE_PORT + 10000).
+set -uo pipefail
+TOP=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+BUILD=${FLASHSALE_BUILD:-$TOP/build}
+PORT=${FLASHSALE_PORT:-8080}
+VAR=${FLASHSALE_VAR:-$TOP/var}
+DOMAINS="usercenter product seckill order payment"
+DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify"}
+JOBS_PER_DOMAIN=${FLASHSALE_WORKERS:-4}
+source "$TOP/tools/stack.sh"
+
+TVAR=${FLASHSALE_TEST_VAR:-$VAR/test}
+TPORT=${FLASHSALE_TEST_PORT:-$((PORT + 10000))}
+APORT=$((TPORT + 1))
+ONLY=${1:-all}
+
+passed=0 failed=0 skipped=0
+summary=()
+
+# Add a suite's counts to the totals.
+record() {
+	local name=$1 p=$2 f=$3 s=${4:-0}
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	summary+=("$(printf '%-16s %4d passed, %d failed, %d skipped' "$name" "$p" "$f" "$s")")
+}
+
+# Run a suite that prints "N passed, N failed[, N skipped]" as its last such line.
+run_counted() {
+	local name=$1
+	shift
+	local log="$TVAR/results/$name.log"
+	say "suite $name"
+	"$@" 2>&1 | tee "$log"
+	local rc=${PIPESTATUS[0]}
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [ -z "$line" ]; then
+		record "$name" 0 1
+		echo "suite $name crashed (exit $rc) before reporting" >&2
+		return
+	fi
+	local p f s
+	p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+	s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	record "$name" "$p" "$f" "${s:-0}"
+}
+
+# make check: unit tests of common/ (server-backed ones use the test stack's sockets).
+run_unit() {
+	say "suite unit (make check)"
+	FLASHSALE_TEST_REDIS_SOCKET="$RUN/redis.sock" FLASHSALE_TEST_MYSQL_SOCKET="$RUN/mysql.sock" \
+		make -C "$BUILD" -s check >"$TVAR/results/unit.log" 2>&1
+	local rc=$?
+	local tl="$BUILD/test-suite.log"
+	cat "$TVAR/results/unit.log" | grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS|# )' || true
+	local p f s e
+	p=$(grep -E '^# PASS:' "$TVAR/results/unit.log" | awk '{print $3}' | tail -1)
+	f=$(grep -E '^# FAIL:' "$TVAR/results/unit.log" | awk '{print $3}' | tail -1)
+	e=$(grep -E '^# ERROR:' "$TVAR/results/unit.log" | awk '{print $3}' | tail -1)
+	s=$(grep -E '^# SKIP:' "$TVAR/results/unit.log" | awk '{print $3}' | tail -1)
+	if [ -z "$p" ]; then
+		tail -30 "$TVAR/results/unit.log"
+		[ -f "$tl" ] && tail -50 "$tl"
+		record unit 0 1
+		return
+	fi
+	f=$((${f:-0} + ${e:-0}))
+	[ $rc -ne 0 ] && [ $f -eq 0 ] && f=1
+	[ $f -gt 0 ] && [ -f "$tl" ] && cat "$tl"
+	record unit "$p" "$f" "${s:-0}"
+}
+
+mkdir -p "$TVAR"
+stack_down "$TVAR" quiet
+rm -rf "$TVAR"
+mkdir -p "$TVAR/results"
+say "starting the test stack on 127.0.0.1:$TPORT ($TVAR)"
+( stack_up "$TVAR" "$TPORT" test ) || { echo "0 passed, 1 failed"; exit 1; }
+TVAR=$(cd "$TVAR" && pwd)
+RUN=$(readlink -f "$TVAR/run")
+trap 'stack_down "$TVAR" quiet' EXIT
+
+export FLASHSALE_TOP="$TOP" FLASHSALE_BUILD="$BUILD" FLASHSALE_TEST_VAR="$TVAR" \
+	FLASHSALE_TEST_RUN="$RUN" FLASHSALE_TEST_RESULTS="$TVAR/results"
+
+case "$ONLY" in all | unit) run_unit ;; esac
+case "$ONLY" in all | http)
+	run_counted http-nginx python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" ;;
+esac
+case "$ONLY" in all | apache)
+	say "starting Apache on 127.0.0.1:$APORT"
+	if ( stack_apache_start "$TVAR" "$RUN" "$APORT" ); then
+		run_counted http-apache python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$APORT" \
+			--server apache usercenter
+	else
+		record http-apache 0 1
+	fi
+	stop_pidfile "$RUN/apache.pid"
+	;;
+esac
+case "$ONLY" in all | browser)
+	if [ -f "$TOP/tests/browser/run.mjs" ]; then
+		run_counted browser node "$TOP/tests/browser/run.mjs" --url "http://127.0.0.1:$TPORT"
+	fi
+	;;
+esac
+
+echo
+echo "== results (logs and screenshots in $TVAR/results)"
+printf '%s\n' "${summary[@]}"
+echo "TOTAL: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
