@@ -215,7 +215,7 @@ static int db_run(struct db *db, const char *sql, struct db_params *p, MYSQL_STM
 		if (rc)
 			return rc;
 		int fresh = db->nstmts == 0;
-		MYSQL_STMT *st;
+		MYSQL_STMT *st = NULL;
 		rc = db_prepare(db, sql, &st);
 		if (rc == DB_DOWN && !db->in_tx && attempt == 0 && !fresh)
 			continue; /* the statement never ran: safe to retry */
