@@ -45,10 +45,11 @@ struct fs_config {
 	/* [product] (keys of the product domain go here) */
 	/* [seckill] (keys of the flash-sale engine go here) */
 	/* [order] (keys of the order domain go here) */
-	/* [wxpay] (keys of the WeChat Pay client go here) */
-	/* [events] (keys of the event transport go here) */
-	/* [jobs] (keys of jobs/ go here) */
-	/* [metrics] (keys of observability go here) */
+	long order_pay_timeout; /* seconds an order waits for payment */
+				/* [wxpay] (keys of the WeChat Pay client go here) */
+				/* [events] (keys of the event transport go here) */
+				/* [jobs] (keys of jobs/ go here) */
+				/* [metrics] (keys of observability go here) */
 };
 
 /* What a config key holds. */

@@ -1,0 +1,287 @@
+/* test-cache.c - cache.h against a real Redis: commands, scripts, breaker, reconnect. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "unit.h"
+
+static struct fs_config cfg;
+
+/* Load a config for the test Redis with a short breaker cooldown. */
+static void setup(void)
+{
+	unit_redis_config(&cfg, 300);
+}
+
+/* Free the config. */
+static void teardown(void)
+{
+	config_free(&cfg);
+}
+
+/* A key unique to this process and name. */
+static const char *key(const char *name)
+{
+	static char buf[128];
+	snprintf(buf, sizeof buf, "fs:unittest:%ld:%s", (long)getpid(), name);
+	return buf;
+}
+
+/* The "calls=" count of one command in INFO commandstats (0 if never called). */
+static long long command_calls(struct cache *c, const char *cmd)
+{
+	char needle[64];
+	redisReply *r = cache_command(c, "INFO commandstats");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	snprintf(needle, sizeof needle, "cmdstat_%s:calls=", cmd);
+	const char *p = strstr(r->str, needle);
+	long long n = p ? atoll(p + strlen(needle)) : 0;
+	freeReplyObject(r);
+	return n;
+}
+
+/* SET then GET returns the value; DEL removes it; PING answers. */
+START_TEST(test_round_trip)
+{
+	struct cache *c = cache_new(&cfg);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(cache_ping(c), 0);
+	redisReply *r = cache_command(c, "SET %s %s", key("a"), "hello world");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	r = cache_command(c, "GET %s", key("a"));
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	ck_assert_str_eq(r->str, "hello world");
+	freeReplyObject(r);
+	r = cache_command(c, "DEL %s", key("a"));
+	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+	ck_assert_int_eq(r->integer, 1);
+	freeReplyObject(r);
+	r = cache_command(c, "GET %s", key("a"));
+	ck_assert_int_eq(r->type, REDIS_REPLY_NIL);
+	freeReplyObject(r);
+	ck_assert_uint_eq(cache_reconnects(c), 1);
+	cache_free(c);
+}
+END_TEST
+
+/* cache_commandv is binary safe with explicit lengths. */
+START_TEST(test_commandv_binary)
+{
+	struct cache *c = cache_new(&cfg);
+	const char *set[] = {"SET", key("bin"), "a\0b"};
+	size_t lens[] = {3, strlen(key("bin")), 3};
+	redisReply *r = cache_commandv(c, 3, set, lens);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	const char *get[] = {"STRLEN", key("bin")};
+	r = cache_commandv(c, 2, get, NULL);
+	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+	ck_assert_int_eq(r->integer, 3);
+	freeReplyObject(r);
+	const char *del[] = {"DEL", key("bin")};
+	freeReplyObject(cache_commandv(c, 2, del, NULL));
+	cache_free(c);
+}
+END_TEST
+
+/* A Redis error reply comes back as a reply of type ERROR, not NULL. */
+START_TEST(test_error_reply)
+{
+	struct cache *c = cache_new(&cfg);
+	redisReply *r = cache_command(c, "SET %s notanumber", key("e"));
+	freeReplyObject(r);
+	r = cache_command(c, "INCR %s", key("e"));
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+	freeReplyObject(r);
+	r = cache_command(c, "NOSUCHCOMMAND");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+	freeReplyObject(r);
+	ck_assert_int_eq(cache_ping(c), 0); /* the connection survives errors */
+	ck_assert_uint_eq(cache_reconnects(c), 1);
+	freeReplyObject(cache_command(c, "DEL %s", key("e")));
+	cache_free(c);
+}
+END_TEST
+
+/* cache_eval: after SCRIPT FLUSH the first call falls back to EVAL, the next uses EVALSHA. */
+START_TEST(test_eval)
+{
+	static struct cache_script s = {
+	    .src = "-- fs unit test script\nreturn {KEYS[1], ARGV[1], tonumber(ARGV[2]) * 2}\n"};
+	struct cache *c = cache_new(&cfg);
+	const char *argv[] = {"k1", "v1", "21"};
+	redisReply *r = cache_command(c, "SCRIPT FLUSH");
+	ck_assert_int_eq(r->type, REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	long long eval0 = command_calls(c, "eval");
+	long long sha0 = command_calls(c, "evalsha");
+
+	r = cache_eval(c, &s, 1, 3, argv);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	ck_assert_uint_eq(r->elements, 3);
+	ck_assert_str_eq(r->element[0]->str, "k1");
+	ck_assert_str_eq(r->element[1]->str, "v1");
+	ck_assert_int_eq(r->element[2]->integer, 42);
+	freeReplyObject(r);
+	ck_assert_int_eq(command_calls(c, "eval"), eval0 + 1);
+	ck_assert_int_ge(command_calls(c, "evalsha"), sha0 + 1);
+
+	/* the SHA is the script's SHA1, as Redis computes it */
+	ck_assert_uint_eq(strlen(s.sha), 40);
+	r = cache_command(c, "SCRIPT LOAD %s", s.src);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	ck_assert_str_eq(r->str, s.sha);
+	freeReplyObject(r);
+
+	long long sha1 = command_calls(c, "evalsha");
+	r = cache_eval(c, &s, 1, 3, argv);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	ck_assert_int_eq(r->element[2]->integer, 42);
+	freeReplyObject(r);
+	ck_assert_int_eq(command_calls(c, "eval"), eval0 + 1);
+	ck_assert_int_eq(command_calls(c, "evalsha"), sha1 + 1);
+	cache_free(c);
+}
+END_TEST
+
+/* A script error is returned as an ERROR reply. */
+START_TEST(test_eval_error)
+{
+	static struct cache_script s = {.src = "return redis.call('NOSUCHCOMMAND')\n"};
+	struct cache *c = cache_new(&cfg);
+	redisReply *r = cache_eval(c, &s, 0, 0, NULL);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+	freeReplyObject(r);
+	cache_free(c);
+}
+END_TEST
+
+/*
+ * A dead socket fails fast; during the cooldown the breaker answers NULL without
+ * trying (the path then leads to a live server, which a try would reach); after it, a
+ * try succeeds.
+ */
+START_TEST(test_dead_socket_and_breaker)
+{
+	char dir[] = "/tmp/fs-unit-cache-XXXXXX", sock[128];
+	struct fs_config dead;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof sock, "%s/redis.sock", dir);
+	unit_config(&dead, "[redis]\nsocket = %s\n[breaker]\ncooldown_ms = 500\n", sock);
+	struct cache *c = cache_new(&dead);
+	ck_assert_ptr_nonnull(c);
+
+	long long t0 = unit_now_ms();
+	redisReply *r = cache_command(c, "PING");
+	long long t1 = unit_now_ms();
+	ck_assert_ptr_null(r);
+	ck_assert_msg(t1 - t0 < 200, "dead socket took %lld ms", t1 - t0);
+
+	ck_assert_int_eq(symlink(unit_env("FLASHSALE_TEST_REDIS_SOCKET"), sock), 0);
+	r = cache_command(c, "PING");
+	long long t2 = unit_now_ms();
+	ck_assert_msg(r == NULL, "breaker did not hold the call back");
+	ck_assert_int_eq(cache_ping(c), -1);
+	ck_assert_uint_eq(cache_reconnects(c), 0);
+	ck_assert_msg(t2 - t1 < 300, "breaker answered after %lld ms", t2 - t1);
+
+	unit_sleep_ms(600);
+	ck_assert_int_eq(cache_ping(c), 0);
+	ck_assert_uint_eq(cache_reconnects(c), 1);
+	cache_free(c);
+	unlink(sock);
+	rmdir(dir);
+	config_free(&dead);
+}
+END_TEST
+
+/* After the server closes the connection (CLIENT KILL), the next command still works. */
+START_TEST(test_reconnect_after_kill)
+{
+	struct cache *c = cache_new(&cfg);
+	redisReply *r = cache_command(c, "SET %s before", key("k"));
+	ck_assert_ptr_nonnull(r);
+	freeReplyObject(r);
+	ck_assert_uint_eq(cache_reconnects(c), 1);
+
+	redisContext *other = redisConnectUnix(cfg.redis_socket);
+	ck_assert(other && !other->err);
+	r = redisCommand(other, "CLIENT KILL TYPE normal");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+	ck_assert_int_ge(r->integer, 1);
+	freeReplyObject(r);
+	redisFree(other);
+	unit_sleep_ms(50);
+
+	r = cache_command(c, "GET %s", key("k"));
+	ck_assert_msg(r != NULL, "command after CLIENT KILL failed");
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	ck_assert_str_eq(r->str, "before");
+	freeReplyObject(r);
+	ck_assert_uint_eq(cache_reconnects(c), 2);
+	freeReplyObject(cache_command(c, "DEL %s", key("k")));
+	cache_free(c);
+}
+END_TEST
+
+/* The same through cache_commandv. */
+START_TEST(test_reconnect_after_kill_v)
+{
+	struct cache *c = cache_new(&cfg);
+	ck_assert_int_eq(cache_ping(c), 0);
+	redisContext *other = redisConnectUnix(cfg.redis_socket);
+	ck_assert(other && !other->err);
+	freeReplyObject(redisCommand(other, "CLIENT KILL TYPE normal"));
+	redisFree(other);
+	unit_sleep_ms(50);
+	const char *argv[] = {"PING"};
+	redisReply *r = cache_commandv(c, 1, argv, NULL);
+	ck_assert_msg(r != NULL, "command after CLIENT KILL failed");
+	ck_assert_int_eq(r->type, REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	cache_free(c);
+}
+END_TEST
+
+/* The suite of this file. */
+static Suite *cache_suite(void)
+{
+	Suite *s = suite_create("cache");
+	TCase *tc = tcase_create("redis");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_commandv_binary);
+	tcase_add_test(tc, test_error_reply);
+	tcase_add_test(tc, test_eval);
+	tcase_add_test(tc, test_eval_error);
+	tcase_add_test(tc, test_dead_socket_and_breaker);
+	tcase_add_test(tc, test_reconnect_after_kill);
+	tcase_add_test(tc, test_reconnect_after_kill_v);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Run the suite, or skip without a Redis server. */
+int main(void)
+{
+	unit_require("test-cache", "FLASHSALE_TEST_REDIS_SOCKET");
+	unit_clear_config_env();
+	signal(SIGPIPE, SIG_IGN); /* as http_main does: a write to a closed socket must not kill */
+	return unit_status("test-cache", unit_run(cache_suite()), NULL);
+}
