@@ -1,6 +1,7 @@
 /* cache.c - hiredis wrapper: lazy connect with timeouts, breaker, one retry on a dropped link. */
 #include "cache.h"
 
+#include <errno.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,16 @@ struct cache *cache_new(const struct fs_config *cfg)
 	c->cfg = cfg;
 	c->brk.cooldown_ms = cfg->breaker_cooldown_ms;
 	return c;
+}
+
+/*
+ * Did the command fail because the server had closed the link? A restarted
+ * server leaves either EOF on read or, on a Unix socket, EPIPE on write; in both
+ * cases the command never ran there.
+ */
+static int cache_link_closed(const redisContext *ctx)
+{
+	return ctx->err == REDIS_ERR_EOF || (ctx->err == REDIS_ERR_IO && errno == EPIPE);
 }
 
 /* Drop the connection. */
@@ -100,7 +111,7 @@ redisReply *cache_commandv(struct cache *c, int argc, const char **argv, const s
 		 * command never ran there, so one retry on a fresh connection is safe.
 		 * A timeout is not retried: the command may have run.
 		 */
-		int eof = c->ctx->err == REDIS_ERR_EOF;
+		int eof = cache_link_closed(c->ctx);
 		log_warn("redis: %s", c->ctx->errstr);
 		cache_disconnect(c);
 		if (!eof || attempt == 1) {
@@ -122,7 +133,7 @@ redisReply *cache_command(struct cache *c, const char *fmt, ...)
 		va_end(ap);
 		if (r)
 			return r;
-		int eof = c->ctx->err == REDIS_ERR_EOF;
+		int eof = cache_link_closed(c->ctx);
 		log_warn("redis: %s", c->ctx->errstr);
 		cache_disconnect(c);
 		if (!eof || attempt == 1) {

@@ -44,9 +44,51 @@ const struct config_key config_keys[] = {
     I("usercenter", "login_fail_window", login_fail_window, "300", 1, 86400),
     I("usercenter", "login_per_addr", login_per_addr, "30", 1, 1000000),
     I("usercenter", "login_addr_window", login_addr_window, "60", 1, 86400),
+    /* [product] */
+    I("product", "cache_ttl", product_cache_ttl, "60", 1, 86400),
+    I("product", "missing_ttl", product_missing_ttl, "10", 1, 3600),
     I("http", "max_body", max_body, "65536", 1024, 1048576),
     S("log", "file", log_file, ""),
     S("log", "level", log_level, "info"),
+    /* [seckill] */
+    SS("seckill", "token_secret", seckill_token_secret, ""),
+    I("seckill", "token_ttl", seckill_token_ttl, "60", 5, 3600),
+    S("seckill", "marker_dir", seckill_marker_dir, "/run/flashsale/soldout"),
+    I("seckill", "soldout_memo_ms", seckill_soldout_memo_ms, "500", 0, 60000),
+    I("seckill", "user_rate", seckill_user_rate, "10", 1, 1000000),
+    I("seckill", "request_ttl", seckill_request_ttl, "86400", 60, 2592000),
+    I("seckill", "writer_batch", seckill_writer_batch, "500", 1, 10000),
+    I("seckill", "claim_idle_ms", seckill_claim_idle_ms, "5000", 100, 3600000),
+    I("seckill", "preheat_minutes", seckill_preheat_minutes, "10", 1, 10080),
+    I("seckill", "settle_grace", seckill_settle_grace, "60", 0, 86400),
+    /* [order] */
+    I("order", "pay_timeout", order_pay_timeout, "900", 1, 86400),
+    /* [wxpay] */
+    S("wxpay", "api_base", wxpay_api_base, "https://api.mch.weixin.qq.com"),
+    S("wxpay", "mchid", wxpay_mchid, ""),
+    S("wxpay", "appid", wxpay_appid, ""),
+    S("wxpay", "serial_no", wxpay_serial_no, ""),
+    S("wxpay", "private_key", wxpay_private_key, ""),
+    S("wxpay", "platform_key", wxpay_platform_key, ""),
+    S("wxpay", "platform_serial", wxpay_platform_serial, ""),
+    SS("wxpay", "apiv3_key", wxpay_apiv3_key, ""),
+    S("wxpay", "notify_url", wxpay_notify_url, ""),
+    I("wxpay", "timeout_ms", wxpay_timeout_ms, "5000", 100, 60000),
+    I("wxpay", "notify_skew", wxpay_notify_skew, "300", 1, 3600),
+    I("wxpay", "query_after", wxpay_query_after, "60", 0, 86400),
+    /* [events] */
+    S("events", "transport", events_transport, "redis"),
+    S("events", "kafka_brokers", events_kafka_brokers, ""),
+    I("events", "stream_maxlen", events_stream_maxlen, "100000", 100, 100000000),
+    I("events", "claim_idle_ms", events_claim_idle_ms, "30000", 100, 3600000),
+    I("events", "kafka_timeout_ms", events_kafka_timeout_ms, "10000", 1000, 300000),
+    /* [jobs] */
+    S("jobs", "notify_url", notify_url, "http://127.0.0.1:8090/cgi-bin/message/subscribe/send"),
+    S("jobs", "notify_template_id", notify_template_id, "order-paid"),
+    I("jobs", "notify_attempts", notify_attempts, "8", 1, 100),
+    I("jobs", "notify_backoff_ms", notify_backoff_ms, "500", 10, 600000),
+    /* [metrics] */
+    S("metrics", "dir", metrics_dir, ""),
 };
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
 

@@ -43,13 +43,47 @@ struct fs_config {
 	char *log_file;
 	char *log_level;
 	/* [product] (keys of the product domain go here) */
+	long product_cache_ttl;   /* seconds a product detail stays in Redis */
+	long product_missing_ttl; /* seconds an unknown id is remembered as such */
 	/* [seckill] (keys of the flash-sale engine go here) */
+	char *seckill_token_secret;   /* HMAC-SHA256 key of seckill tokens (>= 32 characters) */
+	long seckill_token_ttl;       /* seconds a seckill token lives */
+	char *seckill_marker_dir;     /* sold-out marker files, read by the web server */
+	long seckill_soldout_memo_ms; /* per-process sold-out memo lifetime */
+	long seckill_user_rate;       /* /seckill/do requests per user and activity per second */
+	long seckill_request_ttl;     /* seconds a request's status stays in Redis */
+	long seckill_writer_batch;    /* order-writer: stream entries read per stream per batch */
+	long seckill_claim_idle_ms;   /* order-writer: pending entries idle this long are claimed */
+	long seckill_preheat_minutes; /* preheat: activities starting this soon are loaded */
+	long seckill_settle_grace;    /* seconds after the end before unsold units go back */
 	/* [order] (keys of the order domain go here) */
-	long order_pay_timeout; /* seconds an order waits for payment */
-				/* [wxpay] (keys of the WeChat Pay client go here) */
-				/* [events] (keys of the event transport go here) */
-				/* [jobs] (keys of jobs/ go here) */
-				/* [metrics] (keys of observability go here) */
+	long order_pay_timeout;       /* seconds an order waits for payment */
+				      /* [wxpay] (keys of the WeChat Pay client go here) */
+	char *wxpay_api_base;         /* WeChat Pay v3 base URL (the simulator in tests) */
+	char *wxpay_mchid;            /* merchant id */
+	char *wxpay_appid;            /* app id bound to the merchant */
+	char *wxpay_serial_no;        /* serial of the merchant API certificate */
+	char *wxpay_private_key;      /* path of the merchant private key (PEM) */
+	char *wxpay_platform_key;     /* path of the WeChat Pay platform public key (PEM) */
+	char *wxpay_platform_serial;  /* its serial (Wechatpay-Serial) */
+	char *wxpay_apiv3_key;        /* 32-character APIv3 key (notification AES-256-GCM) */
+	char *wxpay_notify_url;       /* our callback URL given to WeChat */
+	long wxpay_timeout_ms;        /* whole-request timeout of a call to WeChat */
+	long wxpay_notify_skew;       /* seconds a notification timestamp may be off */
+	long wxpay_query_after;       /* order-timeout queries waiting payments this old */
+				      /* [events] (keys of the event transport go here) */
+	char *events_transport;       /* redis or kafka */
+	char *events_kafka_brokers;   /* bootstrap.servers when transport is kafka */
+	long events_stream_maxlen;    /* approximate cap of each Redis stream */
+	long events_claim_idle_ms;    /* pending entries idle this long are claimed */
+	long events_kafka_timeout_ms; /* delivery report deadline (message.timeout.ms) */
+				      /* [jobs] (keys of jobs/ go here) */
+	char *notify_url;             /* WeChat subscribe-message endpoint of jobs/notify */
+	char *notify_template_id;     /* template of the "order paid" message */
+	long notify_attempts;         /* tries before a notification is given up */
+	long notify_backoff_ms;       /* first retry delay, doubled each time */
+	/* [metrics] */
+	char *metrics_dir; /* where <program>.metrics files are mapped; empty = off */
 };
 
 /* What a config key holds. */

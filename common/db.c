@@ -16,7 +16,7 @@
 
 /* One cached prepared statement, keyed by its SQL text. */
 struct db_stmt {
-	const char *sql;
+	char *sql; /* a copy: callers may build SQL in reusable buffers */
 	MYSQL_STMT *stmt;
 };
 
@@ -56,8 +56,10 @@ struct db *db_new(const struct fs_config *cfg)
 /* Drop the connection and its statements (they die with it). */
 static void db_disconnect(struct db *db)
 {
-	for (int i = 0; i < db->nstmts; i++)
+	for (int i = 0; i < db->nstmts; i++) {
 		mysql_stmt_close(db->stmts[i].stmt);
+		free(db->stmts[i].sql);
+	}
 	db->nstmts = 0;
 	if (db->conn)
 		mysql_close(db->conn);
@@ -148,7 +150,7 @@ static int db_fail(struct db *db, MYSQL_STMT *st, const char *sql)
 static int db_prepare(struct db *db, const char *sql, MYSQL_STMT **out)
 {
 	for (int i = 0; i < db->nstmts; i++)
-		if (db->stmts[i].sql == sql || !strcmp(db->stmts[i].sql, sql)) {
+		if (!strcmp(db->stmts[i].sql, sql)) {
 			*out = db->stmts[i].stmt;
 			return DB_OK;
 		}
@@ -162,12 +164,14 @@ static int db_prepare(struct db *db, const char *sql, MYSQL_STMT **out)
 	}
 	my_bool update_max = 1;
 	mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
-	if (db->nstmts < DB_MAX_STMTS) {
-		db->stmts[db->nstmts].sql = sql;
+	char *copy = strdup(sql);
+	if (copy && db->nstmts < DB_MAX_STMTS) {
+		db->stmts[db->nstmts].sql = copy;
 		db->stmts[db->nstmts].stmt = st;
 		db->nstmts++;
 	} else {
-		log_error("statement cache full; raise DB_MAX_STMTS");
+		log_error("statement cache full or out of memory; raise DB_MAX_STMTS");
+		free(copy);
 		mysql_stmt_close(st);
 		return DB_ERR;
 	}

@@ -13,9 +13,11 @@
 
 #include "ids.h"
 #include "log.h"
+#include "metrics.h"
 
 #define HTTP_MAX_QUERY        8192
 #define HTTP_MAX_QUERY_PARAMS 64
+#define HTTP_MAX_DRAIN        (4u << 20) /* beyond this an oversized body is left unread */
 
 /* What http.c keeps per request behind req->io. */
 struct http_io {
@@ -206,6 +208,19 @@ static int http_parse_query(struct http_req *req)
 	return rc;
 }
 
+/*
+ * Read and discard up to limit bytes of an oversized body, so a web server that
+ * streams the body (Apache's mod_proxy_fcgi) sees it consumed and reads our 413.
+ */
+static void http_drain(struct http_io *io, size_t limit)
+{
+	char buf[8192];
+	size_t seen = 0;
+	int n;
+	while (seen < limit && (n = FCGX_GetStr(buf, sizeof buf, io->fcgx.in)) > 0)
+		seen += (size_t)n;
+}
+
 /* Read and parse the JSON body (limit max_body) into req->params. */
 static int http_read_body(struct app *app, struct http_req *req)
 {
@@ -214,8 +229,10 @@ static int http_read_body(struct app *app, struct http_req *req)
 	const char *cl = http_param(req, "CONTENT_LENGTH");
 	long long want = cl && *cl ? atoll(cl) : -1;
 
-	if (want > (long long)max)
+	if (want > (long long)max) {
+		http_drain(io, HTTP_MAX_DRAIN);
 		return http_fail(req, E_TOO_LARGE, "request body larger than %zu bytes", max);
+	}
 	io->body = malloc(max + 1);
 	if (!io->body)
 		return E_SERVER;
@@ -225,9 +242,11 @@ static int http_read_body(struct app *app, struct http_req *req)
 		if (n <= 0)
 			break;
 		got += (size_t)n;
-		if (got > max)
+		if (got > max) {
+			http_drain(io, HTTP_MAX_DRAIN);
 			return http_fail(req, E_TOO_LARGE, "request body larger than %zu bytes",
 					 max);
+		}
 	}
 	io->body[got] = 0;
 	io->body_len = got;
@@ -353,6 +372,40 @@ static double http_elapsed_ms(const struct timespec *a)
 	return (double)(b.tv_sec - a->tv_sec) * 1e3 + (double)(b.tv_nsec - a->tv_nsec) / 1e6;
 }
 
+/* Slots of the process-wide counters the HTTP layer keeps. */
+static struct {
+	int unknown_route;
+	int mysql_connects;
+	int redis_connects;
+	unsigned long mysql_seen, redis_seen;
+} http_slots = {-1, -1, -1, 0, 0};
+
+/* Define the HTTP layer's own counters (after metrics_open). */
+static void http_metrics_define(void)
+{
+	http_slots.unknown_route = metrics_define("flashsale_http_unknown_route_total", NULL,
+						  "Requests for paths no route serves.", 0);
+	http_slots.mysql_connects = metrics_define("flashsale_mysql_connects_total", NULL,
+						   "MySQL (re)connections made by workers.", 0);
+	http_slots.redis_connects = metrics_define("flashsale_redis_connects_total", NULL,
+						   "Redis (re)connections made by workers.", 0);
+}
+
+/* Count a served request in the shared metrics, with this worker's new (re)connects. */
+static void http_account(struct app *app, struct http_req *req, double seconds)
+{
+	if (req->route)
+		metrics_request((size_t)(req->route - app->routes), req->status, req->code,
+				seconds);
+	else
+		metrics_add(http_slots.unknown_route, 1);
+	unsigned long m = db_reconnects(app->db), r = cache_reconnects(app->cache);
+	metrics_add(http_slots.mysql_connects, (long long)(m - http_slots.mysql_seen));
+	metrics_add(http_slots.redis_connects, (long long)(r - http_slots.redis_seen));
+	http_slots.mysql_seen = m;
+	http_slots.redis_seen = r;
+}
+
 /* Serve one accepted request. */
 static void http_serve(struct app *app, struct http_req *req)
 {
@@ -370,6 +423,7 @@ static void http_serve(struct app *app, struct http_req *req)
 				    json_string(req->msg[0] ? req->msg : err_message(req->code)));
 	log_json(LOG_INFO, "request", f);
 	log_set_request(NULL, 0);
+	http_account(app, req, http_elapsed_ms(&t0) / 1e3);
 }
 
 int http_main(const char *program, const struct route *routes, size_t nroutes, app_init_fn init,
@@ -405,6 +459,10 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		log_error("start-up failed");
 		return 1;
 	}
+	if (metrics_open(app.cfg.metrics_dir, program, nroutes) == 0)
+		http_metrics_define();
+	else if (app.cfg.metrics_dir[0])
+		log_warn("metrics off: cannot map %s/%s.metrics", app.cfg.metrics_dir, program);
 	http_signals();
 	FCGX_InitRequest(&io.fcgx, 0, 0);
 	memset(&req, 0, sizeof req);
@@ -421,6 +479,7 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		http_req_reset(&req);
 	}
 	log_info("shutting down");
+	metrics_close();
 	db_free(app.db);
 	cache_free(app.cache);
 	config_free(&app.cfg);
@@ -438,5 +497,19 @@ int http_healthz(struct app *app, struct http_req *req)
 	http_send(req, ok ? 200 : 503, "application/json", s, strlen(s));
 	free(s);
 	json_decref(o);
+	return 0;
+}
+
+int http_metrics(struct app *app, struct http_req *req)
+{
+	const char *paths[METRICS_MAX_ROUTES];
+	size_t n = app->nroutes < METRICS_MAX_ROUTES ? app->nroutes : METRICS_MAX_ROUTES;
+	for (size_t i = 0; i < n; i++)
+		paths[i] = app->routes[i].path;
+	char *text = metrics_render(paths, n);
+	if (!text)
+		return http_fail(req, E_SERVER, "metrics are not enabled (metrics.dir)");
+	http_send(req, 200, "text/plain; version=0.0.4", text, strlen(text));
+	free(text);
 	return 0;
 }

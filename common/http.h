@@ -94,6 +94,9 @@ void http_req_reset(struct http_req *req);
 /* Handler for GET /<domain>/v1/healthz: MySQL and Redis checks (ROUTE_RAW). */
 int http_healthz(struct app *app, struct http_req *req);
 
+/* Handler for GET /<domain>/v1/metrics: Prometheus text for all workers (ROUTE_RAW). */
+int http_metrics(struct app *app, struct http_req *req);
+
 /* --- parameters (param.c): each returns 0 or E_PARAM with msg naming the field --- */
 
 /* Is the field present (and not null)? */

@@ -59,6 +59,23 @@ void log_set_request(const char *request_id, long long user_id)
 	L.user_id = user_id;
 }
 
+/* A JSON string of s, with bytes that are not valid UTF-8 replaced by '?'. */
+static json_t *log_string(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	char *copy = strdup(s);
+	if (!copy)
+		return json_string("");
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 void log_json(enum log_level level, const char *msg, json_t *fields)
 {
 	if (level < L.level) {
@@ -82,12 +99,22 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
 		json_object_set_new(o, "requestId", json_string(L.request_id));
 	if (L.user_id)
 		json_object_set_new(o, "userId", json_integer(L.user_id));
-	json_object_set_new(o, "msg", json_string(msg ? msg : ""));
+	json_object_set_new(o, "msg", log_string(msg ? msg : ""));
 	if (fields)
 		json_object_update_missing(o, fields);
 	json_decref(fields);
 
 	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!line) {
+		/* A field held invalid UTF-8: keep the line, without the fields. */
+		json_t *bare = json_pack(
+		    "{s:O,s:O,s:O,s:O,s:O,s:s}", "time", json_object_get(o, "time"), "level",
+		    json_object_get(o, "level"), "program", json_object_get(o, "program"), "pid",
+		    json_object_get(o, "pid"), "msg", json_object_get(o, "msg"), "error",
+		    "log fields were not valid UTF-8");
+		line = bare ? json_dumps(bare, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(bare);
+	}
 	if (line) {
 		fprintf(L.out ? L.out : stderr, "%s\n", line);
 		free(line);

@@ -1,5 +1,6 @@
 /* test-auth.c - auth.h: HS256 tokens (round trip, tampering, alg none, expiry) and sessions. */
 #include <check.h>
+#include <signal.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <sodium.h>
@@ -55,8 +56,8 @@ static char *join_token(const char *header_json, const char *payload_json, const
 }
 
 /* A token signed by libjwt directly, with the given algorithm, key and claims; a new string. */
-static char *sign_token(jwt_alg_t alg, const char *key, long uid, const char *role,
-			const char *jti, long iat, long exp)
+static char *sign_token(jwt_alg_t alg, const char *key, long uid, const char *role, const char *jti,
+			long iat, long exp)
 {
 	jwt_t *jwt = NULL;
 	ck_assert_int_eq(jwt_new(&jwt), 0);
@@ -68,7 +69,22 @@ static char *sign_token(jwt_alg_t alg, const char *key, long uid, const char *ro
 		ck_assert_int_eq(jwt_add_grant(jwt, "jti", jti), 0);
 	ck_assert_int_eq(jwt_add_grant_int(jwt, "iat", iat), 0);
 	ck_assert_int_eq(jwt_add_grant_int(jwt, "exp", exp), 0);
-	ck_assert_int_eq(jwt_set_alg(jwt, alg, (const unsigned char *)key, key ? (int)strlen(key) : 0),
+	ck_assert_int_eq(
+	    jwt_set_alg(jwt, alg, (const unsigned char *)key, key ? (int)strlen(key) : 0), 0);
+	char *t = jwt_encode_str(jwt);
+	ck_assert_ptr_nonnull(t);
+	jwt_free(jwt);
+	return t;
+}
+
+/* A token HS256-signed by libjwt over a payload given as JSON text; a new string. */
+static char *sign_json(const char *payload_json)
+{
+	jwt_t *jwt = NULL;
+	ck_assert_int_eq(jwt_new(&jwt), 0);
+	ck_assert_int_eq(jwt_add_grants_json(jwt, payload_json), 0);
+	ck_assert_int_eq(jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)UNIT_JWT_SECRET,
+				     (int)strlen(UNIT_JWT_SECRET)),
 			 0);
 	char *t = jwt_encode_str(jwt);
 	ck_assert_ptr_nonnull(t);
@@ -222,12 +238,14 @@ START_TEST(test_expired)
 {
 	struct auth_claims c;
 	long now = (long)time(NULL);
-	char *good = sign_token(JWT_ALG_HS256, UNIT_JWT_SECRET, 42, "user", JTI, now - 100, now + 600);
+	char *good =
+	    sign_token(JWT_ALG_HS256, UNIT_JWT_SECRET, 42, "user", JTI, now - 100, now + 600);
 	ck_assert_int_eq(auth_token_verify(&cfg, good, &c), 0);
 	ck_assert_int_eq(c.user_id, 42);
 	ck_assert_str_eq(c.jti, JTI);
 	free(good);
-	char *old = sign_token(JWT_ALG_HS256, UNIT_JWT_SECRET, 42, "user", JTI, now - 100, now - 10);
+	char *old =
+	    sign_token(JWT_ALG_HS256, UNIT_JWT_SECRET, 42, "user", JTI, now - 100, now - 10);
 	expect_rejected(old);
 	free(old);
 	char *now_exp = sign_token(JWT_ALG_HS256, UNIT_JWT_SECRET, 42, "user", JTI, now - 100, now);
@@ -242,8 +260,8 @@ START_TEST(test_bad_claims)
 	long now = (long)time(NULL);
 	const char *roles[] = {"root", "Admin", "", "user "};
 	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
-		char *t = sign_token(JWT_ALG_HS256, UNIT_JWT_SECRET, 42, roles[i], JTI, now,
-				     now + 600);
+		char *t =
+		    sign_token(JWT_ALG_HS256, UNIT_JWT_SECRET, 42, roles[i], JTI, now, now + 600);
 		expect_rejected(t);
 		free(t);
 	}
@@ -260,6 +278,51 @@ START_TEST(test_bad_claims)
 	expect_rejected(t);
 	free(t);
 	t = sign_token(JWT_ALG_HS256, UNIT_JWT_SECRET, -5, "user", JTI, now, now + 600);
+	expect_rejected(t);
+	free(t);
+}
+END_TEST
+
+/* A payload with the given claim values (stolen references; exp NULL omits it), signed. */
+static char *sign_claims(json_t *uid, json_t *role, json_t *exp)
+{
+	json_t *o = json_pack("{s:o, s:o, s:s, s:I}", "jwtUserId", uid, "role", role, "jti", JTI,
+			      "iat", (json_int_t)time(NULL));
+	ck_assert_ptr_nonnull(o);
+	if (exp)
+		json_object_set_new(o, "exp", exp);
+	char *p = json_dumps(o, JSON_COMPACT);
+	char *t = sign_json(p);
+	free(p);
+	json_decref(o);
+	return t;
+}
+
+/* Claims of the wrong JSON type are refused; the same payload with the right types passes. */
+START_TEST(test_claim_types)
+{
+	struct auth_claims c;
+	json_int_t later = (json_int_t)time(NULL) + 600;
+	char exps[32];
+	snprintf(exps, sizeof exps, "%lld", (long long)later);
+
+	char *t = sign_claims(json_integer(42), json_string("user"), json_integer(later));
+	ck_assert_int_eq(auth_token_verify(&cfg, t, &c), 0);
+	ck_assert_int_eq(c.user_id, 42);
+	free(t);
+	t = sign_claims(json_string("42"), json_string("user"), json_integer(later));
+	expect_rejected(t);
+	free(t);
+	t = sign_claims(json_real(42.5), json_string("user"), json_integer(later));
+	expect_rejected(t);
+	free(t);
+	t = sign_claims(json_integer(42), json_string("user"), json_string(exps));
+	expect_rejected(t);
+	free(t);
+	t = sign_claims(json_integer(42), json_pack("[s]", "user"), json_integer(later));
+	expect_rejected(t);
+	free(t);
+	t = sign_claims(json_integer(42), json_string("user"), NULL);
 	expect_rejected(t);
 	free(t);
 }
@@ -382,6 +445,7 @@ static Suite *auth_suite(int with_redis)
 	tcase_add_test(tc, test_other_key_or_alg);
 	tcase_add_test(tc, test_expired);
 	tcase_add_test(tc, test_bad_claims);
+	tcase_add_test(tc, test_claim_types);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_bearer);
 	tcase_add_test(tc, test_session_redis_down);
@@ -402,10 +466,11 @@ int main(void)
 {
 	int with_redis = unit_env("FLASHSALE_TEST_REDIS_SOCKET") != NULL;
 	unit_clear_config_env();
+	signal(SIGPIPE, SIG_IGN); /* as http_main does */
 	if (sodium_init() < 0)
 		return EXIT_FAILURE;
 	int failed = unit_run(auth_suite(with_redis));
-	return unit_status("test-auth", failed,
-			   with_redis ? NULL
-				      : "FLASHSALE_TEST_REDIS_SOCKET is not set; sessions not tested");
+	return unit_status(
+	    "test-auth", failed,
+	    with_redis ? NULL : "FLASHSALE_TEST_REDIS_SOCKET is not set; sessions not tested");
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/config.h" /* not the build tree's autoconf config.h */
+#include "config.h"
 #include "unit.h"
 
 #define SECRET_LINE "[auth]\njwt_secret = " UNIT_JWT_SECRET "\n"
@@ -26,7 +26,8 @@ static void expect_reject(const char *ini, ...)
 	ck_assert_msg(err[0] != '\0', "no message for:\n%s", ini);
 	va_start(ap, ini);
 	for (const char *w = va_arg(ap, const char *); w; w = va_arg(ap, const char *))
-		ck_assert_msg(strstr(err, w) != NULL, "message \"%s\" does not name \"%s\"", err, w);
+		ck_assert_msg(strstr(err, w) != NULL, "message \"%s\" does not name \"%s\"", err,
+			      w);
 	va_end(ap);
 }
 
@@ -142,7 +143,8 @@ START_TEST(test_env_override)
 {
 	struct fs_config cfg;
 	char err[512];
-	const char *ini = SECRET_LINE "[mysql]\nport = 1234\nuser = fromfile\n[log]\nlevel = warn\n";
+	const char *ini =
+	    SECRET_LINE "[mysql]\nport = 1234\nuser = fromfile\n[log]\nlevel = warn\n";
 	setenv("FLASHSALE_MYSQL_PORT", "4321", 1);
 	setenv("FLASHSALE_MYSQL_USER", "fromenv", 1);
 	setenv("FLASHSALE_LOG_LEVEL", "error", 1);

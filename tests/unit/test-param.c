@@ -193,8 +193,15 @@ START_TEST(test_query_ints)
 	ck_assert_int_eq(param_int(&req, "page", 1, -10, 100, &out), 0);
 	ck_assert_int_eq(out, -3);
 	out = -777;
-	const char *bad[] = {"12a", "", "1e3", "a12", "1.0", "0x10", "12 3",
-			     "99999999999999999999", "-99999999999999999999"};
+	const char *bad[] = {"12a",
+			     "",
+			     "1e3",
+			     "a12",
+			     "1.0",
+			     "0x10",
+			     "12 3",
+			     "99999999999999999999",
+			     "-99999999999999999999"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		set("page", json_string(bad[i]));
 		int rc = param_int(&req, "page", 1, -1000000, 1000000, &out);

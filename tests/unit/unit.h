@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../common/config.h" /* not the build tree's autoconf config.h */
+#include "config.h"
 
 /* Automake's exit status for a skipped test program. */
 #define UNIT_SKIP 77
