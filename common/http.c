@@ -348,6 +348,7 @@ static void http_req_begin(struct http_req *req)
 	else
 		id_hex32(req->request_id);
 	log_set_request(req->request_id, 0);
+	log_set_trace(http_param(req, "HTTP_TRACEPARENT"));
 }
 
 void http_req_reset(struct http_req *req)
@@ -415,9 +416,10 @@ static void http_serve(struct app *app, struct http_req *req)
 	req->code = http_dispatch(app, req);
 	if (!req->sent)
 		http_send_envelope(req);
-	json_t *f = json_pack("{s:s,s:s,s:i,s:i,s:f}", "method", req->method, "path", req->path,
-			      "status", req->status, "code", req->code ? req->code : 200,
-			      "latencyMs", http_elapsed_ms(&t0));
+	json_t *f =
+	    json_pack("{s:s,s:s,s:s,s:i,s:i,s:f}", "method", req->method, "path", req->path,
+		      "route", req->route ? req->route->path : "-", "status", req->status, "code",
+		      req->code ? req->code : 200, "latencyMs", http_elapsed_ms(&t0));
 	if (req->status >= 500)
 		json_object_set_new(f, "error",
 				    json_string(req->msg[0] ? req->msg : err_message(req->code)));

@@ -16,6 +16,7 @@ static struct {
 	FILE *out;
 	enum log_level level;
 	char request_id[80];
+	char trace_id[33];
 	long long user_id;
 } L = {.level = LOG_INFO};
 
@@ -57,6 +58,23 @@ void log_set_request(const char *request_id, long long user_id)
 {
 	snprintf(L.request_id, sizeof L.request_id, "%s", request_id ? request_id : "");
 	L.user_id = user_id;
+	if (!request_id)
+		L.trace_id[0] = 0;
+}
+
+void log_set_trace(const char *traceparent)
+{
+	L.trace_id[0] = 0;
+	/* W3C traceparent: 2 hex version, '-', 32 hex trace id, '-', 16 hex span, '-', flags. */
+	if (!traceparent || strlen(traceparent) < 55 || traceparent[2] != '-' ||
+	    traceparent[35] != '-')
+		return;
+	if (strspn(traceparent + 3, "0123456789abcdef") < 32)
+		return;
+	memcpy(L.trace_id, traceparent + 3, 32);
+	L.trace_id[32] = 0;
+	if (strspn(L.trace_id, "0") == 32)
+		L.trace_id[0] = 0; /* all zeros is invalid */
 }
 
 /* A JSON string of s, with bytes that are not valid UTF-8 replaced by '?'. */
@@ -97,6 +115,8 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	if (L.request_id[0])
 		json_object_set_new(o, "requestId", json_string(L.request_id));
+	if (L.trace_id[0])
+		json_object_set_new(o, "traceId", json_string(L.trace_id));
 	if (L.user_id)
 		json_object_set_new(o, "userId", json_integer(L.user_id));
 	json_object_set_new(o, "msg", log_string(msg ? msg : ""));

@@ -16,6 +16,9 @@ void log_reopen(void);
 /* Set the request context stamped on every line until cleared (NULL clears). */
 void log_set_request(const char *request_id, long long user_id);
 
+/* Stamp lines with the trace id of a W3C traceparent header (invalid or NULL: none). */
+void log_set_trace(const char *traceparent);
+
 /* Write one line; fields (may be NULL) is an object whose reference is stolen. */
 void log_json(enum log_level level, const char *msg, json_t *fields);
 
