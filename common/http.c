@@ -263,7 +263,8 @@ static int http_read_body(struct app *app, struct http_req *req)
 	json_error_t jerr;
 	req->params = json_loadb(io->body, got, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req->params)
-		return http_fail(req, E_PARAM, "malformed JSON body: %s", jerr.text);
+		return http_fail(req, E_PARAM, "malformed JSON body (line %d, column %d)",
+				 jerr.line, jerr.column);
 	if (!json_is_object(req->params))
 		return http_fail(req, E_PARAM, "request body must be a JSON object");
 	return 0;

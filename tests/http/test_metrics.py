@@ -1,0 +1,127 @@
+"""Metrics: a real Prometheus scrapes /<domain>/v1/metrics through the web server and finds the
+requests sent, summed across every FastCGI worker of the domain."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+import fslib
+
+PROMETHEUS = shutil.which("prometheus")
+
+
+def free_port():
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@unittest.skipUnless(PROMETHEUS, "prometheus is not installed")
+class PrometheusScrape(unittest.TestCase):
+    """Prometheus on loopback scraping the stack every second."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="fs-prom-")
+        u = urllib.parse.urlparse(fslib.BASE_URL)
+        cls.port = free_port()
+        with open(os.path.join(cls.tmp, "prometheus.yml"), "w") as f:
+            f.write(f"""global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: usercenter
+    metrics_path: /usercenter/v1/metrics
+    static_configs:
+      - targets: ['{u.hostname}:{u.port}']
+""")
+        cls.log = open(os.path.join(cls.tmp, "prometheus.log"), "w")
+        cls.proc = subprocess.Popen(
+            [PROMETHEUS, "--config.file=" + os.path.join(cls.tmp, "prometheus.yml"),
+             "--storage.tsdb.path=" + os.path.join(cls.tmp, "data"),
+             "--web.listen-address=127.0.0.1:%d" % cls.port],
+            stdout=cls.log, stderr=subprocess.STDOUT)
+        ok = fslib.wait_until(lambda: cls._ready(), timeout=30, interval=0.2)
+        if not ok:
+            cls.tearDownClass()
+            raise RuntimeError("prometheus did not start; see " + cls.log.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        try:
+            cls.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+        cls.log.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def _ready(cls):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % cls.port, timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def query(self, expr):
+        """Instant query; the first sample's value as int, or None without samples."""
+        url = "http://127.0.0.1:%d/api/v1/query?%s" % (
+            self.port, urllib.parse.urlencode({"query": expr}))
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = json.load(r)
+        self.assertEqual(body["status"], "success", body)
+        res = body["data"]["result"]
+        return int(float(res[0]["value"][1])) if res else None
+
+    def scraped_up(self):
+        """True once Prometheus has scraped the target successfully."""
+        return self.query('up{job="usercenter"}') == 1
+
+    def test_scraped_counters_equal_requests_sent(self):
+        self.assertTrue(fslib.wait_until(self.scraped_up, timeout=20, interval=0.5),
+                        "Prometheus never scraped /usercenter/v1/metrics")
+        expr = ('sum(flashsale_http_requests_total{route="/usercenter/v1/user/detail",'
+                'status="401",code="100003"})')
+        before = self.query(expr) or 0
+        sent = 37
+        for _ in range(sent):
+            r = fslib.post("/usercenter/v1/user/detail", {})
+            self.assertEqual(r.code, 100003)
+        # The requests were spread over several workers; the scrape hits one of them.
+        got = fslib.wait_until(lambda: (self.query(expr) or 0) - before == sent, timeout=15,
+                               interval=0.5)
+        self.assertTrue(got, "scraped %s, expected %d more than %d" % (self.query(expr), sent,
+                                                                          before))
+
+    def test_latency_histogram_counts_requests(self):
+        self.assertTrue(fslib.wait_until(self.scraped_up, timeout=20, interval=0.5))
+        expr = ('sum(flashsale_http_request_duration_seconds_count{'
+                'route="/usercenter/v1/healthz"})')
+        before = self.query(expr) or 0
+        for _ in range(12):
+            self.assertEqual(fslib.get("/usercenter/v1/healthz").status, 200)
+        self.assertTrue(fslib.wait_until(lambda: (self.query(expr) or 0) - before == 12,
+                                         timeout=15, interval=0.5))
+
+
+class MetricsEndpoint(unittest.TestCase):
+    """The text format itself, read directly."""
+
+    def test_text_format_and_types(self):
+        r = fslib.get("/usercenter/v1/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.headers.get("content-type", "").startswith("text/plain"))
+        self.assertIn("# TYPE flashsale_http_requests_total counter", r.text)
+        self.assertIn("# TYPE flashsale_http_request_duration_seconds histogram", r.text)
+        for line in r.text.splitlines():
+            if line and not line.startswith("#"):
+                name_labels, value = line.rsplit(" ", 1)
+                float(value)  # every sample has a numeric value
+                self.assertIn('program="usercenter"', name_labels)
