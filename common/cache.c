@@ -10,6 +10,7 @@
 
 #include "breaker.h"
 #include "log.h"
+#include "trace.h"
 
 #define CACHE_MAX_ARGS 64
 
@@ -98,7 +99,7 @@ static int cache_connect(struct cache *c)
 	return 0;
 }
 
-redisReply *cache_commandv(struct cache *c, int argc, const char **argv, const size_t *lens)
+static redisReply *cache_run_argv(struct cache *c, int argc, const char **argv, const size_t *lens)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (cache_connect(c) < 0)
@@ -122,13 +123,13 @@ redisReply *cache_commandv(struct cache *c, int argc, const char **argv, const s
 	return NULL;
 }
 
-redisReply *cache_command(struct cache *c, const char *fmt, ...)
+static redisReply *cache_run_fmt(struct cache *c, const char *fmt, va_list ap0)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (cache_connect(c) < 0)
 			return NULL;
 		va_list ap;
-		va_start(ap, fmt);
+		va_copy(ap, ap0);
 		redisReply *r = redisvCommand(c->ctx, fmt, ap);
 		va_end(ap);
 		if (r)
@@ -142,6 +143,36 @@ redisReply *cache_command(struct cache *c, const char *fmt, ...)
 		}
 	}
 	return NULL;
+}
+
+/* Send a child span for one command of the traced request (name: the command word). */
+static void cache_trace(const char *cmd, size_t len, unsigned long long t0, const redisReply *r)
+{
+	char name[32];
+	if (!t0)
+		return;
+	snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), cmd);
+	trace_child(name, "redis", t0, !r || r->type == REDIS_REPLY_ERROR);
+}
+
+redisReply *cache_commandv(struct cache *c, int argc, const char **argv, const size_t *lens)
+{
+	unsigned long long t0 = trace_enabled() ? trace_now_ns() : 0;
+	redisReply *r = cache_run_argv(c, argc, argv, lens);
+	if (argc > 0)
+		cache_trace(argv[0], lens ? lens[0] : strlen(argv[0]), t0, r);
+	return r;
+}
+
+redisReply *cache_command(struct cache *c, const char *fmt, ...)
+{
+	unsigned long long t0 = trace_enabled() ? trace_now_ns() : 0;
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *r = cache_run_fmt(c, fmt, ap);
+	va_end(ap);
+	cache_trace(fmt, strcspn(fmt, " "), t0, r);
+	return r;
 }
 
 /* Fill s->sha from its source text. */

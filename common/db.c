@@ -9,6 +9,7 @@
 
 #include "breaker.h"
 #include "log.h"
+#include "trace.h"
 
 #define DB_MAX_PARAMS 32
 #define DB_MAX_STMTS  128
@@ -247,6 +248,16 @@ static int db_run(struct db *db, const char *sql, struct db_params *p, MYSQL_STM
 	return DB_DOWN;
 }
 
+/* Send a child span for one statement of the traced request. */
+static void db_trace(const char *sql, unsigned long long t0, int rc)
+{
+	char name[64];
+	if (!t0)
+		return;
+	snprintf(name, sizeof name, "%.63s", sql);
+	trace_child(name, "mysql", t0, rc != DB_OK && rc != DB_DUP);
+}
+
 int db_exec(struct db *db, const char *sql, const char *types, ...)
 {
 	struct db_params p;
@@ -257,7 +268,9 @@ int db_exec(struct db *db, const char *sql, const char *types, ...)
 	va_end(ap);
 	if (rc)
 		return rc;
+	unsigned long long t0 = trace_enabled() ? trace_now_ns() : 0;
 	rc = db_run(db, sql, &p, &st);
+	db_trace(sql, t0, rc);
 	if (rc)
 		return rc;
 	db->affected = (long long)mysql_stmt_affected_rows(st);
@@ -362,10 +375,12 @@ static int db_vquery(struct db *db, json_t **rows, const char *sql, const char *
 	*rows = NULL;
 	if (rc)
 		return rc;
+	unsigned long long t0 = trace_enabled() ? trace_now_ns() : 0;
 	rc = db_run(db, sql, &p, &st);
-	if (rc)
-		return rc;
-	return db_fetch(db, st, sql, rows);
+	if (rc == DB_OK)
+		rc = db_fetch(db, st, sql, rows);
+	db_trace(sql, t0, rc);
+	return rc;
 }
 
 int db_query(struct db *db, json_t **rows, const char *sql, const char *types, ...)

@@ -14,6 +14,7 @@
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
+#include "trace.h"
 
 #define HTTP_MAX_QUERY        8192
 #define HTTP_MAX_QUERY_PARAMS 64
@@ -350,6 +351,7 @@ static void http_req_begin(struct http_req *req)
 		id_hex32(req->request_id);
 	log_set_request(req->request_id, 0);
 	log_set_trace(http_param(req, "HTTP_TRACEPARENT"));
+	trace_request_begin(http_param(req, "HTTP_TRACEPARENT"));
 }
 
 void http_req_reset(struct http_req *req)
@@ -427,6 +429,7 @@ static void http_serve(struct app *app, struct http_req *req)
 	log_json(LOG_INFO, "request", f);
 	log_set_request(NULL, 0);
 	http_account(app, req, http_elapsed_ms(&t0) / 1e3);
+	trace_request_end(req->route ? req->route->path : "unknown route", req->status);
 }
 
 int http_main(const char *program, const struct route *routes, size_t nroutes, app_init_fn init,
@@ -466,6 +469,8 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		http_metrics_define();
 	else if (app.cfg.metrics_dir[0])
 		log_warn("metrics off: cannot map %s/%s.metrics", app.cfg.metrics_dir, program);
+	if (app.cfg.trace_socket[0] && trace_open(app.cfg.trace_socket, program) < 0)
+		log_warn("tracing off: bad trace.socket %s", app.cfg.trace_socket);
 	http_signals();
 	FCGX_InitRequest(&io.fcgx, 0, 0);
 	memset(&req, 0, sizeof req);
@@ -483,6 +488,7 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 	}
 	log_info("shutting down");
 	metrics_close();
+	trace_close();
 	db_free(app.db);
 	cache_free(app.cache);
 	config_free(&app.cfg);

@@ -8,9 +8,6 @@ TOP=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BUILD=${FLASHSALE_BUILD:-$TOP/build}
 PORT=${FLASHSALE_PORT:-8080}
 VAR=${FLASHSALE_VAR:-$TOP/var}
-DOMAINS="usercenter product seckill order payment"
-DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify"}
-JOBS_PER_DOMAIN=${FLASHSALE_WORKERS:-4}
 source "$TOP/tools/stack.sh"
 
 TVAR=${FLASHSALE_TEST_VAR:-$VAR/test}

@@ -1,0 +1,133 @@
+/* trace.c - W3C trace context and span datagrams for jobs/trace-exporter. */
+#include "trace.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The process's tracing state and the request being traced. */
+static struct {
+	int fd;
+	struct sockaddr_un addr;
+	char service[64];
+	char trace_id[33];
+	char span_id[17];
+	char parent_id[17];
+	unsigned long long start_ns;
+} T = {.fd = -1};
+
+int trace_open(const char *socket_path, const char *service)
+{
+	struct sockaddr_un sa;
+	if (!socket_path || !*socket_path || strlen(socket_path) >= sizeof sa.sun_path)
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
+	/* Not connected: each span is sent to the address, so an exporter started later is found.
+	 */
+	T.addr = sa;
+	T.fd = fd;
+	snprintf(T.service, sizeof T.service, "%s", service);
+	return 0;
+}
+
+void trace_close(void)
+{
+	if (T.fd >= 0)
+		close(T.fd);
+	T.fd = -1;
+}
+
+int trace_enabled(void)
+{
+	return T.fd >= 0;
+}
+
+unsigned long long trace_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+/* n random bytes as hex into out (2n+1 bytes). */
+static void trace_hex(char *out, size_t n)
+{
+	unsigned char b[16];
+	randombytes_buf(b, n);
+	sodium_bin2hex(out, 2 * n + 1, b, n);
+}
+
+/* Is s exactly len lowercase hex digits, not all zero? */
+static int trace_valid_hex(const char *s, size_t len)
+{
+	return strspn(s, "0123456789abcdef") >= len && strspn(s, "0") < len;
+}
+
+void trace_request_begin(const char *traceparent)
+{
+	if (T.fd < 0)
+		return;
+	T.parent_id[0] = 0;
+	if (traceparent && strlen(traceparent) >= 55 && traceparent[2] == '-' &&
+	    traceparent[35] == '-' && traceparent[52] == '-' &&
+	    trace_valid_hex(traceparent + 3, 32) && trace_valid_hex(traceparent + 36, 16)) {
+		memcpy(T.trace_id, traceparent + 3, 32);
+		T.trace_id[32] = 0;
+		memcpy(T.parent_id, traceparent + 36, 16);
+		T.parent_id[16] = 0;
+	} else {
+		trace_hex(T.trace_id, 16);
+	}
+	trace_hex(T.span_id, 8);
+	T.start_ns = trace_now_ns();
+}
+
+/* Send one span as a datagram; dropped if the exporter is absent or busy. */
+static void trace_send(const char *span_id, const char *parent, const char *name, const char *kind,
+		       unsigned long long start, unsigned long long end, int status, int error)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:b}", "service", T.service,
+			      "traceId", T.trace_id, "spanId", span_id, "parentSpanId", parent,
+			      "name", name, "kind", kind, "start", (json_int_t)start, "end",
+			      (json_int_t)end, "status", status, "error", error);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (s)
+		(void)sendto(T.fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL,
+			     (const struct sockaddr *)&T.addr, sizeof T.addr);
+	free(s);
+	json_decref(o);
+}
+
+void trace_request_end(const char *name, int status)
+{
+	if (T.fd < 0 || !T.trace_id[0])
+		return;
+	trace_send(T.span_id, T.parent_id, name, "server", T.start_ns, trace_now_ns(), status,
+		   status >= 500);
+	T.trace_id[0] = 0;
+}
+
+void trace_child(const char *name, const char *kind, unsigned long long start_ns, int error)
+{
+	char id[17];
+	if (T.fd < 0 || !T.trace_id[0])
+		return;
+	trace_hex(id, 8);
+	trace_send(id, T.span_id, name, kind, start_ns, trace_now_ns(), 0, error);
+}
+
+const char *trace_id(void)
+{
+	return T.trace_id;
+}
