@@ -101,3 +101,32 @@ class Tracing(unittest.TestCase):
             lambda: any(s["kind"] == 2 and s["name"] == "/usercenter/v1/healthz"
                         and "parentSpanId" not in s for s in Receiver.spans[before:]), timeout=10)
         self.assertTrue(ok)
+
+
+class RequestIdAcrossLogs(unittest.TestCase):
+    """One request can be followed from nginx's access log to the program's JSON log by its id."""
+
+    @unittest.skipIf(fslib.SERVER != "nginx", "reads nginx's access log")
+    def test_request_id_in_nginx_and_program_logs(self):
+        rid = "follow-" + secrets.token_hex(8)
+        r = fslib.post("/usercenter/v1/user/detail", {}, headers={"X-Request-Id": rid})
+        self.assertEqual(r.headers.get("x-request-id"), rid)
+        logdir = os.path.join(fslib.VAR, "log")
+
+        def found():
+            with open(os.path.join(logdir, "nginx-access.log")) as f:
+                in_nginx = [l for l in f if "rid=" + rid in l]
+            with open(os.path.join(logdir, "usercenter.log")) as f:
+                in_prog = [json.loads(l) for l in f if rid in l]
+            return in_nginx, in_prog
+
+        ok = fslib.wait_until(lambda: all(found()), timeout=5)
+        in_nginx, in_prog = found()
+        self.assertTrue(ok, "request id %s not in both logs" % rid)
+        self.assertIn("/usercenter/v1/user/detail", in_nginx[0])
+        line = in_prog[-1]
+        self.assertEqual(line["requestId"], rid)
+        self.assertEqual(line["route"], "/usercenter/v1/user/detail")
+        self.assertEqual(line["status"], 401)
+        for key in ("time", "level", "program", "pid", "latencyMs"):
+            self.assertIn(key, line)
