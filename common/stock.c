@@ -1,7 +1,9 @@
-/* stock.c - product stock moves as guarded UPDATEs, and the detail cache key. */
+/* stock.c - product stock moves as guarded UPDATEs, and the detail cache keys. */
 #include "stock.h"
 
 #include <stdio.h>
+
+#include "log.h"
 
 int stock_product_take(struct db *db, long long product_id, long long n)
 {
@@ -33,14 +35,31 @@ int stock_product_return(struct db *db, long long product_id, long long n)
 
 void stock_product_cache_key(char *out, size_t len, long long product_id)
 {
-	snprintf(out, len, "fs:product:%lld", product_id);
+	snprintf(out, len, "fs:product:{%lld}", product_id);
 }
 
-void stock_product_uncache(struct cache *c, long long product_id)
+void stock_product_gen_key(char *out, size_t len, long long product_id)
 {
-	char key[48];
+	snprintf(out, len, "fs:product:{%lld}:gen", product_id);
+}
+
+/* Drop the copy and bump the generation in one step; the generation outlives any reader. */
+static struct cache_script stock_uncache_script = {.src = "redis.call('DEL', KEYS[1]) "
+							  "local g = redis.call('INCR', KEYS[2]) "
+							  "redis.call('EXPIRE', KEYS[2], 86400) "
+							  "return g"};
+
+int stock_product_uncache(struct cache *c, long long product_id)
+{
+	char key[48], gen[56];
 	stock_product_cache_key(key, sizeof key, product_id);
-	redisReply *r = cache_command(c, "DEL %s", key);
+	stock_product_gen_key(gen, sizeof gen, product_id);
+	const char *argv[] = {key, gen};
+	redisReply *r = cache_eval(c, &stock_uncache_script, 2, 2, argv);
+	int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
 	if (r)
 		freeReplyObject(r);
+	if (rc)
+		log_warn("product %lld: cached detail not dropped (Redis unreachable)", product_id);
+	return rc;
 }
