@@ -398,9 +398,10 @@ static void http_metrics_define(void)
 /* Count a served request in the shared metrics, with this worker's new (re)connects. */
 static void http_account(struct app *app, struct http_req *req, double seconds)
 {
+	/* A raw handler's answer has no API code: 200 if it succeeded, else "0" (other). */
+	int code = req->code ? req->code : (req->status < 300 ? 200 : 0);
 	if (req->route)
-		metrics_request((size_t)(req->route - app->routes), req->status, req->code,
-				seconds);
+		metrics_request((size_t)(req->route - app->routes), req->status, code, seconds);
 	else
 		metrics_add(http_slots.unknown_route, 1);
 	unsigned long m = db_reconnects(app->db), r = cache_reconnects(app->cache);
@@ -461,16 +462,17 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 	app.nroutes = nroutes;
 	app.db = db_new(&app.cfg);
 	app.cache = cache_new(&app.cfg);
-	if (!app.db || !app.cache || (init && init(&app) < 0)) {
-		log_error("start-up failed");
-		return 1;
-	}
+	/* Before the init hook, so a program may define its own counters there. */
 	if (metrics_open(app.cfg.metrics_dir, program, nroutes) == 0)
 		http_metrics_define();
 	else if (app.cfg.metrics_dir[0])
 		log_warn("metrics off: cannot map %s/%s.metrics", app.cfg.metrics_dir, program);
 	if (app.cfg.trace_socket[0] && trace_open(app.cfg.trace_socket, program) < 0)
 		log_warn("tracing off: bad trace.socket %s", app.cfg.trace_socket);
+	if (!app.db || !app.cache || (init && init(&app) < 0)) {
+		log_error("start-up failed");
+		return 1;
+	}
 	http_signals();
 	FCGX_InitRequest(&io.fcgx, 0, 0);
 	memset(&req, 0, sizeof req);

@@ -109,7 +109,7 @@ void metrics_request(size_t ri, int status, int code, double seconds)
 	if (!M || ri >= M->nroutes)
 		return;
 	size_t si = metrics_index(metrics_statuses, METRICS_NSTATUS, status);
-	size_t ci = metrics_index(metrics_codes, METRICS_NCODES, code ? code : 200);
+	size_t ci = metrics_index(metrics_codes, METRICS_NCODES, code);
 	__atomic_fetch_add(&M->requests[ri][si][ci], 1, __ATOMIC_RELAXED);
 	size_t b = 0;
 	while (b < METRICS_NBUCKETS - 1 && seconds > metrics_bounds[b])

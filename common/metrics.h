@@ -17,7 +17,7 @@ int metrics_open(const char *dir, const char *program, size_t nroutes);
 /* Unmap. */
 void metrics_close(void);
 
-/* Count one request of route index ri with HTTP status and API code, taking seconds. */
+/* Count one request of route index ri: HTTP status, API code (200 success, 0 other), seconds. */
 void metrics_request(size_t ri, int status, int code, double seconds);
 
 /*
