@@ -1,0 +1,90 @@
+/* order-create.c - a normal order: take the product's stock and insert the order, atomically. */
+#include "ids.h"
+#include "log.h"
+#include "order.h"
+#include "stock.h"
+
+/* An API code for a failed database call. */
+static int order_db_code(int rc)
+{
+	return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+}
+
+/*
+ * In the open transaction: lock the product (on shelf, not deleted), take the
+ * units and insert the order. 0, or an API code (the caller rolls back).
+ */
+static int order_create_tx(struct app *app, struct http_req *req, long long product_id,
+			   long long quantity, const char *remark, const char *sn)
+{
+	json_t *p = NULL;
+	int rc =
+	    db_query_row(app->db, &p,
+			 "SELECT merchant_id, title, cover, price FROM flashsale_product.product "
+			 "WHERE id = ? AND del_state = 0 AND status = 1 FOR UPDATE",
+			 "i", product_id);
+	if (rc) {
+		rc = order_db_code(rc);
+		goto out;
+	}
+	if (!p) {
+		rc = E_PRODUCT_NOT_FOUND;
+		goto out;
+	}
+	rc = stock_product_take(app->db, product_id, quantity);
+	if (rc == STOCK_SHORT) {
+		rc = E_STOCK_SHORT;
+		goto out;
+	}
+	if (rc) {
+		rc = order_db_code(rc);
+		goto out;
+	}
+	long long price = json_integer_value(json_object_get(p, "price"));
+	rc = db_exec(app->db,
+		     "INSERT INTO flashsale_order.orders (sn, user_id, product_id, activity_id, "
+		     "order_type, merchant_id, title, cover, quantity, unit_price, total_price, "
+		     "trade_state, remark, pay_deadline, create_time, update_time) "
+		     "VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, 0, ?, UNIX_TIMESTAMP() + ?, "
+		     "UNIX_TIMESTAMP(), UNIX_TIMESTAMP())",
+		     "siiissiiisi", sn, req->claims.user_id, product_id,
+		     (long long)json_integer_value(json_object_get(p, "merchant_id")),
+		     json_string_value(json_object_get(p, "title")),
+		     json_string_value(json_object_get(p, "cover")), quantity, price,
+		     price * quantity, remark ? remark : "", (long long)app->cfg.order_pay_timeout);
+	if (rc)
+		rc = order_db_code(rc);
+out:
+	json_decref(p);
+	return rc;
+}
+
+int order_create(struct app *app, struct http_req *req)
+{
+	long long product_id, quantity;
+	const char *remark = NULL;
+	char sn[ID_SN_MAX];
+	int rc;
+
+	if ((rc = param_int(req, "productId", 1, 1, 9223372036854775807LL, &product_id)) ||
+	    (rc = param_int(req, "quantity", 1, 1, 99, &quantity)) ||
+	    (rc = param_str(req, "remark", 0, 0, 255, &remark)))
+		return rc;
+	if (id_sn_new(sn, sizeof sn, "ORD") < 0)
+		return E_SERVER;
+	if ((rc = db_begin(app->db)))
+		return order_db_code(rc);
+	rc = order_create_tx(app, req, product_id, quantity, remark, sn);
+	if (rc) {
+		db_rollback(app->db);
+		return rc;
+	}
+	if ((rc = db_commit(app->db)))
+		return order_db_code(rc);
+	stock_product_uncache(app->cache, product_id);
+	log_json(LOG_INFO, "order created",
+		 json_pack("{s:s, s:I, s:I}", "sn", sn, "productId", (json_int_t)product_id,
+			   "quantity", (json_int_t)quantity));
+	req->data = json_pack("{s:s}", "orderSn", sn);
+	return 0;
+}
