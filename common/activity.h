@@ -1,23 +1,83 @@
-/* activity.h - units of a flash-sale activity going back (order cancelled or timed out). */
+/* activity.h - a flash-sale activity's state in MySQL and Redis: load, close, units going back. */
 #ifndef FS_ACTIVITY_H
 #define FS_ACTIVITY_H
+
+#include <stddef.h>
 
 #include "cache.h"
 #include "db.h"
 
 /*
+ * Redis keys of activity 7 share the hash tag {a:7} (one Cluster slot):
+ *   {a:7}:info     hash start, end, limit, price, product, status, stock (total)
+ *   {a:7}:stock    units remaining
+ *   {a:7}:users    hash user id -> units held (queued or ordered, net of returns)
+ *   {a:7}:intents  stream of order intents (consumer group ACTIVITY_GROUP); acknowledged
+ *                  entries are deleted, so its length is the number of in-flight intents
+ *   {a:7}:req:<requestId>  hash uid, status, sn | reason (expires after seckill.request_ttl)
+ *   {a:7}:rl:<userId>      per-user request counter of the current second
+ * Request ids are "<activityId>-<32 hex>", so a result lookup finds its slot.
+ */
+#define ACTIVITY_STREAMS_KEY "fs:seckill:streams" /* set of live activities' intent streams */
+#define ACTIVITY_GROUP       "writers"            /* the order-writers' consumer group */
+
+/* Activity status in MySQL and in {a:N}:info. */
+enum activity_status { ACTIVITY_LIVE = 0, ACTIVITY_CANCELLED = 1, ACTIVITY_ENDED = 2 };
+
+/* Outcomes beyond enum db_rc. */
+enum activity_rc {
+	ACTIVITY_CHANGED = 0,
+	ACTIVITY_UNCHANGED = 1, /* already in that state (or already loaded) */
+	ACTIVITY_NOT_FOUND = 2,
+	ACTIVITY_CACHE_DOWN = -10, /* Redis unreachable */
+};
+
+/*
+ * db_begin, tried once more when it failed on a connection that had died (MySQL restarted):
+ * the failure marked the link broken, so the second try reconnects. Nothing was sent.
+ */
+int activity_begin(struct db *db);
+
+/* Write "{a:<id>}:<what>" into out. */
+void activity_key(char *out, size_t len, long long id, const char *what);
+
+/*
  * In the caller's transaction: the activity's sold count and the user's quota
  * in MySQL drop by n (guarded so neither goes below zero). DB_OK or a db_rc.
  * Call it only from the update that changed the order's state, so units
- * return exactly once.
+ * return exactly once. Units of an activity that was already cancelled or has
+ * ended go on to the product (its returned count grows by n).
  */
 int activity_return_db(struct db *db, long long activity_id, long long user_id, long long n);
 
 /*
- * After the commit: Redis remaining stock += n and the user's units -= n for
- * the activity, and its sold-out memo/marker cleared so the units sell again.
+ * After the commit: Redis remaining stock += n (only while the activity is
+ * live) and the user's units -= n. The per-process sold-out memo expires by
+ * itself and the order-writer removes a sold-out marker once units are back.
  * 0 or -1 (reconcile repairs Redis from MySQL if this is lost).
  */
 int activity_return_cache(struct cache *c, long long activity_id, long long user_id, long long n);
+
+/*
+ * Load an activity's Redis state from MySQL unless it is there already:
+ * ACTIVITY_CHANGED (loaded), ACTIVITY_UNCHANGED, ACTIVITY_NOT_FOUND, a db_rc
+ * or ACTIVITY_CACHE_DOWN. Never overwrites live state.
+ */
+int activity_cache_load(struct db *db, struct cache *c, long long id);
+
+/*
+ * Close a live activity (ACTIVITY_CANCELLED or ACTIVITY_ENDED) with a state-guarded
+ * update that returns its unsold units to the product exactly once, in its own
+ * transaction; then Redis: status set, remaining 0. ACTIVITY_CHANGED (*unsold
+ * set), ACTIVITY_UNCHANGED (not live), ACTIVITY_NOT_FOUND or a db_rc.
+ */
+int activity_close(struct db *db, struct cache *c, long long id, int status, long long *unsold);
+
+/* Redis side of a close: status and remaining 0, stream dropped from the live set. 0 or -1. */
+int activity_cache_close(struct cache *c, long long id, int status);
+
+/* Create (sold out) or remove the marker file <dir>/<id> the web server checks. 0 or -1. */
+int activity_marker_set(const char *dir, long long id);
+int activity_marker_clear(const char *dir, long long id);
 
 #endif

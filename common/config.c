@@ -89,6 +89,12 @@ const struct config_key config_keys[] = {
     I("jobs", "notify_backoff_ms", notify_backoff_ms, "500", 10, 600000),
     /* [metrics] */
     S("metrics", "dir", metrics_dir, ""),
+    /* [trace] */
+    S("trace", "socket", trace_socket, ""),
+    S("trace", "otlp_url", trace_otlp_url, ""),
+    I("trace", "batch", trace_batch, "512", 1, 100000),
+    I("trace", "flush_ms", trace_flush_ms, "1000", 10, 600000),
+    I("trace", "sample_percent", trace_sample_percent, "1", 0, 100),
 };
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
 

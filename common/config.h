@@ -84,6 +84,12 @@ struct fs_config {
 	long notify_backoff_ms;       /* first retry delay, doubled each time */
 	/* [metrics] */
 	char *metrics_dir; /* where <program>.metrics files are mapped; empty = off */
+	/* [trace] */
+	char *trace_socket;        /* datagram socket of jobs/trace-exporter; empty = off */
+	char *trace_otlp_url;      /* OTLP/HTTP JSON endpoint the exporter posts to */
+	long trace_batch;          /* spans per export */
+	long trace_flush_ms;       /* export at least this often */
+	long trace_sample_percent; /* requests traced without a sampled traceparent */
 };
 
 /* What a config key holds. */

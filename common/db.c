@@ -421,12 +421,21 @@ long long db_insert_id(const struct db *db)
 /* Run a plain statement without parameters (transaction control). */
 static int db_simple(struct db *db, const char *sql)
 {
-	int rc = db_connect(db);
-	if (rc)
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int rc = db_connect(db);
+		if (rc)
+			return rc;
+		if (!mysql_query(db->conn, sql))
+			return DB_OK;
+		unsigned int e = mysql_errno(db->conn);
+		rc = db_fail(db, NULL, sql);
+		/* A stale link (server restarted): the statement never ran, so try a fresh one. */
+		if (rc == DB_DOWN && !db->in_tx && attempt == 0 &&
+		    (e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST))
+			continue;
 		return rc;
-	if (mysql_query(db->conn, sql))
-		return db_fail(db, NULL, sql);
-	return DB_OK;
+	}
+	return DB_DOWN;
 }
 
 int db_begin(struct db *db)

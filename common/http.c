@@ -420,14 +420,9 @@ static void http_serve(struct app *app, struct http_req *req)
 	req->code = http_dispatch(app, req);
 	if (!req->sent)
 		http_send_envelope(req);
-	json_t *f =
-	    json_pack("{s:s,s:s,s:s,s:i,s:i,s:f}", "method", req->method, "path", req->path,
-		      "route", req->route ? req->route->path : "-", "status", req->status, "code",
-		      req->code ? req->code : 200, "latencyMs", http_elapsed_ms(&t0));
-	if (req->status >= 500)
-		json_object_set_new(f, "error",
-				    json_string(req->msg[0] ? req->msg : err_message(req->code)));
-	log_json(LOG_INFO, "request", f);
+	log_access(req->method, req->path, req->route ? req->route->path : "-", req->status,
+		   req->code ? req->code : 200, http_elapsed_ms(&t0),
+		   req->status >= 500 ? (req->msg[0] ? req->msg : err_message(req->code)) : NULL);
 	log_set_request(NULL, 0);
 	http_account(app, req, http_elapsed_ms(&t0) / 1e3);
 	trace_request_end(req->route ? req->route->path : "unknown route", req->status);
@@ -467,7 +462,8 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		http_metrics_define();
 	else if (app.cfg.metrics_dir[0])
 		log_warn("metrics off: cannot map %s/%s.metrics", app.cfg.metrics_dir, program);
-	if (app.cfg.trace_socket[0] && trace_open(app.cfg.trace_socket, program) < 0)
+	if (app.cfg.trace_socket[0] &&
+	    trace_open(app.cfg.trace_socket, program, (unsigned)app.cfg.trace_sample_percent) < 0)
 		log_warn("tracing off: bad trace.socket %s", app.cfg.trace_socket);
 	if (!app.db || !app.cache || (init && init(&app) < 0)) {
 		log_error("start-up failed");

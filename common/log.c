@@ -142,6 +142,76 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
 	json_decref(o);
 }
 
+/* The "userId":N, field of the current request, or "". */
+static const char *log_user_field(void)
+{
+	static char buf[40];
+	if (!L.user_id)
+		return "";
+	snprintf(buf, sizeof buf, "\"userId\":%lld,", L.user_id);
+	return buf;
+}
+
+/* Append s to out as JSON string contents (quotes, backslashes and controls escaped). */
+static size_t log_escape(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+	for (; *s && n + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c < 0x20 || c >= 0x80) {
+			/* Non-ASCII too: a path is not guaranteed to be UTF-8. */
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = 0;
+	return n;
+}
+
+void log_access(const char *method, const char *path, const char *route, int status, int code,
+		double latency_ms, const char *error)
+{
+	static time_t cached_sec;
+	static char cached_ts[24];
+	char epath[256], eerr[320], line[2048];
+	struct timeval tv;
+
+	if (LOG_INFO < L.level && status < 500)
+		return;
+	gettimeofday(&tv, NULL);
+	if (tv.tv_sec != cached_sec) {
+		struct tm tm;
+		gmtime_r(&tv.tv_sec, &tm);
+		strftime(cached_ts, sizeof cached_ts, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = tv.tv_sec;
+	}
+	log_escape(epath, sizeof epath, path);
+	eerr[0] = 0;
+	if (error) {
+		memcpy(eerr, ",\"error\":\"", 10);
+		size_t n = 10 + log_escape(eerr + 10, sizeof eerr - 12, error);
+		memcpy(eerr + n, "\"", 2);
+	}
+	/* Formatted by hand: this line is written for every request, on the hot path too. */
+	int len =
+	    snprintf(line, sizeof line,
+		     "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"program\":\"%s\",\"pid\":%d,"
+		     "%s%s%s%s%s%s%s\"msg\":\"request\",\"method\":\"%s\",\"path\":\"%s\","
+		     "\"route\":\"%s\",\"status\":%d,\"code\":%d,\"latencyMs\":%.3f%s}\n",
+		     cached_ts, (long)(tv.tv_usec / 1000), status >= 500 ? "error" : "info",
+		     L.program, (int)getpid(), L.request_id[0] ? "\"requestId\":\"" : "",
+		     L.request_id, L.request_id[0] ? "\"," : "",
+		     L.trace_id[0] ? "\"traceId\":\"" : "", L.trace_id, L.trace_id[0] ? "\"," : "",
+		     log_user_field(), method, epath, route, status, code, latency_ms, eerr);
+	if (len > 0)
+		fwrite(line, 1, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1,
+		       L.out ? L.out : stderr);
+}
+
 void log_printf(enum log_level level, const char *fmt, ...)
 {
 	char buf[1024];

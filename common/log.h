@@ -22,6 +22,14 @@ void log_set_trace(const char *traceparent);
 /* Write one line; fields (may be NULL) is an object whose reference is stolen. */
 void log_json(enum log_level level, const char *msg, json_t *fields);
 
+/*
+ * The per-request line: like log_json(LOG_INFO, "request", {...}) but formatted
+ * without allocations (it runs for every request). error may be NULL.
+ * Written at info level; 5xx answers are written at error level whatever the level.
+ */
+void log_access(const char *method, const char *path, const char *route, int status, int code,
+		double latency_ms, const char *error);
+
 /* printf-style convenience without fields. */
 void log_printf(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

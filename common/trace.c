@@ -16,13 +16,14 @@ static struct {
 	int fd;
 	struct sockaddr_un addr;
 	char service[64];
+	unsigned sample_percent;
 	char trace_id[33];
 	char span_id[17];
 	char parent_id[17];
 	unsigned long long start_ns;
 } T = {.fd = -1};
 
-int trace_open(const char *socket_path, const char *service)
+int trace_open(const char *socket_path, const char *service, unsigned sample_percent)
 {
 	struct sockaddr_un sa;
 	if (!socket_path || !*socket_path || strlen(socket_path) >= sizeof sa.sun_path)
@@ -38,6 +39,7 @@ int trace_open(const char *socket_path, const char *service)
 	T.addr = sa;
 	T.fd = fd;
 	snprintf(T.service, sizeof T.service, "%s", service);
+	T.sample_percent = sample_percent;
 	return 0;
 }
 
@@ -50,7 +52,7 @@ void trace_close(void)
 
 int trace_enabled(void)
 {
-	return T.fd >= 0;
+	return T.fd >= 0 && T.trace_id[0];
 }
 
 unsigned long long trace_now_ns(void)
@@ -78,10 +80,21 @@ void trace_request_begin(const char *traceparent)
 {
 	if (T.fd < 0)
 		return;
+	T.trace_id[0] = 0;
 	T.parent_id[0] = 0;
-	if (traceparent && strlen(traceparent) >= 55 && traceparent[2] == '-' &&
-	    traceparent[35] == '-' && traceparent[52] == '-' &&
-	    trace_valid_hex(traceparent + 3, 32) && trace_valid_hex(traceparent + 36, 16)) {
+	int valid = traceparent && strlen(traceparent) >= 55 && traceparent[2] == '-' &&
+		    traceparent[35] == '-' && traceparent[52] == '-' &&
+		    trace_valid_hex(traceparent + 3, 32) && trace_valid_hex(traceparent + 36, 16);
+	/*
+	 * Sampling keeps tracing off the hot path's budget: a caller that sampled its
+	 * own span (traceparent flag 01) is always followed; other requests are traced
+	 * at trace.sample_percent.
+	 */
+	int sampled = valid ? (strtol(traceparent + 53, NULL, 16) & 1)
+			    : randombytes_uniform(100) < T.sample_percent;
+	if (!sampled)
+		return;
+	if (valid) {
 		memcpy(T.trace_id, traceparent + 3, 32);
 		T.trace_id[32] = 0;
 		memcpy(T.parent_id, traceparent + 36, 16);

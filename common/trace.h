@@ -8,13 +8,16 @@
  * collector. A full or absent exporter drops spans, never delays a request.
  */
 
-/* Connect to the exporter's socket ("" or NULL: tracing off). 0 or -1. */
-int trace_open(const char *socket_path, const char *service);
+/*
+ * Use the exporter's socket ("" or NULL: tracing off); requests without a
+ * sampled traceparent are traced at sample_percent (0-100). 0 or -1.
+ */
+int trace_open(const char *socket_path, const char *service, unsigned sample_percent);
 
 /* Close the socket. */
 void trace_close(void);
 
-/* Is tracing on? (Callers skip span work when it is not.) */
+/* Is the current request traced? (Callers skip span work when it is not.) */
 int trace_enabled(void);
 
 /* Start the request's root span: trace and parent from a W3C traceparent if valid. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-tests.sh - every test against a fresh test stack; prints one total line, exits 1 on failure.
 # Called by `./flashsale test` after install and build. Suites: unit (make check), HTTP through
-# nginx, HTTP through Apache, browser. The stack lives in $FLASHSALE_TEST_VAR (default var/test)
+# nginx, HTTP through Apache (usercenter, product, order), browser. The stack lives in $FLASHSALE_TEST_VAR (default var/test)
 # on port $FLASHSALE_TEST_PORT (default FLASHSALE_PORT + 10000).
 set -uo pipefail
 TOP=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -96,7 +96,7 @@ case "$ONLY" in all | apache)
 	say "starting Apache on 127.0.0.1:$APORT"
 	if ( stack_apache_start "$TVAR" "$RUN" "$APORT" ); then
 		run_counted http-apache python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$APORT" \
-			--server apache usercenter
+			--server apache usercenter product order
 	else
 		record http-apache 0 1
 	fi

@@ -17,6 +17,7 @@ static const struct route product_routes[] = {
      .flags = ROUTE_ADMIN | ROUTE_BODY,
      .handler = product_delete},
     {.method = "GET", .path = "/product/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
+    {.method = "GET", .path = "/product/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };
 
 int main(int argc, char **argv)

@@ -142,3 +142,95 @@ def wait_until(pred, timeout=10.0, interval=0.05):
         if v or time.time() > end:
             return v
         time.sleep(interval)
+
+
+def create_product(token, **fields):
+    """Create a product as admin (defaults: on shelf, price 9900 fen, stock 100); returns its id."""
+    body = {"title": "test product %d" % random.randrange(10**9), "price": 9900, "stock": 100,
+            "status": 1}
+    body.update(fields)
+    r = post("/product/v1/admin/product/create", body, token=token)
+    assert r.status == 200 and r.code == 200, r
+    return r.data["id"]
+
+
+# --- payment: the stack's WeChat Pay simulator and its keys ----------------------------------
+
+def conf_value(section, key):
+    """A value of the test stack's flashsale.conf (None if absent)."""
+    cur = None
+    with open(os.path.join(VAR, "flashsale.conf")) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("[") and line.endswith("]"):
+                cur = line[1:-1]
+            elif cur == section and "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                if k.strip() == key:
+                    return v.strip()
+    return None
+
+
+def sim_call(method, path, body=None, raw=None, headers=None, timeout=30):
+    """Call the stack's WeChat Pay simulator (wxpay.api_base) directly."""
+    u = urllib.parse.urlparse(conf_value("wxpay", "api_base"))
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    h = {"Connection": "close"}
+    payload = None
+    if raw is not None:
+        payload = raw.encode() if isinstance(raw, str) else raw
+    elif body is not None:
+        payload = json.dumps(body).encode()
+    if payload is not None:
+        h["Content-Type"] = "application/json"
+    h.update(headers or {})
+    try:
+        conn.request(method, path, body=payload, headers=h)
+        r = conn.getresponse()
+        return Resp(r.status, r.getheaders(), r.read())
+    finally:
+        conn.close()
+
+
+def secret_path(name):
+    """Path of a file in the test stack's secrets directory (wxpay keys)."""
+    return os.path.join(VAR, "secrets", name)
+
+
+def rsa_sign(key_path, message):
+    """Base64 SHA256withRSA signature of message (str) with a PEM key, by openssl."""
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key_path],
+                         input=message.encode(), capture_output=True, timeout=30,
+                         check=True).stdout
+    import base64
+    return base64.b64encode(sig).decode()
+
+
+def rsa_verify(pub_path, message, sig_b64):
+    """Does sig_b64 verify over message with the PEM public key (openssl dgst -verify)?"""
+    import base64
+    import tempfile
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(base64.b64decode(sig_b64))
+        f.flush()
+        cp = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pub_path, "-signature",
+                             f.name], input=message.encode(), capture_output=True, timeout=30)
+    return cp.returncode == 0 and b"Verified OK" in cp.stdout
+
+
+def aes_gcm_encrypt(key, nonce, aad, plaintext):
+    """AEAD_AES_256_GCM as WeChat Pay v3 (base64 of ciphertext||tag), by node's crypto."""
+    js = ("const c=require('crypto');const a=JSON.parse(require('fs').readFileSync(0,'utf8'));"
+          "const x=c.createCipheriv('aes-256-gcm',Buffer.from(a.k),Buffer.from(a.n));"
+          "x.setAAD(Buffer.from(a.d));process.stdout.write(Buffer.concat([x.update(a.p,'utf8'),"
+          "x.final(),x.getAuthTag()]).toString('base64'))")
+    return subprocess.run(["node", "-e", js], input=json.dumps(
+        {"k": key, "n": nonce, "d": aad, "p": plaintext}).encode(), capture_output=True,
+        timeout=30, check=True).stdout.decode()
+
+
+def run_job(name, *args, timeout=120):
+    """Run a job binary of the build against the test stack; returns CompletedProcess."""
+    env = dict(os.environ, FLASHSALE_CONF=os.path.join(VAR, "flashsale.conf"))
+    return subprocess.run([os.path.join(BUILD, "jobs", "flashsale-" + name), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)

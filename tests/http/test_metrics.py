@@ -14,6 +14,7 @@ import urllib.request
 import fslib
 
 PROMETHEUS = shutil.which("prometheus")
+DOMAINS = ("usercenter", "product", "seckill", "order", "payment")
 
 
 def free_port():
@@ -36,11 +37,11 @@ class PrometheusScrape(unittest.TestCase):
             f.write(f"""global:
   scrape_interval: 1s
 scrape_configs:
-  - job_name: usercenter
-    metrics_path: /usercenter/v1/metrics
+""" + "".join(f"""  - job_name: {d}
+    metrics_path: /{d}/v1/metrics
     static_configs:
       - targets: ['{u.hostname}:{u.port}']
-""")
+""" for d in DOMAINS))
         cls.log = open(os.path.join(cls.tmp, "prometheus.log"), "w")
         cls.proc = subprocess.Popen(
             [PROMETHEUS, "--config.file=" + os.path.join(cls.tmp, "prometheus.yml"),
@@ -99,6 +100,12 @@ scrape_configs:
                                interval=0.5)
         self.assertTrue(got, "scraped %s, expected %d more than %d" % (self.query(expr), sent,
                                                                           before))
+
+    def test_every_domain_is_scraped(self):
+        for d in DOMAINS:
+            self.assertTrue(fslib.wait_until(lambda: self.query('up{job="%s"}' % d) == 1,
+                                             timeout=20, interval=0.5),
+                            "Prometheus could not scrape /%s/v1/metrics" % d)
 
     def test_latency_histogram_counts_requests(self):
         self.assertTrue(fslib.wait_until(self.scraped_up, timeout=20, interval=0.5))

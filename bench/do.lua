@@ -1,0 +1,30 @@
+-- do.lua - wrk script: POST /seckill/v1/seckill/do as many users, round robin.
+-- usage: wrk ... -s bench/do.lua URL -- TOKENS_FILE ACTIVITY_ID
+-- TOKENS_FILE has one "accessToken seckillToken" pair a line (bench/prepare.py writes it).
+local reqs = {}
+local n = 0
+local i = 0
+
+function init(args)
+	local file, aid = args[1], args[2]
+	local path = "/seckill/v1/seckill/do?activityId=" .. aid
+	local k = 0
+	for line in io.lines(file) do
+		local jwt, tok = line:match("^(%S+) (%S+)$")
+		if jwt then
+			k = k + 1
+			reqs[k] = wrk.format("POST", path, {
+				["Authorization"] = "Bearer " .. jwt,
+				["Content-Type"] = "application/json",
+			}, '{"activityId":' .. aid .. ',"token":"' .. tok .. '","quantity":1}')
+		end
+	end
+	n = k
+	-- Threads start at different users.
+	i = math.random(n) - 1
+end
+
+function request()
+	i = (i % n) + 1
+	return reqs[i]
+end

@@ -1,0 +1,2 @@
+-- get.lua - wrk script: plain GETs of the URL given on the command line.
+wrk.method = "GET"

@@ -1,0 +1,30 @@
+/* seckill-lib.h - seckill tokens (HMAC, no I/O) and Lua calls with long argument lists. */
+#ifndef FS_SECKILL_LIB_H
+#define FS_SECKILL_LIB_H
+
+#include <stddef.h>
+
+#include "cache.h"
+
+#define SECKILL_TOKEN_MAX 96 /* "<expiry>.<64 hex>" and its NUL */
+
+/*
+ * Sign a token for user uid, activity aid and access-token jti, valid until exp
+ * (Unix seconds): "<exp>.<hex HMAC-SHA256(secret, "v1|uid|aid|jti|exp")>".
+ * 0, or -1 if out is too small.
+ */
+int seckill_token_new(const char *secret, long long uid, long long aid, const char *jti,
+		      long long exp, char *out, size_t len);
+
+/* 0 if token was signed for uid, aid and jti and has not expired at now; -1 otherwise. */
+int seckill_token_verify(const char *secret, const char *token, long long uid, long long aid,
+			 const char *jti, long long now);
+
+/*
+ * cache_eval without its argument cap: EVALSHA script with nkeys keys, then
+ * the rest of argv as ARGV; NOSCRIPT falls back to EVAL. NULL if Redis is down.
+ */
+redisReply *seckill_eval(struct cache *c, struct cache_script *s, int nkeys, int argc,
+			 const char **argv);
+
+#endif

@@ -1,0 +1,55 @@
+/* main.c - the seckill FastCGI program: its route table. */
+#include "activity.h"
+#include "seckill.h"
+
+static const struct route seckill_routes[] = {
+    {.method = "GET",
+     .path = "/seckill/v1/activity/list",
+     .flags = 0,
+     .handler = seckill_activity_list},
+    {.method = "GET",
+     .path = "/seckill/v1/activity/detail",
+     .flags = 0,
+     .handler = seckill_activity_detail},
+    {.method = "POST",
+     .path = "/seckill/v1/admin/activity/create",
+     .flags = ROUTE_ADMIN | ROUTE_BODY,
+     .handler = seckill_activity_create},
+    {.method = "POST",
+     .path = "/seckill/v1/admin/activity/cancel",
+     .flags = ROUTE_ADMIN | ROUTE_BODY,
+     .handler = seckill_activity_cancel},
+    {.method = "POST",
+     .path = "/seckill/v1/seckill/token",
+     .flags = ROUTE_AUTH | ROUTE_BODY,
+     .handler = seckill_token},
+    /*
+     * No ROUTE_AUTH: the handler verifies the JWT itself (HMAC, no I/O) and skips the
+     * session lookup. The seckill token it also requires is bound to the token's jti and
+     * was issued by /seckill/token, which did check the session, at most token_ttl (60 s)
+     * ago: a logout stops new seckill tokens at once and old ones within a minute, and
+     * the hot path saves one Redis round trip.
+     */
+    {.method = "POST",
+     .path = "/seckill/v1/seckill/do",
+     .flags = ROUTE_BODY,
+     .handler = seckill_do},
+    {.method = "POST",
+     .path = "/seckill/v1/seckill/result",
+     .flags = ROUTE_AUTH | ROUTE_BODY,
+     .handler = seckill_result},
+    {.method = "GET", .path = "/seckill/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
+    {.method = "GET", .path = "/seckill/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
+};
+
+int seckill_db_err(int rc)
+{
+	return rc == DB_DOWN || rc == ACTIVITY_CACHE_DOWN ? E_DB_BUSY : E_SERVER;
+}
+
+int main(int argc, char **argv)
+{
+	return http_main("seckill", seckill_routes,
+			 sizeof seckill_routes / sizeof seckill_routes[0], seckill_purchase_init,
+			 argc, argv);
+}

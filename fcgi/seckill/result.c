@@ -1,0 +1,84 @@
+/* result.c - /seckill/result: queued, success (with the order sn) or failed, to its owner only. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "activity.h"
+#include "seckill.h"
+
+/* The activity id of a request id "<activityId>-<32 hex>", or -1 if it is not one. */
+static long long result_activity(const char *rid)
+{
+	size_t digits = strspn(rid, "0123456789");
+	if (digits == 0 || digits > 18 || rid[digits] != '-')
+		return -1;
+	const char *hex = rid + digits + 1;
+	if (strlen(hex) != 32 || strspn(hex, "0123456789abcdef") != 32)
+		return -1;
+	return strtoll(rid, NULL, 10);
+}
+
+/* After the Redis record expired (or Redis is down): the order in MySQL, if any. */
+static int result_from_orders(struct app *app, struct http_req *req, const char *rid)
+{
+	json_t *row = NULL;
+	int rc = db_query_row(app->db, &row,
+			      "SELECT sn FROM flashsale_order.orders WHERE request_id = ? AND "
+			      "user_id = ?",
+			      "si", rid, req->claims.user_id);
+	if (rc)
+		return seckill_db_err(rc);
+	if (!row)
+		return E_SECKILL_REQUEST_NOT_FOUND;
+	req->data =
+	    json_pack("{s:s,s:O}", "status", "success", "orderSn", json_object_get(row, "sn"));
+	json_decref(row);
+	return req->data ? 0 : E_SERVER;
+}
+
+/* The string value of field name in an HGETALL reply, or NULL. */
+static const char *result_field(redisReply *r, const char *name)
+{
+	for (size_t i = 0; i + 1 < r->elements; i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    !strcmp(r->element[i]->str, name) &&
+		    r->element[i + 1]->type == REDIS_REPLY_STRING)
+			return r->element[i + 1]->str;
+	return NULL;
+}
+
+int seckill_result(struct app *app, struct http_req *req)
+{
+	const char *rid;
+	char key[128];
+	int rc = param_str(req, "requestId", 1, 1, 64, &rid);
+	if (rc)
+		return rc;
+	long long id = result_activity(rid);
+	if (id < 0)
+		return E_SECKILL_REQUEST_NOT_FOUND;
+	snprintf(key, sizeof key, "{a:%lld}:req:%s", id, rid);
+	redisReply *r = cache_command(app->cache, "HGETALL %s", key);
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+		if (r)
+			freeReplyObject(r);
+		return result_from_orders(app, req, rid);
+	}
+	const char *uid = result_field(r, "uid");
+	const char *status = result_field(r, "status");
+	if (!uid || !status || strtoll(uid, NULL, 10) != req->claims.user_id) {
+		rc = E_SECKILL_REQUEST_NOT_FOUND;
+		goto out;
+	}
+	if (!strcmp(status, "success"))
+		req->data = json_pack("{s:s,s:s}", "status", status, "orderSn",
+				      result_field(r, "sn") ? result_field(r, "sn") : "");
+	else if (!strcmp(status, "failed"))
+		req->data = json_pack("{s:s,s:s}", "status", status, "reason",
+				      result_field(r, "reason") ? result_field(r, "reason") : "");
+	else
+		req->data = json_pack("{s:s}", "status", status);
+	rc = req->data ? 0 : E_SERVER;
+out:
+	freeReplyObject(r);
+	return rc;
+}

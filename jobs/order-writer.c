@@ -1,0 +1,392 @@
+/* order-writer.c - flashsale-order-writer: seckill intents (Redis streams) -> orders in MySQL.
+ *
+ * Each live activity has its own stream {a:N}:intents (its Lua script must XADD in the
+ * activity's slot); ACTIVITY_STREAMS_KEY lists them, and one XREADGROUP reads them all. A
+ * batch is one MySQL transaction that re-checks every intent against the truth (the
+ * activity's sold count with `sold + returned + n <= stock`, the user's quota under row
+ * locks), inserts the accepted orders (unique request_id: a replay finds its order and
+ * inserts nothing), and commits; then one Lua script per stream marks each request success
+ * or failed (units of a failed one going back), XACKs and XDELs the entries. Nothing is
+ * acknowledged before MySQL committed, so a writer killed at any point loses nothing: its
+ * pending entries are claimed (XAUTOCLAIM) by the next writer and replayed harmlessly.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "activity.h"
+#include "cache.h"
+#include "config.h"
+#include "db.h"
+#include "ids.h"
+#include "log.h"
+#include "seckill-lib.h"
+#include "writer.h"
+
+static volatile sig_atomic_t writer_stop;
+
+/* SIGTERM/SIGINT: finish the batch in hand, then leave. */
+static void writer_on_term(int sig)
+{
+	(void)sig;
+	writer_stop = 1;
+}
+
+/* Milliseconds of the monotonic clock. */
+static long long writer_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep ms milliseconds unless asked to stop. */
+static void writer_sleep(long ms)
+{
+	while (ms > 0 && !writer_stop) {
+		long step = ms > 100 ? 100 : ms;
+		struct timespec ts = {0, step * 1000000L};
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+/* Free the stream list. */
+static void writer_streams_free(struct writer *w)
+{
+	for (size_t i = 0; i < w->nstreams; i++)
+		free(w->streams[i]);
+	free(w->streams);
+	w->streams = NULL;
+	w->nstreams = 0;
+}
+
+/* Is name already in the list? */
+static int writer_has_stream(const struct writer *w, const char *name)
+{
+	for (size_t i = 0; i < w->nstreams; i++)
+		if (!strcmp(w->streams[i], name))
+			return 1;
+	return 0;
+}
+
+/* Reload the live streams; make sure each has our consumer group. 0 or -1 (Redis down). */
+static int writer_refresh_streams(struct writer *w)
+{
+	redisReply *r = cache_command(w->cache, "SMEMBERS %s", ACTIVITY_STREAMS_KEY);
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	char **list = calloc(r->elements + 1, sizeof *list);
+	size_t n = 0;
+	for (size_t i = 0; list && i < r->elements; i++) {
+		const char *name = r->element[i]->str;
+		if (r->element[i]->type != REDIS_REPLY_STRING || strlen(name) > 60)
+			continue;
+		if (!writer_has_stream(w, name)) {
+			redisReply *g = cache_command(w->cache, "XGROUP CREATE %s %s 0 MKSTREAM",
+						      name, ACTIVITY_GROUP);
+			if (g)
+				freeReplyObject(g); /* BUSYGROUP: it exists, as expected */
+		}
+		list[n++] = strdup(name);
+	}
+	freeReplyObject(r);
+	if (!list)
+		return -1;
+	writer_streams_free(w);
+	w->streams = list;
+	w->nstreams = n;
+	return 0;
+}
+
+/* The activity id of "{a:N}:intents". */
+static long long writer_stream_activity(const char *stream)
+{
+	return strncmp(stream, "{a:", 3) ? -1 : strtoll(stream + 3, NULL, 10);
+}
+
+/* Remove sold-out markers of activities whose units came back (cancelled orders, failures). */
+static void writer_sync_markers(struct writer *w)
+{
+	char path[512], key[64];
+	struct stat st;
+	const char *dir = w->cfg.seckill_marker_dir;
+	if (!dir[0])
+		return;
+	for (size_t i = 0; i < w->nstreams; i++) {
+		long long id = writer_stream_activity(w->streams[i]);
+		snprintf(path, sizeof path, "%s/%lld", dir, id);
+		if (id < 0 || stat(path, &st) < 0)
+			continue;
+		activity_key(key, sizeof key, id, "stock");
+		redisReply *r = cache_command(w->cache, "GET %s", key);
+		if (r && r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) > 0) {
+			activity_marker_clear(dir, id);
+			log_info("activity %lld: units back, sold-out marker removed", id);
+		}
+		if (r)
+			freeReplyObject(r);
+	}
+}
+
+/* The integer field name of a flat XINFO reply, or -1. */
+static long long writer_info_int(redisReply *r, const char *name)
+{
+	for (size_t i = 0; i + 1 < r->elements; i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING && !strcmp(r->element[i]->str, name))
+			return r->element[i + 1]->type == REDIS_REPLY_INTEGER
+				   ? r->element[i + 1]->integer
+				   : -1;
+	return -1;
+}
+
+/* Forget consumers of restarted writers once they hold nothing and sat idle for an hour. */
+static void writer_forget_consumers(struct writer *w, const char *stream)
+{
+	redisReply *r = cache_command(w->cache, "XINFO CONSUMERS %s %s", stream, ACTIVITY_GROUP);
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		redisReply *c = r->element[i];
+		if (c->type != REDIS_REPLY_ARRAY || c->elements < 2 ||
+		    c->element[1]->type != REDIS_REPLY_STRING)
+			continue;
+		const char *name = c->element[1]->str; /* "name" comes first */
+		if (strcmp(name, w->consumer) && writer_info_int(c, "pending") == 0 &&
+		    writer_info_int(c, "idle") > 3600000) {
+			redisReply *d = cache_command(w->cache, "XGROUP DELCONSUMER %s %s %s",
+						      stream, ACTIVITY_GROUP, name);
+			if (d)
+				freeReplyObject(d);
+		}
+	}
+	if (r)
+		freeReplyObject(r);
+}
+
+/* Claim entries other (crashed) writers left unacknowledged for too long. */
+static void writer_claim(struct writer *w)
+{
+	char idle[24], count[24];
+	snprintf(idle, sizeof idle, "%ld", w->cfg.seckill_claim_idle_ms);
+	snprintf(count, sizeof count, "%ld", w->cfg.seckill_writer_batch);
+	for (size_t i = 0; i < w->nstreams; i++) {
+		const char *argv[] = {"XAUTOCLAIM", w->streams[i], ACTIVITY_GROUP,
+				      w->consumer,  idle,          "0-0",
+				      "COUNT",      count,         "JUSTID"};
+		redisReply *r = cache_commandv(w->cache, 9, argv, NULL);
+		if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+		    r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0) {
+			log_info("claimed %zu pending intents of %s", r->element[1]->elements,
+				 w->streams[i]);
+			w->pending = 1;
+		}
+		if (r)
+			freeReplyObject(r);
+		writer_forget_consumers(w, w->streams[i]);
+	}
+}
+
+/* XREADGROUP over every live stream: own pending entries (id 0) or new ones (>). */
+static redisReply *writer_read(struct writer *w, int pending)
+{
+	size_t argc = 0, cap = 10 + 2 * w->nstreams;
+	const char **argv = malloc(cap * sizeof *argv);
+	char count[24], block[24];
+	if (!argv)
+		return NULL;
+	snprintf(count, sizeof count, "%ld", w->cfg.seckill_writer_batch);
+	snprintf(block, sizeof block, "%ld", w->block_ms);
+	argv[argc++] = "XREADGROUP";
+	argv[argc++] = "GROUP";
+	argv[argc++] = ACTIVITY_GROUP;
+	argv[argc++] = w->consumer;
+	argv[argc++] = "COUNT";
+	argv[argc++] = count;
+	if (!pending) {
+		argv[argc++] = "BLOCK";
+		argv[argc++] = block;
+	}
+	argv[argc++] = "STREAMS";
+	for (size_t i = 0; i < w->nstreams; i++)
+		argv[argc++] = w->streams[i];
+	for (size_t i = 0; i < w->nstreams; i++)
+		argv[argc++] = pending ? "0" : ">";
+	redisReply *r = cache_commandv(w->cache, (int)argc, argv, NULL);
+	free(argv);
+	return r;
+}
+
+/* The value of field name in a stream entry's field list, or NULL. */
+static const char *writer_field(redisReply *fields, const char *name)
+{
+	for (size_t i = 0; i + 1 < fields->elements; i += 2)
+		if (fields->element[i]->type == REDIS_REPLY_STRING &&
+		    !strcmp(fields->element[i]->str, name))
+			return fields->element[i + 1]->str;
+	return NULL;
+}
+
+/* Turn an XREADGROUP reply into intents (malformed entries become failures). -1 on OOM. */
+static int writer_parse(struct batch *b, redisReply *r)
+{
+	if (r->type != REDIS_REPLY_ARRAY)
+		return 0;
+	for (size_t s = 0; s < r->elements; s++) {
+		redisReply *st = r->element[s];
+		if (st->type != REDIS_REPLY_ARRAY || st->elements != 2 ||
+		    st->element[1]->type != REDIS_REPLY_ARRAY)
+			continue;
+		const char *stream = st->element[0]->str;
+		redisReply *entries = st->element[1];
+		for (size_t e = 0; e < entries->elements; e++) {
+			redisReply *en = entries->element[e];
+			if (en->type != REDIS_REPLY_ARRAY || en->elements != 2)
+				continue;
+			struct intent *it = batch_add(b);
+			if (!it)
+				return -1;
+			snprintf(it->stream, sizeof it->stream, "%s", stream);
+			snprintf(it->entry, sizeof it->entry, "%s", en->element[0]->str);
+			it->aid = writer_stream_activity(stream);
+			redisReply *f = en->element[1];
+			const char *rid =
+			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "rid") : NULL;
+			const char *uid = rid ? writer_field(f, "uid") : NULL;
+			const char *qty = rid ? writer_field(f, "qty") : NULL;
+			if (!rid || !uid || !qty || strlen(rid) >= sizeof it->rid) {
+				/* Deleted or foreign entry: acknowledge it without effect. */
+				it->outcome = INTENT_SKIP;
+				continue;
+			}
+			snprintf(it->rid, sizeof it->rid, "%s", rid);
+			it->uid = strtoll(uid, NULL, 10);
+			it->qty = strtoll(qty, NULL, 10);
+		}
+	}
+	return 0;
+}
+
+/* Read, write and finish one batch. 1 if it did work, 0 if idle, -1 on a failure. */
+static int writer_pass(struct writer *w)
+{
+	struct batch b;
+	int rc = 0;
+
+	if (w->nstreams == 0) {
+		writer_sleep(w->block_ms);
+		return 0;
+	}
+	redisReply *r = writer_read(w, w->pending);
+	if (!r)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR) {
+		/* NOGROUP after a Redis restart lost a group: recreate on the next refresh. */
+		log_warn("XREADGROUP: %s", r->str);
+		freeReplyObject(r);
+		writer_streams_free(w);
+		return -1;
+	}
+	batch_init(&b);
+	if (writer_parse(&b, r) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (b.n == 0) {
+		w->pending = 0;
+		goto out;
+	}
+	rc = batch_write(w, &b);
+	if (rc == 0)
+		rc = batch_finish(w, &b);
+	if (rc < 0) {
+		w->pending = 1; /* the entries stay ours: read them again with id 0 */
+		goto out;
+	}
+	w->orders += b.accepted;
+	rc = 1;
+out:
+	batch_free(&b);
+	freeReplyObject(r);
+	return rc;
+}
+
+/* Open the config, log and connections. 0 or -1. */
+static int writer_open(struct writer *w, int argc, char **argv)
+{
+	char err[512], host[64] = "localhost";
+	const char *conf = NULL;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			conf = argv[++i];
+	if (config_load(&w->cfg, conf, err, sizeof err) < 0) {
+		fprintf(stderr, "flashsale-order-writer: %s\n", err);
+		return -1;
+	}
+	if (log_open("order-writer", w->cfg.log_file, w->cfg.log_level) < 0) {
+		fprintf(stderr, "flashsale-order-writer: cannot open log %s\n", w->cfg.log_file);
+		return -1;
+	}
+	gethostname(host, sizeof host - 1);
+	snprintf(w->consumer, sizeof w->consumer, "%s-%ld", host, (long)getpid());
+	/* The socket timeout must outlast a blocking read. */
+	w->block_ms = w->cfg.redis_timeout_ms / 2 < 1000 ? w->cfg.redis_timeout_ms / 2 : 1000;
+	w->db = db_new(&w->cfg);
+	w->cache = cache_new(&w->cfg);
+	return w->db && w->cache ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct writer w;
+	struct sigaction sa;
+	long backoff = 0;
+	long long refresh_at = 0, claim_at = 0, marker_at = 0;
+
+	if (writer_open(&w, argc, argv) < 0)
+		return 1;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = writer_on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	log_info("order-writer %s ready", w.consumer);
+
+	while (!writer_stop) {
+		long long now = writer_now_ms();
+		if (now >= refresh_at || w.streams == NULL) {
+			if (writer_refresh_streams(&w) == 0)
+				refresh_at = now + 1000;
+		}
+		if (now >= claim_at) {
+			writer_claim(&w);
+			claim_at = now + w.cfg.seckill_claim_idle_ms / 2;
+		}
+		if (now >= marker_at) {
+			writer_sync_markers(&w);
+			marker_at = now + 500;
+		}
+		int rc = writer_pass(&w);
+		if (rc < 0) {
+			backoff = backoff ? backoff * 2 : 200;
+			if (backoff > 5000)
+				backoff = 5000;
+			writer_sleep(backoff);
+		} else {
+			backoff = 0;
+		}
+	}
+	log_info("order-writer %s stopping: %lld orders written", w.consumer, w.orders);
+	writer_streams_free(&w);
+	db_free(w.db);
+	cache_free(w.cache);
+	config_free(&w.cfg);
+	return 0;
+}

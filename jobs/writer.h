@@ -1,0 +1,68 @@
+/* writer.h - the order-writer's state and its batches (order-writer.c, writer-batch.c). */
+#ifndef FS_WRITER_H
+#define FS_WRITER_H
+
+#include <stddef.h>
+
+#include "cache.h"
+#include "config.h"
+#include "db.h"
+#include "ids.h"
+
+/* What became of one intent. */
+enum intent_outcome {
+	INTENT_NEW = 0,       /* not decided yet */
+	INTENT_DONE,          /* its order exists already (a replay): success with that sn */
+	INTENT_ACCEPT,        /* order inserted in this batch */
+	INTENT_REJECT_RETURN, /* failed; its units go back to the remaining stock */
+	INTENT_REJECT_KEEP,   /* failed; the units do not exist in MySQL, only the user's go */
+	INTENT_SKIP,          /* malformed or deleted entry: acknowledged, nothing else */
+};
+
+/* One order intent read from a stream. */
+struct intent {
+	char stream[64];
+	char entry[48]; /* stream entry id */
+	char rid[72];   /* request id */
+	long long aid, uid, qty;
+	int outcome;
+	char sn[ID_SN_MAX];
+	const char *reason;
+};
+
+/* The intents of one XREADGROUP, in stream order. */
+struct batch {
+	struct intent *v;
+	size_t n, cap;
+	long long accepted;
+};
+
+/* Process state of one writer. */
+struct writer {
+	struct fs_config cfg;
+	struct db *db;
+	struct cache *cache;
+	char consumer[96];
+	char **streams; /* live activities' intent streams */
+	size_t nstreams;
+	int pending; /* read our own unacknowledged entries (id 0) before new ones */
+	long block_ms;
+	long long orders;
+};
+
+/* An empty batch. */
+void batch_init(struct batch *b);
+
+/* A new zeroed intent at the end of the batch, or NULL when out of memory. */
+struct intent *batch_add(struct batch *b);
+
+/* Free what the batch owns. */
+void batch_free(struct batch *b);
+
+/* Decide every intent and insert the orders in one MySQL transaction. 0 or -1 (rolled back). */
+int batch_write(struct writer *w, struct batch *b);
+
+/* Per stream, one Lua script: request statuses, returned units, XACK + XDEL. 0 or -1. */
+int batch_finish(struct writer *w, struct batch *b);
+
+#endif
