@@ -26,7 +26,7 @@ static void ceiling_read_body(FCGX_Request *rq)
 /* Run the script for a random user and request id; the answer's code. */
 static long long ceiling_purchase(redisContext *rc, long long aid, unsigned *seed)
 {
-	char info[64], stock[64], users[64], intents[64], req[128], rl[96];
+	char info[64], stock[64], users[64], intents[64], req[128], rl[96], stats[64];
 	char uid[24], now[24], sid[24], rid[64];
 	long long user = 1 + rand_r(seed) % 1000000;
 
@@ -38,11 +38,13 @@ static long long ceiling_purchase(redisContext *rc, long long aid, unsigned *see
 		 rand_r(seed), rand_r(seed));
 	snprintf(req, sizeof req, "{a:%lld}:req:%s", aid, rid);
 	snprintf(rl, sizeof rl, "{a:%lld}:rl:%lld", aid, user);
+	snprintf(stats, sizeof stats, "{a:%lld}:stats", aid);
 	snprintf(uid, sizeof uid, "%lld", user);
 	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
 	snprintf(sid, sizeof sid, "%lld", aid);
-	const char *argv[] = {"EVAL", PURCHASE_LUA, "6", info, stock, users, intents, req,
-			      rl,     uid,          "1", now,  rid,   sid,   "600",   "1000000"};
+	/* The same keys as the program, the dashboard's stats hash included: the same work. */
+	const char *argv[] = {"EVAL", PURCHASE_LUA, "7", info, stock, users, intents, req,      rl,
+			      stats,  uid,          "1", now,  rid,   sid,   "600",   "1000000"};
 	/* EVAL each time would re-send the source: use the SHA after the first call. */
 	static char sha[41];
 	redisReply *r;
@@ -50,7 +52,7 @@ static long long ceiling_purchase(redisContext *rc, long long aid, unsigned *see
 		argv[0] = "EVALSHA";
 		argv[1] = sha;
 	}
-	r = redisCommandArgv(rc, 16, argv, NULL);
+	r = redisCommandArgv(rc, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
 	if (!r)
 		return -100;
 	if (!sha[0]) {

@@ -150,17 +150,26 @@ WRITER=$(pgrep -P "$(cat "$RUN/order-writer.pid")" | head -1 || true)
 say "/seckill/do while stock lasts (order-writer paused)"
 bench do-stock "$CONNS" "http://127.0.0.1:$BPORT" "$TOP/bench/do.lua" "$BVAR/tokens" "$BIG"
 bench do-stock 1000 "http://127.0.0.1:$BPORT" "$TOP/bench/do.lua" "$BVAR/tokens" "$BIG"
-# The same with the seckill program's per-request log line and trace span turned off (the
-# ceiling program has neither): what the layers of the framework cost on the hot path.
-say "/seckill/do while stock lasts, request log and tracing off"
-stop_pidfile "$RUN/seckill.pid"
-(
-	export FLASHSALE_TRACE_SOCKET="" FLASHSALE_LOG_LEVEL=warn
-	DOMAINS=seckill
-	stack_fcgi_start "$BVAR" "$RUN"
-)
-wait_for 50 curl -sf -o /dev/null "http://127.0.0.1:$BPORT/seckill/v1/healthz" ||
-	die "seckill did not come back"
+# Restart the seckill program with extra environment (config overrides) for one variant.
+restart_seckill() {
+	stop_pidfile "$RUN/seckill.pid"
+	(
+		export "$@"
+		DOMAINS=seckill
+		stack_fcgi_start "$BVAR" "$RUN"
+	)
+	wait_for 50 curl -sf -o /dev/null "http://127.0.0.1:$BPORT/seckill/v1/healthz" ||
+		die "seckill did not come back"
+}
+# The same with the shared-memory metrics off: what counting every request costs.
+say "/seckill/do while stock lasts, metrics off"
+restart_seckill FLASHSALE_METRICS_DIR=""
+bench do-stock-nometrics "$CONNS" "http://127.0.0.1:$BPORT" "$TOP/bench/do.lua" "$BVAR/tokens" \
+	"$BIG"
+# And with the per-request log line, trace sampling and metrics all off (the ceiling program
+# has none of them): what the layers of the framework cost on the hot path.
+say "/seckill/do while stock lasts, request log, tracing and metrics off"
+restart_seckill FLASHSALE_METRICS_DIR="" FLASHSALE_TRACE_SOCKET="" FLASHSALE_LOG_LEVEL=warn
 bench do-stock-quiet "$CONNS" "http://127.0.0.1:$BPORT" "$TOP/bench/do.lua" "$BVAR/tokens" "$BIG"
 say "/seckill/do after sold out"
 bench do-soldout "$CONNS" "http://127.0.0.1:$BPORT" "$TOP/bench/do.lua" \
@@ -197,7 +206,7 @@ printf '%s\n' "${ROWS[@]}" | awk -v ofix="$(printf '%s\n' "${ROWS[@]}" |
 	awk '$1 == "nginx-fixed" {print $3}')" -v ofcgi="$(printf '%s\n' "${ROWS[@]}" |
 	awk -v c="$CONNS" '$1 == "fcgi-lua" && $2 == c {print $3}')" '
 BEGIN {
-	printf "%-16s %6s %10s %9s %9s %9s  %s\n", "path", "conns", "req/s", "p50", "p99",
+	printf "%-18s %6s %10s %9s %9s %9s  %s\n", "path", "conns", "req/s", "p50", "p99",
 		"non-2xx", "ratio"
 }
 $1 == "fcgi-lua" && $2 == 1000 { f1000 = $3 }
@@ -209,7 +218,7 @@ $1 == "fcgi-lua" && $2 == 1000 { f1000 = $3 }
 	}
 	if ($1 == "do-soldout" || $1 == "product-detail")
 		ratio = sprintf("%.0f%% of nginx-fixed (target >= 50%%)", 100 * $3 / ofix)
-	printf "%-16s %6s %10s %9s %9s %9s  %s\n", $1, $2, $3, $4, $5, $6, ratio
+	printf "%-18s %6s %10s %9s %9s %9s  %s\n", $1, $2, $3, $4, $5, $6, ratio
 }'
 echo "order-writer drain: $DRAIN orders/s ($((BACKLOG - left)) of $BACKLOG intents; target >= 5000)"
 echo "orders in MySQL for the activity: $ORDERS, sold: $SOLD (must be equal)"

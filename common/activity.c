@@ -176,7 +176,7 @@ static int activity_load_users(struct db *db, struct cache *c, long long id, con
 			argv[argc++] = nums[k];
 			argv[argc++] = nums[k + 1];
 		}
-		redisReply *r = seckill_eval(c, &activity_users_script, 2, argc, argv);
+		redisReply *r = cache_eval(c, &activity_users_script, 2, argc, argv);
 		int ok = r && r->type == REDIS_REPLY_INTEGER;
 		long long loaded = ok ? r->integer : 0;
 		if (r)

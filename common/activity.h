@@ -14,6 +14,7 @@
  *   {a:7}:users    hash user id -> units held (queued or ordered, net of returns)
  *   {a:7}:intents  stream of order intents (consumer group ACTIVITY_GROUP); acknowledged
  *                  entries are deleted, so its length is the number of in-flight intents
+ *   {a:7}:stats    hash outcome -> answers of /seckill/do counted by the purchase script
  *   {a:7}:req:<requestId>  hash uid, status, sn | reason (expires after seckill.request_ttl)
  *   {a:7}:rl:<userId>      per-user request counter of the current second
  * Request ids are "<activityId>-<32 hex>", so a result lookup finds its slot.

@@ -99,45 +99,25 @@ static int cache_connect(struct cache *c)
 	return 0;
 }
 
-static redisReply *cache_run_argv(struct cache *c, int argc, const char **argv, const size_t *lens)
+/*
+ * Send one formatted command and read its reply. A closed link (EOF, or EPIPE
+ * on a Unix socket) is what a restarted server leaves behind: the command never
+ * ran there, so one retry on a fresh connection is safe. A timeout is not
+ * retried: the command may have run.
+ */
+static redisReply *cache_roundtrip(struct cache *c, const char *cmd, size_t len)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (cache_connect(c) < 0)
 			return NULL;
-		redisReply *r = redisCommandArgv(c->ctx, argc, argv, lens);
-		if (r)
-			return r;
-		/*
-		 * A closed link (EOF) is what a restarted server leaves behind: the
-		 * command never ran there, so one retry on a fresh connection is safe.
-		 * A timeout is not retried: the command may have run.
-		 */
-		int eof = cache_link_closed(c->ctx);
+		void *reply = NULL;
+		if (redisAppendFormattedCommand(c->ctx, cmd, len) == REDIS_OK &&
+		    redisGetReply(c->ctx, &reply) == REDIS_OK && reply)
+			return reply;
+		int closed = cache_link_closed(c->ctx);
 		log_warn("redis: %s", c->ctx->errstr);
 		cache_disconnect(c);
-		if (!eof || attempt == 1) {
-			breaker_fail(&c->brk);
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
-static redisReply *cache_run_fmt(struct cache *c, const char *fmt, va_list ap0)
-{
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (cache_connect(c) < 0)
-			return NULL;
-		va_list ap;
-		va_copy(ap, ap0);
-		redisReply *r = redisvCommand(c->ctx, fmt, ap);
-		va_end(ap);
-		if (r)
-			return r;
-		int eof = cache_link_closed(c->ctx);
-		log_warn("redis: %s", c->ctx->errstr);
-		cache_disconnect(c);
-		if (!eof || attempt == 1) {
+		if (!closed || attempt == 1) {
 			breaker_fail(&c->brk);
 			return NULL;
 		}
@@ -158,7 +138,12 @@ static void cache_trace(const char *cmd, size_t len, unsigned long long t0, cons
 redisReply *cache_commandv(struct cache *c, int argc, const char **argv, const size_t *lens)
 {
 	unsigned long long t0 = trace_enabled() ? trace_now_ns() : 0;
-	redisReply *r = cache_run_argv(c, argc, argv, lens);
+	char *cmd = NULL;
+	int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	if (len < 0)
+		return NULL;
+	redisReply *r = cache_roundtrip(c, cmd, (size_t)len);
+	redisFreeCommand(cmd);
 	if (argc > 0)
 		cache_trace(argv[0], lens ? lens[0] : strlen(argv[0]), t0, r);
 	return r;
@@ -167,10 +152,15 @@ redisReply *cache_commandv(struct cache *c, int argc, const char **argv, const s
 redisReply *cache_command(struct cache *c, const char *fmt, ...)
 {
 	unsigned long long t0 = trace_enabled() ? trace_now_ns() : 0;
+	char *cmd = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	redisReply *r = cache_run_fmt(c, fmt, ap);
+	int len = redisvFormatCommand(&cmd, fmt, ap);
 	va_end(ap);
+	if (len < 0)
+		return NULL;
+	redisReply *r = cache_roundtrip(c, cmd, (size_t)len);
+	redisFreeCommand(cmd);
 	cache_trace(fmt, strcspn(fmt, " "), t0, r);
 	return r;
 }
@@ -189,9 +179,12 @@ static void cache_script_sha(struct cache_script *s)
 redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int argc,
 		       const char **argv)
 {
-	const char *args[CACHE_MAX_ARGS + 3];
+	const char *small[CACHE_MAX_ARGS + 3];
 	char nk[16];
-	if (argc > CACHE_MAX_ARGS)
+	/* Batches (the order-writer's) pass thousands of arguments: those go on the heap. */
+	const char **args =
+	    argc > CACHE_MAX_ARGS ? malloc(((size_t)argc + 3) * sizeof *args) : small;
+	if (!args)
 		return NULL;
 	cache_script_sha(s);
 	snprintf(nk, sizeof nk, "%d", nkeys);
@@ -206,6 +199,8 @@ redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int a
 		args[1] = s->src;
 		r = cache_commandv(c, argc + 3, args, NULL);
 	}
+	if (args != small)
+		free(args);
 	return r;
 }
 

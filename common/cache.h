@@ -31,7 +31,8 @@ redisReply *cache_command(struct cache *c, const char *fmt, ...);
 /* Run a command given as an argument vector (lens may be NULL for C strings). */
 redisReply *cache_commandv(struct cache *c, int argc, const char **argv, const size_t *lens);
 
-/* EVALSHA script with nkeys keys then the rest of argv as ARGV; NOSCRIPT falls back to EVAL. */
+/* EVALSHA script with nkeys keys then the rest of argv (any count) as ARGV; NOSCRIPT falls back to
+ * EVAL. */
 redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int argc,
 		       const char **argv);
 

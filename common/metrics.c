@@ -155,6 +155,39 @@ void metrics_set(int slot, long long v)
 		__atomic_store_n(&M->named[slot].value, v, __ATOMIC_RELAXED);
 }
 
+int metrics_find(const char *name, const char *labels)
+{
+	if (!M)
+		return -1;
+	labels = labels ? labels : "";
+	for (int i = 0; i < METRICS_MAX_NAMED; i++) {
+		struct metrics_named *e = &M->named[i];
+		uint32_t st = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+		if (st == 0)
+			return -1; /* slots are claimed in order: no match past the first free one
+				    */
+		if (st == 2 && !strcmp(e->name, name) && !strcmp(e->labels, labels))
+			return i;
+	}
+	return -1;
+}
+
+long long metrics_get(int slot)
+{
+	if (!M || slot < 0 || slot >= METRICS_MAX_NAMED)
+		return 0;
+	return (long long)__atomic_load_n(&M->named[slot].value, __ATOMIC_RELAXED);
+}
+
+int metrics_free_slots(void)
+{
+	int n = 0;
+	for (int i = 0; M && i < METRICS_MAX_NAMED; i++)
+		if (__atomic_load_n(&M->named[i].state, __ATOMIC_ACQUIRE) == 0)
+			n++;
+	return n;
+}
+
 /* A growing output buffer. */
 struct metrics_buf {
 	char *s;

@@ -33,6 +33,15 @@ void metrics_add(int slot, long long n);
 /* Set a gauge slot (ignored for -1). */
 void metrics_set(int slot, long long v);
 
+/* The slot of an existing name and label set (never claims one), or -1. */
+int metrics_find(const char *name, const char *labels);
+
+/* The current value of a slot (0 for -1 or when metrics are off). */
+long long metrics_get(int slot);
+
+/* Named slots still free (0 when metrics are off). */
+int metrics_free_slots(void);
+
 /* Render everything in Prometheus text format; route_paths names the route indexes. */
 char *metrics_render(const char *const *route_paths, size_t nroutes);
 

@@ -1,4 +1,4 @@
-/* seckill-lib.h - seckill tokens (HMAC, no I/O) and Lua calls with long argument lists. */
+/* seckill-lib.h - seckill tokens: HMAC, verified without I/O. */
 #ifndef FS_SECKILL_LIB_H
 #define FS_SECKILL_LIB_H
 
@@ -19,12 +19,5 @@ int seckill_token_new(const char *secret, long long uid, long long aid, const ch
 /* 0 if token was signed for uid, aid and jti and has not expired at now; -1 otherwise. */
 int seckill_token_verify(const char *secret, const char *token, long long uid, long long aid,
 			 const char *jti, long long now);
-
-/*
- * cache_eval without its argument cap: EVALSHA script with nkeys keys, then
- * the rest of argv as ARGV; NOSCRIPT falls back to EVAL. NULL if Redis is down.
- */
-redisReply *seckill_eval(struct cache *c, struct cache_script *s, int nkeys, int argc,
-			 const char **argv);
 
 #endif

@@ -1,4 +1,4 @@
-/* job.c - start-up shared by the order-side jobs: config, log, connections, signals. */
+/* job.c - start-up shared by the jobs: config, log, lazy connections, signals. */
 #include "job.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* job.h - start-up shared by the order-side jobs (order-events, notify, settle). */
+/* job.h - start-up shared by the jobs (order-events, notify, settle, trace-exporter, ...). */
 #ifndef FS_JOB_H
 #define FS_JOB_H
 

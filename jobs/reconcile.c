@@ -128,7 +128,7 @@ static int reconcile_one(struct db *db, struct cache *c, struct recon *x, int re
 		argv[argc++] = nums[i][0];
 		argv[argc++] = nums[i][1];
 	}
-	redisReply *r = seckill_eval(c, &reconcile_script, 4, (int)argc, argv);
+	redisReply *r = cache_eval(c, &reconcile_script, 4, (int)argc, argv);
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
 		x->ok = r->element[0]->integer;
 		x->remaining = r->element[1]->integer;

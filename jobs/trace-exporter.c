@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +13,10 @@
 
 #include "breaker.h"
 #include "config.h"
+#include "job.h"
 #include "log.h"
 
 #define SPAN_MAX 8192 /* a datagram larger than this is not a span of ours */
-
-static volatile sig_atomic_t exporter_stop;
-
-/* SIGTERM/SIGINT: flush what is held and exit. */
-static void exporter_on_term(int sig)
-{
-	(void)sig;
-	exporter_stop = 1;
-}
 
 /* Spans waiting for export, grouped by service name. */
 struct exporter {
@@ -168,38 +159,32 @@ static int exporter_bind(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct fs_config cfg;
+	struct job j;
 	struct exporter ex = {0};
-	char err[512], buf[SPAN_MAX + 1];
+	char buf[SPAN_MAX + 1];
 	int rc = 1, fd = -1;
 
-	if (config_load(&cfg, argc > 2 && !strcmp(argv[1], "-c") ? argv[2] : NULL, err,
-			sizeof err) < 0) {
-		fprintf(stderr, "flashsale-trace-exporter: %s\n", err);
+	if (job_open(&j, "trace-exporter", argc, argv, 0) < 0)
 		return 1;
-	}
-	log_open("trace-exporter", cfg.log_file, cfg.log_level);
-	if (!cfg.trace_socket[0]) {
+	if (!j.cfg.trace_socket[0]) {
 		log_info("trace.socket is empty: tracing is off, nothing to export");
 		rc = 0;
 		goto out;
 	}
-	fd = exporter_bind(cfg.trace_socket);
+	fd = exporter_bind(j.cfg.trace_socket);
 	if (fd < 0) {
-		log_error("cannot bind %s: %s", cfg.trace_socket, strerror(errno));
+		log_error("cannot bind %s: %s", j.cfg.trace_socket, strerror(errno));
 		goto out;
 	}
-	struct sigaction sa = {.sa_handler = exporter_on_term};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	ex.cfg = &cfg;
+	ex.cfg = &j.cfg;
 	ex.curl = curl_easy_init();
 	ex.by_service = json_object();
-	log_info("exporting spans from %s to %s", cfg.trace_socket,
-		 cfg.trace_otlp_url[0] ? cfg.trace_otlp_url : "(nowhere: dropped)");
+	log_info("exporting spans from %s to %s", j.cfg.trace_socket,
+		 j.cfg.trace_otlp_url[0] ? j.cfg.trace_otlp_url : "(nowhere: dropped)");
 
-	while (!exporter_stop) {
+	/* SIGTERM (job_stop): flush what is held and exit. */
+	while (!job_stop) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int n = poll(&p, 1, 100);
 		while (n > 0) {
@@ -210,10 +195,10 @@ int main(int argc, char **argv)
 				ex.dropped++;
 			else
 				exporter_take(&ex, buf, (size_t)len);
-			if (ex.held >= (size_t)cfg.trace_batch)
+			if (ex.held >= (size_t)j.cfg.trace_batch)
 				exporter_flush(&ex);
 		}
-		if (ex.held && breaker_now_ms() - ex.first_ms >= cfg.trace_flush_ms)
+		if (ex.held && breaker_now_ms() - ex.first_ms >= j.cfg.trace_flush_ms)
 			exporter_flush(&ex);
 	}
 	exporter_flush(&ex);
@@ -221,10 +206,10 @@ int main(int argc, char **argv)
 	rc = 0;
 	curl_easy_cleanup(ex.curl);
 	json_decref(ex.by_service);
-	unlink(cfg.trace_socket);
+	unlink(j.cfg.trace_socket);
 out:
 	if (fd >= 0)
 		close(fd);
-	config_free(&cfg);
+	job_close(&j);
 	return rc;
 }

@@ -398,7 +398,7 @@ static int batch_finish_stream(struct writer *w, struct batch *b, size_t from, s
 				   ? it->sn
 				   : (it->reason ? it->reason : "");
 	}
-	redisReply *r = seckill_eval(w->cache, &finish_script, 4, (int)argc, argv);
+	redisReply *r = cache_eval(w->cache, &finish_script, 4, (int)argc, argv);
 	if (r && r->type == REDIS_REPLY_INTEGER)
 		rc = 0;
 	else

@@ -106,7 +106,7 @@ static int purchase_redis_busy(const char *err)
 /* Run the script and turn its answer into a response. */
 static int purchase_run(struct app *app, struct http_req *req, long long id, long long qty)
 {
-	char info[64], stock[64], users[64], intents[64], reqkey[128], rl[80];
+	char info[64], stock[64], users[64], intents[64], stats[64], reqkey[128], rl[80];
 	char uid[24], q[24], now[24], aid[24], ttl[24], rate[24], rid[64], hex[33];
 	long long left = -1;
 	int rc = E_SERVER;
@@ -117,6 +117,7 @@ static int purchase_run(struct app *app, struct http_req *req, long long id, lon
 	activity_key(stock, sizeof stock, id, "stock");
 	activity_key(users, sizeof users, id, "users");
 	activity_key(intents, sizeof intents, id, "intents");
+	activity_key(stats, sizeof stats, id, "stats");
 	snprintf(reqkey, sizeof reqkey, "{a:%lld}:req:%s", id, rid);
 	snprintf(rl, sizeof rl, "{a:%lld}:rl:%lld", id, req->claims.user_id);
 	snprintf(uid, sizeof uid, "%lld", req->claims.user_id);
@@ -125,9 +126,9 @@ static int purchase_run(struct app *app, struct http_req *req, long long id, lon
 	snprintf(aid, sizeof aid, "%lld", id);
 	snprintf(ttl, sizeof ttl, "%ld", app->cfg.seckill_request_ttl);
 	snprintf(rate, sizeof rate, "%ld", app->cfg.seckill_user_rate);
-	const char *argv[] = {info, stock, users, intents, reqkey, rl,  uid,
-			      q,    now,   rid,   aid,     ttl,    rate};
-	redisReply *r = cache_eval(app->cache, &purchase_script, 6, 13, argv);
+	const char *argv[] = {info, stock, users, intents, reqkey, rl,  stats,
+			      uid,  q,     now,   rid,     aid,    ttl, rate};
+	redisReply *r = cache_eval(app->cache, &purchase_script, 7, 14, argv);
 	if (!r)
 		return E_DB_BUSY;
 	if (r->type == REDIS_REPLY_ERROR && purchase_redis_busy(r->str)) {
@@ -187,7 +188,9 @@ out:
 	return rc;
 }
 
-int seckill_do(struct app *app, struct http_req *req)
+/* The purchase; *idp is the activity once the token vouched for it, *by_memo set when the
+ * sold-out memo answered. */
+static int purchase_do(struct app *app, struct http_req *req, long long *idp, int *by_memo)
 {
 	long long id, qty = 1;
 	const char *token;
@@ -202,13 +205,26 @@ int seckill_do(struct app *app, struct http_req *req)
 	if (seckill_token_verify(app->cfg.seckill_token_secret, token, req->claims.user_id, id,
 				 req->claims.jti, (long long)time(NULL)) < 0)
 		return E_SECKILL_TOKEN;
-	if (memo_soldout(id))
+	*idp = id; /* bound by the token: a real activity */
+	if (memo_soldout(id)) {
+		*by_memo = 1;
 		return E_SOLD_OUT;
+	}
 	return purchase_run(app, req, id, qty);
+}
+
+int seckill_do(struct app *app, struct http_req *req)
+{
+	long long id = 0;
+	int by_memo = 0;
+	int rc = purchase_do(app, req, &id, &by_memo);
+	seckill_outcome_count(rc, id, by_memo);
+	return rc;
 }
 
 int seckill_purchase_init(struct app *app)
 {
+	seckill_outcomes_init();
 	if (strlen(app->cfg.seckill_token_secret) < 32) {
 		log_error("seckill.token_secret must be at least 32 characters");
 		return -1;

@@ -22,6 +22,32 @@ int seckill_purchase_init(struct app *app);
 /* result.c: a request's outcome */
 int seckill_result(struct app *app, struct http_req *req);
 
+/* outcomes.c: answers of /seckill/do counted in the shared metrics */
+enum seckill_outcome {
+	SECKILL_QUEUED,
+	SECKILL_SOLDOUT,      /* decided in Redis */
+	SECKILL_SOLDOUT_MEMO, /* decided by the per-process sold-out memo, before Redis */
+	SECKILL_LIMIT,
+	SECKILL_NOT_STARTED,
+	SECKILL_ENDED,
+	SECKILL_RATE_LIMITED,
+	SECKILL_TOKEN_INVALID,
+	SECKILL_AUTH_INVALID,
+	SECKILL_BAD_REQUEST,
+	SECKILL_NOT_FOUND,
+	SECKILL_BUSY,
+	SECKILL_ERROR,
+	SECKILL_OUTCOMES
+};
+void seckill_outcomes_init(void);
+const char *seckill_outcome_name(int outcome);
+void seckill_outcome_count(int rc, long long activity_id, int memo);
+long long seckill_outcome_total(int outcome);
+long long seckill_memo_soldout(long long activity_id, int *complete);
+
+/* activity-dashboard.c: the operators' live view */
+int seckill_dashboard(struct app *app, struct http_req *req);
+
 /* Map a db_rc (or activity_rc) failure to an API code. */
 int seckill_db_err(int rc);
 

@@ -570,6 +570,83 @@ await step('the token is refreshed once refreshAfter has passed', async () => {
 	expect(r.code === 200, `the new token does not work (${r.code})`);
 }, { needs: ['login'] });
 
+/** A new shopper registered through the API; returns the access token. */
+async function apiShopper() {
+	const m = '1' + String(Math.floor(3e9 + Math.random() * 6.9e9)).padStart(10, '0').slice(0, 10);
+	const r = await call('POST', '/usercenter/v1/user/register', { mobile: m, password: 'Dash-' + tag });
+	expect(r.code === 200, `register answered ${r.code} ${r.msg}`);
+	return r.data.accessToken;
+}
+
+/** A seckill token, then /seckill/do as the storefront sends it; returns the answer. */
+async function apiBuy(user, aid, quantity) {
+	const t = await call('POST', '/seckill/v1/seckill/token', { activityId: aid }, user);
+	expect(t.code === 200, `seckill/token answered ${t.code} ${t.msg}`);
+	return call('POST', `/seckill/v1/seckill/do?activityId=${aid}`, { activityId: aid, token: t.data.token, quantity }, user);
+}
+
+await step('live dashboard shows a sale as it happens', async () => {
+	await needSeckill();
+	await needBackend('seckill', 'GET', '/seckill/v1/admin/dashboard');
+	const p = await call('POST', '/product/v1/admin/product/create', { title: `Dashboard kettle ${tag}`, price: 8800, stock: 40, status: 1 }, S.adminToken);
+	expect(p.code === 200, `product create answered ${p.code} ${p.msg}`);
+	const l = await call('GET', '/seckill/v1/activity/list');
+	const r = await call('POST', '/seckill/v1/admin/activity/create', {
+		productId: p.data.id, seckillPrice: 990, stock: 20, perUserLimit: 2, startTime: l.data.serverTime - 1, endTime: l.data.serverTime + 900,
+	}, S.adminToken);
+	expect(r.code === 200, `activity create answered ${r.code} ${r.msg}`);
+	const aid = r.data.id;
+	// From the admin page's link to the dashboard.
+	await page.goto(BASE + '/admin.html');
+	await page.click('#dashboard-link');
+	await page.waitForURL(/\/dashboard\.html/);
+	await page.locator('.nav a[href="/dashboard.html"].active').waitFor();
+	const card = `.dash-card[data-activity-id="${aid}"]`;
+	await waitText(`${card} .dash-remaining`, /^20$/, 10000);
+	await waitText('#dash-state', /Live/);
+	// Shoppers buy while the page watches: 3 x 2 units, then one over the limit.
+	const shoppers = [await apiShopper(), await apiShopper(), await apiShopper()];
+	for (const u of shoppers) {
+		const b = await apiBuy(u, aid, 2);
+		expect(b.code === 200, `buying answered ${b.code} ${b.msg}`);
+	}
+	const over = await apiBuy(shoppers[0], aid, 1);
+	expect(over.code === 600005, `buying over the limit answered ${over.code}`);
+	const t0 = Date.now();
+	await waitText(`${card} .dash-remaining`, /^14$/, 5000);
+	const seen = Date.now() - t0;
+	await waitText(`${card} .dash-orders`, /^3$/, 20000);
+	await waitText(`${card} .dash-queued`, /^0$/, 10000);
+	await waitText(`${card} .dash-legend li`, /Limit reached .*· 1$/, 5000);
+	await waitText(`${card} .dash-legend li`, /Queued .*· 3$/, 5000);
+	await waitText(`${card} .dash-rps + .dash-kpi-sub`, /^4 in total$/, 5000);
+	// The charts drew something: some pixels of the answers chart are painted.
+	await page.waitForTimeout(2500);
+	const painted = await page.locator(`${card} canvas`).first().evaluate((c) => {
+		const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+		let n = 0;
+		for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+		return n;
+	});
+	expect(painted > 500, `the answers chart looks empty (${painted} painted pixels)`);
+	console.log(`# dashboard showed the new remaining ${seen} ms after the last purchase answer`);
+}, { needs: ['grant admin via the CLI and log in again'] });
+
+await step('live dashboard refuses a normal user (100008)', async () => {
+	await needBackend('seckill', 'GET', '/seckill/v1/admin/dashboard');
+	const saved = await page.evaluate(() => localStorage.getItem('flashsale.auth'));
+	const user = await apiShopper();
+	try {
+		await page.evaluate((t) => localStorage.setItem('flashsale.auth', JSON.stringify({ accessToken: t, accessExpire: 0, refreshAfter: 0 })), user);
+		await page.goto(BASE + '/dashboard.html');
+		await waitText('#page-msg', /Administrators only/);
+		expect(await page.locator('.dash-card').count() === 0, 'a normal user sees activity cards');
+		expect(/Stopped/.test(await text('#dash-state')), 'the page keeps polling after 100008');
+	} finally {
+		await page.evaluate((a) => localStorage.setItem('flashsale.auth', a), saved);
+	}
+}, { needs: ['live dashboard shows a sale as it happens'] });
+
 await step('admin edits and deletes a product', async () => {
 	await page.goto(BASE + '/admin.html');
 	await page.fill('#p-load', String(S.productId));

@@ -198,6 +198,7 @@ export function header(active) {
 		navLink('/#flash-sales', 'Flash sales', active === 'sales'),
 		navLink('/orders.html', 'My orders', active === 'orders'),
 		c && c.role === 'admin' ? navLink('/admin.html', 'Admin', active === 'admin') : null,
+		c && c.role === 'admin' ? navLink('/dashboard.html', 'Live dashboard', active === 'dashboard') : null,
 	);
 	const user = el('div', { class: 'userbox', id: 'userbox' });
 	if (isIn) {
