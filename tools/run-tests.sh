@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run-tests.sh - every test against a fresh test stack; prints one total line, exits 1 on failure.
 # Called by `./flashsale test` after install and build. Suites: unit (make check), HTTP through
-# nginx, HTTP through Apache (usercenter, product, order), browser. The stack lives in $FLASHSALE_TEST_VAR (default var/test)
-# on port $FLASHSALE_TEST_PORT (default FLASHSALE_PORT + 10000).
+# nginx, HTTP through Apache (usercenter, product, order), browser, and payment -> order over
+# Kafka. The stack lives in $FLASHSALE_TEST_VAR (default var/test) on port $FLASHSALE_TEST_PORT
+# (default FLASHSALE_PORT + 10000).
 set -uo pipefail
 TOP=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BUILD=${FLASHSALE_BUILD:-$TOP/build}
@@ -107,6 +108,29 @@ case "$ONLY" in all | browser)
 	if [ -f "$TOP/tests/browser/run.mjs" ]; then
 		run_counted browser node "$TOP/tests/browser/run.mjs" --url "http://127.0.0.1:$TPORT"
 	fi
+	;;
+esac
+
+# Last, as it restarts part of the stack: payment -> order over Kafka (librdkafka's mock
+# cluster, real TCP): the payment and order programs and the event daemons on events.transport
+# kafka, the same flow as the Redis Streams default.
+case "$ONLY" in all | kafka)
+	say "starting librdkafka's mock cluster; payment, order and event daemons on Kafka"
+	"$BUILD/tools/kafka-mock" >"$TVAR/kafka.bootstrap" 2>"$TVAR/log/kafka-mock.log" &
+	echo $! >"$RUN/kafka-mock.extra.pid"
+	wait_for 100 test -s "$TVAR/kafka.bootstrap"
+	BROKERS=$(head -1 "$TVAR/kafka.bootstrap")
+	(
+		export FLASHSALE_EVENTS_TRANSPORT=kafka FLASHSALE_EVENTS_KAFKA_BROKERS="$BROKERS"
+		DOMAINS="payment order" DAEMONS="order-events notify"
+		for d in $DOMAINS; do stop_pidfile "$RUN/$d.pid"; done
+		for j in $DAEMONS; do stop_pidfile "$RUN/$j.pid"; done
+		stack_fcgi_start "$TVAR" "$RUN"
+		stack_daemons_start "$TVAR" "$RUN"
+	)
+	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$TPORT/payment/v1/healthz"
+	run_counted kafka env FLASHSALE_TEST_KAFKA_BROKERS="$BROKERS" \
+		python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" kafka
 	;;
 esac
 
