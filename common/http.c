@@ -513,6 +513,8 @@ int http_metrics(struct app *app, struct http_req *req)
 	size_t n = app->nroutes < METRICS_MAX_ROUTES ? app->nroutes : METRICS_MAX_ROUTES;
 	for (size_t i = 0; i < n; i++)
 		paths[i] = app->routes[i].path;
+	if (app->metrics_refresh && app->metrics_refresh(app) < 0)
+		log_warn("metrics: scrape-time gauges not refreshed");
 	char *text = metrics_render(paths, n);
 	if (!text)
 		return http_fail(req, E_SERVER, "metrics are not enabled (metrics.dir)");

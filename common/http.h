@@ -41,7 +41,8 @@ struct app {
 	struct cache *cache;
 	const struct route *routes;
 	size_t nroutes;
-	void *domain; /* the program's own state (from its init hook) */
+	void *domain;                            /* the program's own state (from its init hook) */
+	int (*metrics_refresh)(struct app *app); /* sets scrape-time gauges; may be NULL */
 };
 
 /* Per-request context: zeroed and freed on each pass of the accept loop. */

@@ -31,4 +31,13 @@ int job_open(struct job *j, const char *name, int argc, char **argv, int want_bu
 /* Free what job_open made. */
 void job_close(struct job *j);
 
+/*
+ * Run a cron job's main and record the run for monitoring: the counters
+ * flashsale_job_runs_total / _failures_total{job="name"} (failure: a non-zero
+ * exit) and the last run's time and duration live in <metrics.dir>/jobs.metrics
+ * and are written out as a node_exporter textfile, <metrics.dir>/jobs.prom.
+ * Returns fn's exit status.
+ */
+int job_run_recorded(const char *name, int (*fn)(int argc, char **argv), int argc, char **argv);
+
 #endif

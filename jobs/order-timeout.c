@@ -24,6 +24,7 @@
 #include "log.h"
 #include "orders.h"
 #include "wxpay.h"
+#include "job.h"
 
 #define TIMEOUT_BATCH 200
 
@@ -245,7 +246,8 @@ static int timeout_usage(void)
 	return 2;
 }
 
-int main(int argc, char **argv)
+/* One run of the job (see main). */
+static int order_timeout_main(int argc, char **argv)
 {
 	struct timeout_ctx t = {0};
 	struct lock lk = {0};
@@ -315,4 +317,9 @@ out:
 	db_free(t.db);
 	config_free(&t.cfg);
 	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	return job_run_recorded("order-timeout", order_timeout_main, argc, argv);
 }

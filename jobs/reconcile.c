@@ -18,6 +18,7 @@
 #include "lock.h"
 #include "log.h"
 #include "seckill-lib.h"
+#include "job.h"
 
 /*
  * Snapshot, or with ARGV[1] = 'repair' rewrite, one activity's Redis state.
@@ -179,7 +180,8 @@ static int reconcile_activity(struct db *db, struct cache *c, long long id, int 
 	return 1;
 }
 
-int main(int argc, char **argv)
+/* One run of the job (see main). */
+static int reconcile_main(int argc, char **argv)
 {
 	struct fs_config cfg;
 	struct lock lk;
@@ -248,4 +250,9 @@ out:
 	cache_free(c);
 	config_free(&cfg);
 	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	return job_run_recorded("reconcile", reconcile_main, argc, argv);
 }

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "lock.h"
 #include "log.h"
+#include "job.h"
 
 /* Load activities that start within the preheat window and have not ended. */
 static int preheat_load(struct db *db, struct cache *c, long minutes, int *loaded)
@@ -98,7 +99,8 @@ static void preheat_prune(struct cache *c)
 		freeReplyObject(r);
 }
 
-int main(int argc, char **argv)
+/* One run of the job (see main). */
+static int seckill_preheat_main(int argc, char **argv)
 {
 	struct fs_config cfg;
 	struct lock lk;
@@ -140,4 +142,9 @@ out:
 	cache_free(c);
 	config_free(&cfg);
 	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	return job_run_recorded("seckill-preheat", seckill_preheat_main, argc, argv);
 }

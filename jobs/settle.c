@@ -62,7 +62,8 @@ static int settle_day(struct db *db, const char *day, long long start)
 	return db_commit(db);
 }
 
-int main(int argc, char **argv)
+/* One run of the job (see main). */
+static int settle_main(int argc, char **argv)
 {
 	struct job j;
 	char day[16] = "";
@@ -92,4 +93,9 @@ int main(int argc, char **argv)
 		printf("settled %s\n", day);
 	job_close(&j);
 	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	return job_run_recorded("settle", settle_main, argc, argv);
 }

@@ -40,6 +40,9 @@ enum seckill_outcome {
 	SECKILL_OUTCOMES
 };
 void seckill_outcomes_init(void);
+
+/* writer-lag.c: the order-writer's backlog, pending and oldest age as gauges (per scrape). */
+int seckill_writer_lag_refresh(struct app *app);
 const char *seckill_outcome_name(int outcome);
 void seckill_outcome_count(int rc, long long activity_id, int memo);
 long long seckill_outcome_total(int outcome);

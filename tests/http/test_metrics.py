@@ -132,3 +132,72 @@ class MetricsEndpoint(unittest.TestCase):
                 name_labels, value = line.rsplit(" ", 1)
                 float(value)  # every sample has a numeric value
                 self.assertIn('program="usercenter"', name_labels)
+
+
+class OrderWriterLag(unittest.TestCase):
+    """/seckill/v1/metrics reports the order-writer's backlog and the age of its oldest intent."""
+
+    def gauges(self):
+        r = fslib.get("/seckill/v1/metrics")
+        self.assertEqual(r.status, 200)
+        out = {}
+        for line in r.text.splitlines():
+            if line.startswith("flashsale_orderwriter_"):
+                name_labels, value = line.rsplit(" ", 1)
+                out[name_labels.split("{", 1)[0]] = int(float(value))
+        return out
+
+    def test_backlog_while_the_writer_is_paused(self):
+        import signal
+        import test_dashboard as dash
+        pidfile = os.path.join(fslib.RUN, "order-writer.pid")
+        if not os.path.exists(pidfile):
+            self.skipTest("no order-writer in this stack")
+        sup = open(pidfile).read().strip()
+        writer = int(subprocess.run(["pgrep", "-P", sup], capture_output=True, text=True,
+                                    check=True).stdout.split()[0])
+        aid = dash.make_activity(stock=5, limit=5)
+        (u,) = dash.users(1)
+        os.kill(writer, signal.SIGSTOP)
+        try:
+            self.assertEqual(dash.buy(u, aid, qty=2).code, 200)
+            time.sleep(1.1)
+            g = self.gauges()
+            self.assertGreaterEqual(g["flashsale_orderwriter_backlog"], 1, g)
+            self.assertGreaterEqual(g["flashsale_orderwriter_oldest_age_ms"], 1000, g)
+        finally:
+            os.kill(writer, signal.SIGCONT)
+        self.assertTrue(fslib.wait_until(
+            lambda: self.gauges()["flashsale_orderwriter_backlog"] == 0, timeout=30),
+            self.gauges())
+        self.assertEqual(self.gauges()["flashsale_orderwriter_oldest_age_ms"], 0)
+
+
+class JobRuns(unittest.TestCase):
+    """Cron jobs record runs and failures in a node_exporter textfile (<metrics.dir>/jobs.prom)."""
+
+    def runs(self, job):
+        """(runs, failures, last exit status) of a job in jobs.prom; zeros before any run."""
+        path = os.path.join(fslib.RUN, "jobs.prom")
+        vals = {}
+        if os.path.exists(path):
+            for line in open(path):
+                if 'job="%s"' % job in line and not line.startswith("#"):
+                    vals[line.split("{", 1)[0]] = int(float(line.rsplit(" ", 1)[1]))
+        return (vals.get("flashsale_job_runs_total", 0),
+                vals.get("flashsale_job_failures_total", 0),
+                vals.get("flashsale_job_last_exit_status", 0))
+
+    def run_job(self, job, *args):
+        env = dict(os.environ, FLASHSALE_CONF=os.path.join(fslib.VAR, "flashsale.conf"))
+        return subprocess.run([os.path.join(fslib.BUILD, "jobs", "flashsale-" + job), *args],
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    def test_runs_and_failures_are_counted(self):
+        runs, fails, _ = self.runs("settle")
+        cp = self.run_job("settle", "--day", "2026-01-02")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(self.runs("settle"), (runs + 1, fails, 0))
+        cp = self.run_job("settle", "--day", "not-a-day")  # refused: exit 2
+        self.assertEqual(cp.returncode, 2, cp.stderr)
+        self.assertEqual(self.runs("settle"), (runs + 2, fails + 1, 2))
