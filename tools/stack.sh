@@ -223,7 +223,7 @@ stack_redis_start() {
 	local var=$1 run=$2
 	mkdir -p "$var/redis"
 	redis-server --port 0 --unixsocket "$run/redis.sock" --unixsocketperm 770 \
-		--dir "$var/redis" --appendonly yes --appendfsync everysec \
+		--dir "$var/redis" --appendonly yes --appendfsync always \
 		--daemonize yes --pidfile "$run/redis.pid" --logfile "$var/log/redis.log" \
 		--save "" >/dev/null
 	# PING answers -LOADING while a large AOF is read back: wait for PONG.
