@@ -377,41 +377,49 @@ stack_up() {
 	printf '%s\n' "$port" >"$var/port"
 }
 
-# Stop a pid from a pid file and wait for it to go (TERM, then KILL after ~10 s).
-stop_pidfile() {
-	local f=$1 pid n=100
-	[ -f "$f" ] || return 0
-	pid=$(cat "$f" 2>/dev/null || true)
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		while kill -0 "$pid" 2>/dev/null && [ $n -gt 0 ]; do
-			sleep 0.1
-			n=$((n - 1))
-		done
-		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	fi
-	rm -f "$f"
+# Stop the pids of some pid files together: TERM to all, wait for all (KILL after ~10 s).
+stop_pidfiles() {
+	local f pid pids=() n=100
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f" 2>/dev/null || true)
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+	done
+	while [ ${#pids[@]} -gt 0 ] && [ $n -gt 0 ]; do
+		local alive=()
+		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+		pids=("${alive[@]}")
+		[ ${#pids[@]} -gt 0 ] || break
+		sleep 0.1
+		n=$((n - 1))
+	done
+	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+	rm -f "$@"
 }
 
-# Stop everything a stack in VAR started.
+# Stop one pid file's process and wait for it to go.
+stop_pidfile() {
+	stop_pidfiles "$1"
+}
+
+# Stop everything a stack in VAR started: the web servers first (no new requests), then the
+# programs and jobs together (each finishes what it holds), then Redis and MariaDB.
 stack_down() {
-	local var=$1 quiet=${2:-} run d j
+	local var=$1 quiet=${2:-} run d j files=()
 	[ -d "$var" ] || return 0
 	run="$var/run"
 	[ -d "$run" ] || return 0
 	[ -n "$quiet" ] || say "stopping the stack in $var"
-	stop_pidfile "$run/nginx.pid"
-	stop_pidfile "$run/apache.pid"
-	stop_pidfile "$run/cron.pid"
-	for j in $DAEMONS; do stop_pidfile "$run/$j.pid"; done
-	for d in $DOMAINS; do
-		stop_pidfile "$run/$d.pid"
-		rm -f "$run/$d.sock"
-	done
-	for f in "$run"/*.extra.pid; do [ -e "$f" ] && stop_pidfile "$f"; done
-	stop_pidfile "$run/wxpay-sim.pid"
-	stop_pidfile "$run/redis.pid"
-	stop_pidfile "$run/mysqld.pid"
+	stop_pidfiles "$run/nginx.pid" "$run/apache.pid" "$run/cron.pid"
+	for j in $DAEMONS; do files+=("$run/$j.pid"); done
+	for d in $DOMAINS; do files+=("$run/$d.pid"); done
+	for f in "$run"/*.extra.pid; do [ -e "$f" ] && files+=("$f"); done
+	stop_pidfiles "${files[@]}" "$run/wxpay-sim.pid"
+	for d in $DOMAINS; do rm -f "$run/$d.sock"; done
+	stop_pidfiles "$run/redis.pid" "$run/mysqld.pid"
 	return 0
 }
 
