@@ -7,24 +7,7 @@
 #include "lock.h"
 #include "unit.h"
 
-static struct fs_config cfg;
-static struct cache *cache;
-
-/* Connect to the test Redis. */
-static void setup(void)
-{
-	unit_redis_config(&cfg, 300);
-	cache = cache_new(&cfg);
-	ck_assert_ptr_nonnull(cache);
-}
-
-/* Disconnect and free the config. */
-static void teardown(void)
-{
-	cache_free(cache);
-	cache = NULL;
-	config_free(&cfg);
-}
+UNIT_REDIS_FIXTURE(cfg, cache, setup, teardown)
 
 /* A lock name unique to this process. */
 static const char *name(const char *what)

@@ -9,24 +9,7 @@
 #include "ratelimit.h"
 #include "unit.h"
 
-static struct fs_config cfg;
-static struct cache *cache;
-
-/* Connect to the test Redis. */
-static void setup(void)
-{
-	unit_redis_config(&cfg, 300);
-	cache = cache_new(&cfg);
-	ck_assert_ptr_nonnull(cache);
-}
-
-/* Disconnect and free the config. */
-static void teardown(void)
-{
-	cache_free(cache);
-	cache = NULL;
-	config_free(&cfg);
-}
+UNIT_REDIS_FIXTURE(cfg, cache, setup, teardown)
 
 /* A key unique to this process and name, removed first. */
 static const char *key(const char *name)

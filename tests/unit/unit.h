@@ -168,4 +168,24 @@ static inline int unit_status(const char *program, int failed, const char *skipp
 	return EXIT_SUCCESS;
 }
 
+/*
+ * A Check fixture for suites that talk to the test Redis: file-scope `cfg` and
+ * `cache` (connected in SETUP, freed in TEARDOWN, breaker cooldown 300 ms).
+ */
+#define UNIT_REDIS_FIXTURE(cfg, cache, SETUP, TEARDOWN)                                            \
+	static struct fs_config cfg;                                                               \
+	static struct cache *cache;                                                                \
+	static void SETUP(void)                                                                    \
+	{                                                                                          \
+		unit_redis_config(&cfg, 300);                                                      \
+		cache = cache_new(&cfg);                                                           \
+		ck_assert_ptr_nonnull(cache);                                                      \
+	}                                                                                          \
+	static void TEARDOWN(void)                                                                 \
+	{                                                                                          \
+		cache_free(cache);                                                                 \
+		cache = NULL;                                                                      \
+		config_free(&cfg);                                                                 \
+	}
+
 #endif
