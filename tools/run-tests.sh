@@ -91,13 +91,16 @@ export FLASHSALE_TOP="$TOP" FLASHSALE_BUILD="$BUILD" FLASHSALE_TEST_VAR="$TVAR" 
 
 case "$ONLY" in all | unit) run_unit ;; esac
 case "$ONLY" in all | http)
-	run_counted http-nginx python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" ;;
+	# FLASHSALE_HTTP_SUITES (e.g. "order payment") runs only those suites, for development.
+	# shellcheck disable=SC2086
+	run_counted http-nginx python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" \
+		${FLASHSALE_HTTP_SUITES:-} ;;
 esac
 case "$ONLY" in all | apache)
 	say "starting Apache on 127.0.0.1:$APORT"
 	if ( stack_apache_start "$TVAR" "$RUN" "$APORT" ); then
 		run_counted http-apache python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$APORT" \
-			--server apache usercenter product order
+			--server apache ${FLASHSALE_APACHE_SUITES:-usercenter product order}
 	else
 		record http-apache 0 1
 	fi
