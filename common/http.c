@@ -176,17 +176,23 @@ static size_t http_unescape(char *s)
 	return (size_t)(w - s);
 }
 
-/* Parse the query string into req->params (an object of strings). */
-static int http_parse_query(struct http_req *req)
+/*
+ * Walk the query string: fn(key, value, value length, arg) for each decoded pair, stopping
+ * when it returns non-zero (that value is returned). The one query parser: both
+ * http_parse_query and http_query_get use it. 0, or an error code with req->msg set.
+ */
+static int http_query_each(struct http_req *req,
+			   int (*fn)(struct http_req *, const char *, const char *, size_t, void *),
+			   void *arg)
 {
-	req->params = json_object();
-	req->params_are_query = 1;
 	if (!req->query || !*req->query)
 		return 0;
 	if (strlen(req->query) > HTTP_MAX_QUERY)
 		return http_fail(req, E_PARAM, "query string too long");
 	char *copy = strdup(req->query), *save = NULL;
 	int n = 0, rc = 0;
+	if (!copy)
+		return E_SERVER;
 	for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
 		if (++n > HTTP_MAX_QUERY_PARAMS) {
 			rc = http_fail(req, E_PARAM, "too many query parameters");
@@ -198,15 +204,61 @@ static int http_parse_query(struct http_req *req)
 			*eq = 0;
 		http_unescape(kv);
 		size_t vlen = http_unescape(val);
-		json_t *js = json_stringn(val, vlen); /* NULL for invalid UTF-8 */
-		if (!js) {
-			rc = http_fail(req, E_PARAM, "%.64s: not valid UTF-8", kv);
+		if ((rc = fn(req, kv, val, vlen, arg)))
 			break;
-		}
-		json_object_set_new(req->params, kv, js);
 	}
 	free(copy);
 	return rc;
+}
+
+/* http_query_each step of http_parse_query: one pair into req->params. */
+static int http_query_store(struct http_req *req, const char *key, const char *val, size_t vlen,
+			    void *arg)
+{
+	(void)arg;
+	json_t *js = json_stringn(val, vlen); /* NULL for invalid UTF-8 */
+	if (!js)
+		return http_fail(req, E_PARAM, "%.64s: not valid UTF-8", key);
+	json_object_set_new(req->params, key, js);
+	return 0;
+}
+
+/* Parse the query string into req->params (an object of strings). */
+static int http_parse_query(struct http_req *req)
+{
+	req->params = json_object();
+	req->params_are_query = 1;
+	return http_query_each(req, http_query_store, NULL);
+}
+
+/* What http_query_get looks for and where the value goes. */
+struct http_query_want {
+	const char *name;
+	char *out;
+	size_t len;
+	int found;
+};
+
+/* http_query_each step of http_query_get: copy the wanted value (1 stops the walk). */
+static int http_query_pick(struct http_req *req, const char *key, const char *val, size_t vlen,
+			   void *arg)
+{
+	struct http_query_want *w = arg;
+	if (strcmp(key, w->name))
+		return 0;
+	if (vlen >= w->len || memchr(val, 0, vlen))
+		return http_fail(req, E_PARAM, "%.64s in the URL is too long", w->name);
+	memcpy(w->out, val, vlen);
+	w->out[vlen] = 0;
+	w->found = 1;
+	return 1;
+}
+
+int http_query_get(struct http_req *req, const char *name, char *out, size_t len)
+{
+	struct http_query_want w = {name, out, len, 0};
+	int rc = http_query_each(req, http_query_pick, &w);
+	return w.found ? 1 : rc;
 }
 
 /*
@@ -271,7 +323,7 @@ static int http_read_body(struct app *app, struct http_req *req)
 	return 0;
 }
 
-/* Verify the bearer token and its session; admin routes also check the role. */
+/* Verify the bearer token and (but for ROUTE_JWT) its session; admin routes check the role. */
 static int http_authenticate(struct app *app, struct http_req *req)
 {
 	req->token = auth_bearer(req->authorization);
@@ -279,6 +331,10 @@ static int http_authenticate(struct app *app, struct http_req *req)
 		return http_fail(req, E_TOKEN, "token missing");
 	if (auth_token_verify(&app->cfg, req->token, &req->claims) < 0)
 		return http_fail(req, E_TOKEN, "token invalid or expired");
+	if (!(req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN))) {
+		log_set_request(req->request_id, req->claims.user_id);
+		return 0; /* ROUTE_JWT: revocation is the handler's (e.g. the purchase script's) */
+	}
 	int live = auth_session_check(app->cache, &req->claims);
 	if (live < 0)
 		return E_DB_BUSY;
@@ -320,7 +376,7 @@ static int http_dispatch(struct app *app, struct http_req *req)
 		rc = http_parse_query(req);
 	if (rc)
 		return rc;
-	if (req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN)) {
+	if (req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN | ROUTE_JWT)) {
 		rc = http_authenticate(app, req);
 		if (rc)
 			return rc;

@@ -164,9 +164,9 @@ class Sale(unittest.TestCase):
     def test_writer_lag_while_intents_wait(self):
         """An intent the writer cannot have read yet shows as lag: stream length, age."""
         aid = make_activity(stock=5, limit=5)
-        # Hold the intents back: the writer reads only streams of ACTIVITY_STREAMS_KEY, which
+        # Hold the intents back: the writer reads only streams of ACTIVITY_LIVE_KEY, which
         # it reloads every second (and a blocking read lasts at most a second).
-        fslib.redis("SREM", "fs:seckill:streams", "{a:%d}:intents" % aid)
+        fslib.redis("SREM", "fs:seckill:live", str(aid))
         try:
             time.sleep(2.5)
             (u,) = users(1)
@@ -178,7 +178,7 @@ class Sale(unittest.TestCase):
             self.assertGreaterEqual(a["writer"]["oldestAgeMs"], 1000, a)
             self.assertLess(a["writer"]["oldestAgeMs"], 30000, a)
         finally:
-            fslib.redis("SADD", "fs:seckill:streams", "{a:%d}:intents" % aid)
+            fslib.redis("SADD", "fs:seckill:live", str(aid))
         a = wait_until(lambda: (lambda x: x if x["writer"]["intents"] == 0 else None)(one(aid)),
                        timeout=30, interval=0.3)
         self.assertTrue(a, "the intent was not written once its stream was listed again")
