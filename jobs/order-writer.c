@@ -254,6 +254,14 @@ static long long writer_int(const char *s)
 	return v > 0 && !*end ? v : 0;
 }
 
+/* Is rid a request id the purchase makes (at most 64 of [A-Za-z0-9_-], like the column)? */
+static int writer_valid_rid(const char *rid)
+{
+	size_t n = rid ? strlen(rid) : 0;
+	return n > 0 && n <= 64 &&
+	       strspn(rid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
 /* Turn an XREADGROUP reply into intents (malformed ones become dead letters). -1 on OOM. */
 static int writer_parse(struct writer *w, struct batch *b, redisReply *r)
 {
@@ -283,7 +291,7 @@ static int writer_parse(struct writer *w, struct batch *b, redisReply *r)
 			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "uid") : NULL;
 			const char *qty =
 			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "qty") : NULL;
-			if (rid && strlen(rid) < sizeof it->rid)
+			if (writer_valid_rid(rid))
 				snprintf(it->rid, sizeof it->rid, "%s", rid);
 			it->uid = writer_int(uid);
 			it->qty = writer_int(qty);

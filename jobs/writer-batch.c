@@ -202,12 +202,19 @@ static int batch_insert(struct writer *w, struct batch *b, struct batch_activity
 	int rc = DB_OK;
 	long long now = (long long)time(NULL);
 
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; doc && i < b->n; i++) {
 		struct intent *it = &b->v[i];
-		if (it->outcome == INTENT_ACCEPT)
-			json_array_append_new(doc, json_pack("{s:s,s:s,s:I,s:I,s:I}", "sn", it->sn,
-							     "rid", it->rid, "uid", it->uid, "aid",
-							     it->aid, "qty", it->qty));
+		if (it->outcome == INTENT_ACCEPT &&
+		    json_array_append_new(doc, json_pack("{s:s,s:s,s:I,s:I,s:I}", "sn", it->sn,
+							 "rid", it->rid, "uid", it->uid, "aid",
+							 it->aid, "qty", it->qty)) < 0) {
+			rc = DB_ERR; /* out of memory: an order left out would read success */
+			goto out;
+		}
+	}
+	if (!doc) {
+		rc = DB_ERR;
+		goto out;
 	}
 	if (json_array_size(doc) == 0)
 		goto out;
@@ -276,11 +283,15 @@ static int batch_write_once(struct writer *w, struct batch *b)
 	size_t nacts = 0, size = 64;
 	int rc = DB_OK;
 
-	for (size_t i = 0; i < b->n; i++)
-		if (b->v[i].outcome == INTENT_NEW)
-			json_array_append_new(doc,
-					      json_pack("{s:s,s:I,s:I}", "rid", b->v[i].rid, "aid",
-							b->v[i].aid, "uid", b->v[i].uid));
+	for (size_t i = 0; doc && i < b->n; i++)
+		if (b->v[i].outcome == INTENT_NEW &&
+		    json_array_append_new(doc, json_pack("{s:s,s:I,s:I}", "rid", b->v[i].rid, "aid",
+							 b->v[i].aid, "uid", b->v[i].uid)) < 0) {
+			json_decref(doc);
+			doc = NULL;
+		}
+	if (!doc)
+		return DB_ERR; /* out of memory: try again */
 	if (json_array_size(doc) == 0)
 		goto out;
 	while (size < 2 * b->n)

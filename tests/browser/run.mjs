@@ -6,8 +6,8 @@
 // Each step prints "ok - NAME", "not ok - NAME: why" or "ok - NAME # SKIP why", saves a
 // screenshot to $FLASHSALE_TEST_RESULTS/screenshots/NN-name.png, and fails when the page
 // logged a console error, threw, or violated the Content-Security-Policy. Steps that need a
-// backend that is not deployed yet (the route answers 404 / 100009, or its program is not
-// built) are SKIPPED with the reason, never counted as passed. The last line is
+// program that is not built are SKIPPED with the reason, never counted as passed; a route
+// that answers 404 / 100009 (an unknown route) fails the step. The last line is
 // "N passed, N failed, N skipped"; the exit code is 1 when any step failed.
 //
 // Environment (set by tools/run-tests.sh): FLASHSALE_TEST_RESULTS (screenshots),
@@ -59,10 +59,9 @@ class Skip extends Error {}
 const backendCache = new Map();
 
 /**
- * Skip unless the domain's backend serves probe (method, path): its program must be built
- * (when FLASHSALE_BUILD says where) and the route must not answer 404 / 100009. A 502 from
- * the web server means no program listens on the socket: not deployed when we cannot check
- * the build, a failure when the program is built.
+ * Skip only when the domain's program is not built (FLASHSALE_BUILD says where): an explicit
+ * "not deployed". A route that answers 404 / 100009 (what an unknown route answers) or a 502
+ * (no program behind the web server) is a broken backend: the step fails, naming it.
  */
 async function needBackend(domain, method, path, body) {
 	const key = domain + ' ' + path;
@@ -71,16 +70,17 @@ async function needBackend(domain, method, path, body) {
 			key,
 			(async () => {
 				if (BUILD && !existsSync(join(BUILD, 'fcgi', domain, 'flashsale-' + domain)))
-					return `the ${domain} backend is not built yet (no ${join('fcgi', domain, 'flashsale-' + domain)})`;
+					return { skip: `the ${domain} backend is not built (no ${join('fcgi', domain, 'flashsale-' + domain)})` };
 				const r = await call(method, path, body);
-				if (r.status === 404 || r.code === 100009) return `${method} ${path} is not served yet (HTTP ${r.status}, code ${r.code})`;
-				if (r.status === 502 && !BUILD) return `${method} ${path}: no ${domain} program behind the web server (HTTP 502)`;
+				if (r.status === 404 || r.code === 100009) return { fail: `${method} ${path} is not served (HTTP ${r.status}, code ${r.code})` };
+				if (r.status === 502) return { fail: `${method} ${path}: no ${domain} program behind the web server (HTTP 502)` };
 				return null;
 			})(),
 		);
 	}
 	const why = await backendCache.get(key);
-	if (why) throw new Skip(why);
+	if (why && why.skip) throw new Skip(why.skip);
+	if (why) throw new Error(why.fail);
 }
 
 const needProduct = () => needBackend('product', 'GET', '/product/v1/product/list?page=1&pageSize=1');
