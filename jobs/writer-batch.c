@@ -387,9 +387,10 @@ int batch_write(struct writer *w, struct batch *b)
 	w->fail_count = batch_same_head(w, b) ? w->fail_count + 1 : 1;
 	if (w->fail_count < w->cfg.seckill_writer_attempts)
 		return -1;
+	rc = batch_isolate(w, b);
 	w->fail_count = 0;
 	w->fail_head[0] = 0;
-	return batch_isolate(w, b);
+	return rc;
 }
 
 /* Finish a stream's entries (lua/finish.lua). */

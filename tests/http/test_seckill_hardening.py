@@ -220,9 +220,9 @@ class DeadLetters(unittest.TestCase):
         toks = [sk_token(u, aid) for u in buyers]
         poison_rid = "%d-%s" % (aid, "f" * 32)
         trigger = "poison_%d" % aid
-        sql(f"CREATE TRIGGER flashsale_order.{trigger} BEFORE INSERT ON flashsale_order.orders "
-            f"FOR EACH ROW IF NEW.request_id = '{poison_rid}' THEN SIGNAL SQLSTATE '45000' "
-            "SET MESSAGE_TEXT = 'poison'; END IF")
+        sql(f"DELIMITER //\nCREATE TRIGGER flashsale_order.{trigger} BEFORE INSERT ON "
+            f"flashsale_order.orders FOR EACH ROW IF NEW.request_id = '{poison_rid}' THEN "
+            "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poison'; END IF//\nDELIMITER ;")
         try:
             hold_stream(aid)
             try:
