@@ -448,10 +448,32 @@ await step('flash-sale page: the button enables at the start', async () => {
 	expect(/Buy now/.test(await text('#buy')), 'the button does not say Buy now');
 }, { needs: ['create a flash sale starting in ~15 s (API)'] });
 
-await step('buy: queued, then success', async () => {
-	await page.click('#buy');
-	await waitText('#buy-msg', /Queued|You got it/, 15000);
-	await waitText('#buy-msg', /You got it/, 60000);
+await step('buy: the answer is lost (502), the retry with the same requestId: queued, then success', async () => {
+	// The first /seckill/do reaches the program (the unit is taken) but its answer is lost, as
+	// when a worker dies after the script ran. The storefront retries with its requestId; with
+	// a per-person limit of 1 a second purchase would answer 600005, so success proves the
+	// retry got the first attempt's outcome.
+	const sent = [];
+	const lose = async (route) => {
+		sent.push(JSON.parse(route.request().postData() || '{}'));
+		if (sent.length === 1) {
+			await route.fetch();
+			await route.fulfill({ status: 502, contentType: 'application/json', body: '{"code":100005,"msg":"bad gateway"}' });
+		} else {
+			await route.continue();
+		}
+	};
+	await page.route('**/seckill/v1/seckill/do*', lose);
+	try {
+		await page.click('#buy');
+		await waitText('#buy-msg', /Queued|You got it/, 15000);
+		await waitText('#buy-msg', /You got it/, 60000);
+	} finally {
+		await page.unroute('**/seckill/v1/seckill/do*', lose);
+	}
+	expect(sent.length === 2, `the storefront sent /seckill/do ${sent.length} times`);
+	expect(/^[A-Za-z0-9_-]{8,64}$/.test(sent[0].requestId || ''), `no requestId sent: ${JSON.stringify(sent[0])}`);
+	expect(sent[1].requestId === sent[0].requestId, 'the retry carried another requestId');
 	S.seckillSn = new URL(await page.locator('#order-link').getAttribute('href'), BASE).searchParams.get('sn');
 	expect(S.seckillSn, 'no order link');
 	expect(await page.locator('#buy').isDisabled(), 'the button is still enabled after buying');
@@ -462,7 +484,7 @@ await step('buying again hits the per-person limit (600005)', async () => {
 	await page.locator('#buy:enabled').waitFor();
 	await page.click('#buy');
 	await waitText('#buy-msg', /purchase limit/, 30000);
-}, { needs: ['buy: queued, then success'] });
+}, { needs: ['buy: the answer is lost (502), the retry with the same requestId: queued, then success'] });
 
 await step('the flash-sale order waits for payment', async () => {
 	await needOrder();
@@ -470,7 +492,7 @@ await step('the flash-sale order waits for payment', async () => {
 	await waitText('#order-state', /Awaiting payment/);
 	expect((await text('#order-total')) === '¥1.99', `total shows ${await text('#order-total')}`);
 	expect((await page.locator('#order-detail').textContent()).includes('Flash sale'), 'not marked as a flash-sale order');
-}, { needs: ['buy: queued, then success'] });
+}, { needs: ['buy: the answer is lost (502), the retry with the same requestId: queued, then success'] });
 
 await step('pay through the WeChat Pay simulator', async () => {
 	await needPayment();
