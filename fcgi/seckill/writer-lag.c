@@ -83,7 +83,10 @@ static int writer_lag_streams(struct app *app)
 static void writer_lag_guard(struct app *app)
 {
 	redisReply *r = cache_command(app->cache, "GET %s", ACTIVITY_GUARD_KEY);
-	metrics_set(lag_guard, r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0);
+	if (r && r->type == REDIS_REPLY_STRING)
+		metrics_set(lag_guard, strtoll(r->str, NULL, 10));
+	else if (r && r->type == REDIS_REPLY_NIL)
+		metrics_set(lag_guard, 0); /* never refused (or Redis lost the count) */
 	if (r)
 		freeReplyObject(r);
 }

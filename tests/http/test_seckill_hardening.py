@@ -254,6 +254,33 @@ class DeadLetters(unittest.TestCase):
         self.assertEqual(rcall("XPENDING", "{a:%d}:intents" % aid, "writers")[0], 0)
 
 
+    def test_guard_refusal_counted(self):
+        """MySQL's sold-count guard refusing a batch is counted (it cannot happen unless
+        something else changed the row: a trigger plays that part), and the intent does not
+        retry forever."""
+        aid, _ = make_activity(stock=10, limit=5)
+        u = users(1)[0]
+        tok = sk_token(u, aid)
+        before = metric("flashsale_orderwriter_guard_refusals_total") or 0
+        trigger = "guard_%d" % aid
+        sql(f"DELIMITER //\nCREATE TRIGGER flashsale_seckill.{trigger} BEFORE UPDATE ON "
+            f"flashsale_seckill.activity FOR EACH ROW IF NEW.id = {aid} AND NEW.sold > OLD.sold "
+            "THEN SET NEW.sold = OLD.sold, NEW.version = OLD.version, "
+            "NEW.update_time = OLD.update_time; END IF//\nDELIMITER ;")
+        try:
+            r = do(u, aid, tok)
+            self.assertEqual(r.code, OK, r)
+            self.assertTrue(wait_drained(aid, timeout=30), redis_state(aid))
+        finally:
+            sql(f"DROP TRIGGER IF EXISTS flashsale_seckill.{trigger}")
+        self.assertTrue(wait_until(lambda: (metric("flashsale_orderwriter_guard_refusals_total")
+                                            or 0) > before, timeout=5))
+        self.assertEqual(order_units(aid), (0, 0))
+        self.assertEqual(result(u, r.data["requestId"]).data["status"], "failed")
+        self.assertEqual(redis_state(aid), (10, 0, 0))  # its unit came back, once
+        self.assertEqual(len(dead_entries(aid)), 1)
+
+
 class Markers(unittest.TestCase):
     """Item 16: preheat removes sold-out markers of ended or cancelled activities."""
 
