@@ -167,12 +167,16 @@ class Sale(unittest.TestCase):
         # Hold the intents back: the writer reads only streams of ACTIVITY_LIVE_KEY, which
         # it reloads every second (and a blocking read lasts at most a second).
         fslib.redis("SREM", "fs:seckill:live", str(aid))
+        since = time.time()
         try:
-            time.sleep(2.5)
             (u,) = users(1)
+            # No writer reads the stream once it reloaded the set (<= 1 s) and its blocking
+            # read ended (<= 1 s); an empty read leaves no trace in Redis to poll for.
+            wait_until(lambda: time.time() - since >= 2.5, timeout=5)
             self.assertEqual(buy(u, aid, qty=2).code, OK)
-            time.sleep(1.2)
-            a = one(aid)
+            a = wait_until(lambda: (lambda x: x if (x["writer"]["oldestAgeMs"] or 0) >= 1000
+                                    else None)(one(aid)), timeout=10, interval=0.2)
+            self.assertTrue(a, "the intent's age did not reach 1 s")
             self.assertEqual((a["remaining"], a["queued"], a["sold"]), (3, 2, 0), a)
             self.assertEqual(a["writer"]["intents"], 1, a)
             self.assertGreaterEqual(a["writer"]["oldestAgeMs"], 1000, a)
