@@ -25,19 +25,14 @@
 /* Activity status in MySQL and in {a:N}:info. */
 enum activity_status { ACTIVITY_LIVE = 0, ACTIVITY_CANCELLED = 1, ACTIVITY_ENDED = 2 };
 
-/* Outcomes beyond enum db_rc. */
-enum activity_rc {
-	ACTIVITY_CHANGED = 0,
-	ACTIVITY_UNCHANGED = 1, /* already in that state (or already loaded) */
-	ACTIVITY_NOT_FOUND = 2,
-	ACTIVITY_CACHE_DOWN = -10, /* Redis unreachable */
-};
+/* Activity changes answer enum db_change (db.h). Old names, for branches from before: */
+#define ACTIVITY_CHANGED    DB_CHANGED
+#define ACTIVITY_UNCHANGED  DB_UNCHANGED
+#define ACTIVITY_NOT_FOUND  DB_NOT_FOUND
+#define ACTIVITY_CACHE_DOWN DB_CACHE_DOWN
 
-/*
- * db_begin, tried once more when it failed on a connection that had died (MySQL restarted):
- * the failure marked the link broken, so the second try reconnects. Nothing was sent.
- */
-int activity_begin(struct db *db);
+/* Old name of db_begin (db.c has the one retry policy), for branches from before. */
+#define activity_begin db_begin
 
 /* Write "{a:<id>}:<what>" into out. */
 void activity_key(char *out, size_t len, long long id, const char *what);

@@ -132,12 +132,12 @@ static int on_payment_status(void *ctx, const char *topic, const char *key, json
 	const char *pay_type = ev_str(ev, "payType");
 	if (!pay_type || !*pay_type || strlen(pay_type) > 16) /* orders.pay_type is 16 wide */
 		pay_type = "wxpay";
-	int changed = order_mark_paid(j->db, sn, pay_time, pay_type);
-	if (changed < 0 || changed == ORDER_NOT_FOUND) {
+	int changed = orders_mark_paid(j->db, sn, pay_time, pay_type);
+	if (changed < 0 || changed == DB_NOT_FOUND) {
 		rc = changed < 0 ? -1 : 0;
 		goto out;
 	}
-	if (changed == ORDER_CHANGED) {
+	if (changed == DB_CHANGED) {
 		json_object_set_new(order, "payTime", json_integer(pay_time));
 		log_json(LOG_INFO, "order paid",
 			 json_pack("{s:s, s:s?, s:I}", "orderSn", sn, "transactionId",

@@ -5,7 +5,7 @@
  *    A trade that was in fact paid is applied (payment row + payment.status) and the order is
  *    left for order-events to mark paid. Otherwise the trade is closed at WeChat first (a close
  *    refused with ORDERPAID means the payer just paid: query again and apply), and only when
- *    no attempt is paid or unknown is the order cancelled by order_cancel (state-guarded, so
+ *    no attempt is paid or unknown is the order cancelled by orders_cancel (state-guarded, so
  *    its units return exactly once) and order.closed published.
  * 2. Waiting payments older than wxpay.query_after seconds are queried and applied when paid,
  *    marked failed when WeChat closed or failed them, and closed when their order was
@@ -161,11 +161,11 @@ static void timeout_order(struct timeout_ctx *t, const char *order_sn)
 			 json_pack("{s:s}", "sn", order_sn));
 		return;
 	}
-	int rc = order_cancel(t->db, t->cache, order_sn, 0, "timeout");
-	if (rc == ORDER_CHANGED) {
+	int rc = orders_cancel(t->db, t->cache, order_sn, 0, "timeout");
+	if (rc == DB_CHANGED) {
 		t->st.cancelled++;
 		timeout_publish_closed(t, order_sn);
-	} else if (rc != ORDER_UNCHANGED && rc != ORDER_NOT_FOUND) {
+	} else if (rc != DB_UNCHANGED && rc != DB_NOT_FOUND) {
 		t->st.errors++;
 	}
 }

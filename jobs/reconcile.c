@@ -169,7 +169,7 @@ static int reconcile_activity(struct db *db, struct cache *c, long long id, int 
 		struct recon y = {.id = id};
 		if (reconcile_one(db, c, &y, 1) < 0)
 			return -1;
-		if (y.differ < 0 && activity_cache_load(db, c, id) != ACTIVITY_CHANGED)
+		if (y.differ < 0 && activity_cache_load(db, c, id) != DB_CHANGED)
 			return -1; /* Redis lost the activity: load it whole */
 		printf("activity %lld: repaired, redis remaining=%lld users=%lld\n", id,
 		       y.remaining, y.users);

@@ -29,9 +29,9 @@ static int preheat_load(struct db *db, struct cache *c, long minutes, int *loade
 	{
 		long long id = json_integer_value(json_object_get(row, "id"));
 		int lrc = activity_cache_load(db, c, id);
-		if (lrc == ACTIVITY_CHANGED)
+		if (lrc == DB_CHANGED)
 			(*loaded)++;
-		else if (lrc != ACTIVITY_UNCHANGED)
+		else if (lrc != DB_UNCHANGED)
 			log_warn("preheat: activity %lld not loaded (%d)", id, lrc);
 	}
 	json_decref(rows);
@@ -66,7 +66,7 @@ static int preheat_settle(struct db *db, struct cache *c, long grace, int *settl
 		long long id = json_integer_value(json_object_get(row, "id")), unsold = 0;
 		if (preheat_inflight(c, id) != 0)
 			continue; /* Redis down or intents still queued: next run */
-		if (activity_close(db, c, id, ACTIVITY_ENDED, &unsold) == ACTIVITY_CHANGED)
+		if (activity_close(db, c, id, ACTIVITY_ENDED, &unsold) == DB_CHANGED)
 			(*settled)++;
 	}
 	json_decref(rows);

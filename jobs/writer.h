@@ -7,6 +7,7 @@
 #include "cache.h"
 #include "config.h"
 #include "db.h"
+#include "dynbuf.h"
 #include "ids.h"
 
 /* What became of one intent. */
@@ -32,8 +33,9 @@ struct intent {
 
 /* The intents of one XREADGROUP, in stream order. */
 struct batch {
-	struct intent *v;
-	size_t n, cap;
+	struct intent *v; /* into buf */
+	size_t n;
+	struct dynbuf buf;
 	long long accepted;
 };
 
