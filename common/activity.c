@@ -54,6 +54,18 @@ static struct cache_script activity_close_script = {
 	   "return 1\n",
 };
 
+const char *seckill_reason_str(int reason)
+{
+	static const char *const strs[REASON_COUNT] = {
+	    [REASON_NONE] = "",
+	    [REASON_ACTIVITY_NOT_FOUND] = "activity not found",
+	    [REASON_ACTIVITY_CLOSED] = "activity closed",
+	    [REASON_SOLD_OUT] = "sold out",
+	    [REASON_LIMIT_REACHED] = "purchase limit reached",
+	};
+	return reason > 0 && reason < REASON_COUNT ? strs[reason] : "";
+}
+
 void activity_key(char *out, size_t len, long long id, const char *what)
 {
 	snprintf(out, len, "{a:%lld}:%s", id, what);

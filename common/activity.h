@@ -34,6 +34,22 @@ enum activity_status { ACTIVITY_LIVE = 0, ACTIVITY_CANCELLED = 1, ACTIVITY_ENDED
 /* Old name of db_begin (db.c has the one retry policy), for branches from before. */
 #define activity_begin db_begin
 
+/*
+ * Why a queued purchase failed: the `reason` of POST /seckill/result. The strings are
+ * part of the API (clients compare them whole): add new ones, never change one.
+ */
+enum seckill_reason {
+	REASON_NONE = 0,           /* "" */
+	REASON_ACTIVITY_NOT_FOUND, /* "activity not found" */
+	REASON_ACTIVITY_CLOSED,    /* "activity closed": cancelled or ended */
+	REASON_SOLD_OUT,           /* "sold out" */
+	REASON_LIMIT_REACHED,      /* "purchase limit reached" */
+	REASON_COUNT
+};
+
+/* The stable string of a reason ("" for REASON_NONE or an unknown value). */
+const char *seckill_reason_str(int reason);
+
 /* Write "{a:<id>}:<what>" into out. */
 void activity_key(char *out, size_t len, long long id, const char *what);
 

@@ -157,14 +157,23 @@ out:
 	return rc;
 }
 
+/* Consume payment.status until job_stop. */
+static int order_events_run(struct job *j)
+{
+	log_info("order-events ready (transport %s)", j->cfg.events_transport);
+	return event_consume(j->bus, ORDER_EVENTS_GROUP, "payment.status", on_payment_status, j,
+			     &job_stop)
+		   ? 1
+		   : 0;
+}
+
+static const struct job_entry order_events_entry = {
+    .name = "order-events",
+    .needs = JOB_DB | JOB_CACHE | JOB_BUS | JOB_DAEMON,
+    .run = order_events_run,
+};
+
 int main(int argc, char **argv)
 {
-	struct job j;
-	if (job_open(&j, "order-events", argc, argv, 1) < 0)
-		return 1;
-	log_info("order-events ready (transport %s)", j.cfg.events_transport);
-	int rc = event_consume(j.bus, ORDER_EVENTS_GROUP, "payment.status", on_payment_status, &j,
-			       &job_stop);
-	job_close(&j);
-	return rc ? 1 : 0;
+	return job_main(&order_events_entry, argc, argv);
 }

@@ -166,23 +166,23 @@ static void batch_decide(struct batch *b, struct batch_activity *acts, size_t na
 		struct batch_activity *a = batch_find(acts, nacts, it->aid);
 		if (!a) {
 			it->outcome = INTENT_REJECT_KEEP;
-			it->reason = "activity not found";
+			it->reason = REASON_ACTIVITY_NOT_FOUND;
 			continue;
 		}
 		if (a->status != ACTIVITY_LIVE) {
 			it->outcome = INTENT_REJECT_KEEP;
-			it->reason = "activity closed";
+			it->reason = REASON_ACTIVITY_CLOSED;
 			continue;
 		}
 		if (it->qty <= 0 || a->sold + a->returned + a->added + it->qty > a->stock) {
 			it->outcome = INTENT_REJECT_KEEP;
-			it->reason = "sold out";
+			it->reason = REASON_SOLD_OUT;
 			continue;
 		}
 		struct batch_quota *s = quota_slot(q, it->aid, it->uid);
 		if (s->units + it->qty > a->limit) {
 			it->outcome = INTENT_REJECT_RETURN;
-			it->reason = "purchase limit reached";
+			it->reason = REASON_LIMIT_REACHED;
 			continue;
 		}
 		s->units += it->qty;
@@ -404,7 +404,7 @@ static int batch_finish_stream(struct writer *w, struct batch *b, size_t from, s
 		argv[argc++] = batch_kind(it->outcome);
 		argv[argc++] = it->outcome == INTENT_DONE || it->outcome == INTENT_ACCEPT
 				   ? it->sn
-				   : (it->reason ? it->reason : "");
+				   : seckill_reason_str(it->reason);
 	}
 	redisReply *r = cache_eval(w->cache, &finish_script, 4, (int)argc, argv);
 	if (r && r->type == REDIS_REPLY_INTEGER)

@@ -28,7 +28,7 @@ struct intent {
 	long long aid, uid, qty;
 	int outcome;
 	char sn[ID_SN_MAX];
-	const char *reason;
+	int reason; /* enum seckill_reason (activity.h) of a rejection */
 };
 
 /* The intents of one XREADGROUP, in stream order. */
