@@ -72,16 +72,16 @@ int activity_return_cache(struct cache *c, long long activity_id, long long user
 
 /*
  * Load an activity's Redis state from MySQL unless it is there already:
- * ACTIVITY_CHANGED (loaded), ACTIVITY_UNCHANGED, ACTIVITY_NOT_FOUND, a db_rc
- * or ACTIVITY_CACHE_DOWN. Never overwrites live state.
+ * DB_CHANGED (loaded), DB_UNCHANGED, DB_NOT_FOUND, a db_rc
+ * or DB_CACHE_DOWN. Never overwrites live state.
  */
 int activity_cache_load(struct db *db, struct cache *c, long long id);
 
 /*
  * Close a live activity (ACTIVITY_CANCELLED or ACTIVITY_ENDED) with a state-guarded
  * update that returns its unsold units to the product exactly once, in its own
- * transaction; then Redis: status set, remaining 0. ACTIVITY_CHANGED (*unsold
- * set), ACTIVITY_UNCHANGED (not live), ACTIVITY_NOT_FOUND or a db_rc.
+ * transaction; then Redis: status set, remaining 0. DB_CHANGED (*unsold
+ * set), DB_UNCHANGED (not live), DB_NOT_FOUND or a db_rc.
  */
 int activity_close(struct db *db, struct cache *c, long long id, int status, long long *unsold);
 
