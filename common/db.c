@@ -126,7 +126,8 @@ static int db_connect(struct db *db)
 	MYSQL *m = mysql_init(NULL);
 	if (!m)
 		return DB_ERR;
-	unsigned int ct = (unsigned int)db->cfg->mysql_connect_timeout;
+	/* A full listen queue is waited out in whole seconds, outside io_wait: keep it short. */
+	unsigned int ct = db_wait_ms ? 1 : (unsigned int)db->cfg->mysql_connect_timeout;
 	unsigned int rw = (unsigned int)db->cfg->mysql_rw_timeout;
 	my_bool no = 0;
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);

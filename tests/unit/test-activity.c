@@ -111,11 +111,16 @@ START_TEST(test_return_db)
 	ck_assert_int_eq(
 	    shop_int("SELECT units FROM flashsale_seckill.user_quota WHERE activity_id = ?", aid),
 	    0);
-	ck_assert_int_eq(db_begin(db), DB_OK);
-	ck_assert_int_eq(activity_return_db(db, aid, uid, 1), DB_OK);
-	ck_assert_int_eq(db_commit(db), DB_OK);
+	ck_assert_int_eq(shop_int("SELECT sold FROM flashsale_seckill.activity WHERE id = ?", aid),
+			 0);
 	ck_assert_int_eq(shop_int("SELECT stock FROM flashsale_product.product WHERE id = ?", pid),
-			 6);
+			 5);
+	/* more than were sold: refused, nothing changes */
+	ck_assert_int_eq(db_begin(db), DB_OK);
+	ck_assert_int_ne(activity_return_db(db, aid, uid, 1), DB_OK);
+	db_rollback(db);
+	ck_assert_int_eq(shop_int("SELECT stock FROM flashsale_product.product WHERE id = ?", pid),
+			 5);
 	ck_assert_int_eq(activity_return_db(db, aid, uid, 0), DB_OK); /* nothing to do */
 }
 END_TEST

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dynbuf.h"
+#include "unit.h"
 
 /* Appends of every kind add up; the content stays NUL-terminated. */
 START_TEST(test_append)
@@ -79,9 +80,5 @@ static Suite *dynbuf_suite(void)
 /* Run the suite. */
 int main(void)
 {
-	SRunner *sr = srunner_create(dynbuf_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(dynbuf_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "http-parse.h"
+#include "unit.h"
 
 /* Request ids: 8-64 of [A-Za-z0-9._-], anything else refused. */
 START_TEST(test_request_id)
@@ -103,9 +104,5 @@ static Suite *http_parse_suite(void)
 /* Run the suite. */
 int main(void)
 {
-	SRunner *sr = srunner_create(http_parse_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(http_parse_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

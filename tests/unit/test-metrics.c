@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "unit.h"
 
 static char dir[256];
 
@@ -147,9 +148,5 @@ static Suite *metrics_suite(void)
 /* Run the suite. */
 int main(void)
 {
-	SRunner *sr = srunner_create(metrics_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(metrics_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "trace.h"
+#include "unit.h"
 
 static char path[108];
 static int sink = -1;
@@ -159,9 +160,5 @@ static Suite *trace_suite(void)
 /* Run the suite. */
 int main(void)
 {
-	SRunner *sr = srunner_create(trace_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(trace_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -129,6 +129,16 @@ static inline void unit_mysql_config(struct fs_config *cfg, long cooldown_ms)
 		    sock, cooldown_ms);
 }
 
+/* A config for both test servers (MariaDB as root, Redis), breaker cooldown in ms. */
+static inline void unit_servers_config(struct fs_config *cfg, long cooldown_ms)
+{
+	unit_config(cfg,
+		    "[mysql]\nsocket = %s\nuser = root\npassword =\n[redis]\nsocket = %s\n"
+		    "[breaker]\ncooldown_ms = %ld\n",
+		    unit_env("FLASHSALE_TEST_MYSQL_SOCKET"),
+		    unit_env("FLASHSALE_TEST_REDIS_SOCKET"), cooldown_ms);
+}
+
 /* Monotonic milliseconds, for timing assertions. */
 static inline long long unit_now_ms(void)
 {
