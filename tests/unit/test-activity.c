@@ -125,30 +125,13 @@ START_TEST(test_return_db)
 }
 END_TEST
 
-/* The suite of this file. */
-static Suite *activity_suite(void)
-{
-	Suite *s = suite_create("activity");
-	TCase *pure = tcase_create("pure");
-	tcase_add_test(pure, test_key);
-	tcase_add_test(pure, test_reasons);
-	tcase_add_test(pure, test_markers);
-	suite_add_tcase(s, pure);
-	TCase *tc = tcase_create("mariadb+redis");
-	tcase_add_checked_fixture(tc, shop_setup, shop_teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_load_close);
-	tcase_add_test(tc, test_return_db);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 /* Needs the test stack's servers (schemas migrated); skips without them. */
 int main(void)
 {
-	unit_require("test-activity", "FLASHSALE_TEST_MYSQL_SOCKET");
-	unit_require("test-activity", "FLASHSALE_TEST_REDIS_SOCKET");
-	unit_clear_config_env();
-	signal(SIGPIPE, SIG_IGN);
-	return unit_status("test-activity", unit_run(activity_suite()), NULL);
+	const TTest *tests[] = {test_key,        test_reasons,   test_markers,
+				test_load_close, test_return_db, NULL};
+	unit_require_servers("test-activity");
+	return unit_status("test-activity",
+			   unit_run(unit_suite("activity", shop_setup, shop_teardown, tests)),
+			   NULL);
 }

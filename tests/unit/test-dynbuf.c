@@ -65,20 +65,9 @@ START_TEST(test_grow_take)
 }
 END_TEST
 
-/* The suite of this file. */
-static Suite *dynbuf_suite(void)
-{
-	Suite *s = suite_create("dynbuf");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, test_append);
-	tcase_add_test(tc, test_max);
-	tcase_add_test(tc, test_grow_take);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 /* Run the suite. */
 int main(void)
 {
-	return unit_run(dynbuf_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+	const TTest *tests[] = {test_append, test_max, test_grow_take, NULL};
+	return unit_run(unit_suite("dynbuf", NULL, NULL, tests)) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -88,21 +88,10 @@ START_TEST(test_parse_limits)
 }
 END_TEST
 
-/* The suite of this file. */
-static Suite *http_parse_suite(void)
-{
-	Suite *s = suite_create("http-parse");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, test_request_id);
-	tcase_add_test(tc, test_unescape);
-	tcase_add_test(tc, test_parse);
-	tcase_add_test(tc, test_parse_limits);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 /* Run the suite. */
 int main(void)
 {
-	return unit_run(http_parse_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+	const TTest *tests[] = {test_request_id, test_unescape, test_parse, test_parse_limits,
+				NULL};
+	return unit_run(unit_suite("http-parse", NULL, NULL, tests)) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

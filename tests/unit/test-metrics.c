@@ -130,23 +130,10 @@ START_TEST(test_full)
 }
 END_TEST
 
-/* The suite of this file. */
-static Suite *metrics_suite(void)
-{
-	Suite *s = suite_create("metrics");
-	TCase *tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_off);
-	tcase_add_test(tc, test_named);
-	tcase_add_test(tc, test_shared);
-	tcase_add_test(tc, test_render);
-	tcase_add_test(tc, test_full);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 /* Run the suite. */
 int main(void)
 {
-	return unit_run(metrics_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+	const TTest *tests[] = {test_off, test_named, test_shared, test_render, test_full, NULL};
+	return unit_run(unit_suite("metrics", setup, teardown, tests)) ? EXIT_FAILURE
+								       : EXIT_SUCCESS;
 }

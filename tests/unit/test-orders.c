@@ -71,26 +71,11 @@ START_TEST(test_mark_paid)
 }
 END_TEST
 
-/* The suite of this file. */
-static Suite *orders_suite(void)
-{
-	Suite *s = suite_create("orders");
-	TCase *tc = tcase_create("mariadb+redis");
-	tcase_add_checked_fixture(tc, shop_setup, shop_teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_cancel_normal);
-	tcase_add_test(tc, test_cancel_seckill);
-	tcase_add_test(tc, test_mark_paid);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 /* Needs the test stack's servers (schemas migrated); skips without them. */
 int main(void)
 {
-	unit_require("test-orders", "FLASHSALE_TEST_MYSQL_SOCKET");
-	unit_require("test-orders", "FLASHSALE_TEST_REDIS_SOCKET");
-	unit_clear_config_env();
-	signal(SIGPIPE, SIG_IGN);
-	return unit_status("test-orders", unit_run(orders_suite()), NULL);
+	const TTest *tests[] = {test_cancel_normal, test_cancel_seckill, test_mark_paid, NULL};
+	unit_require_servers("test-orders");
+	return unit_status("test-orders",
+			   unit_run(unit_suite("orders", shop_setup, shop_teardown, tests)), NULL);
 }

@@ -143,22 +143,10 @@ START_TEST(test_no_exporter)
 }
 END_TEST
 
-/* The suite of this file. */
-static Suite *trace_suite(void)
-{
-	Suite *s = suite_create("trace");
-	TCase *tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_off);
-	tcase_add_test(tc, test_follow_parent);
-	tcase_add_test(tc, test_sampling);
-	tcase_add_test(tc, test_no_exporter);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 /* Run the suite. */
 int main(void)
 {
-	return unit_run(trace_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+	const TTest *tests[] = {test_off, test_follow_parent, test_sampling, test_no_exporter,
+				NULL};
+	return unit_run(unit_suite("trace", setup, teardown, tests)) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
