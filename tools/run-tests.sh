@@ -13,7 +13,9 @@ source "$TOP/tools/stack.sh"
 
 TVAR=${FLASHSALE_TEST_VAR:-$VAR/test}
 TPORT=${FLASHSALE_TEST_PORT:-$((PORT + 10000))}
-APORT=$((TPORT + 1))
+# The test stack's ports, once: exported as FLASHSALE_TEST_PORT_{WEB,APACHE,SIM,OTLP} for tests.
+stack_ports "$TPORT"
+APORT=$PORT_APACHE
 ONLY=${1:-all}
 
 passed=0 failed=0 skipped=0

@@ -15,6 +15,19 @@ BUILD = os.environ.get("FLASHSALE_BUILD", "")
 SERVER = os.environ.get("FLASHSALE_SERVER", "nginx")
 
 
+def _port(name, default=0):
+    """A test stack port exported by tools/run-tests.sh (FLASHSALE_TEST_PORT_<NAME>)."""
+    return int(os.environ.get("FLASHSALE_TEST_PORT_" + name, "0") or 0) or default
+
+
+# The test stack's ports, computed once by tools/stack-config.sh (stack_ports): nginx, Apache,
+# the WeChat Pay simulator and the tracing test's OTLP receiver. Never recompute the offsets.
+PORT_WEB = _port("WEB", urllib.parse.urlparse(BASE_URL).port)
+PORT_APACHE = _port("APACHE")
+PORT_SIM = _port("SIM")
+PORT_OTLP = _port("OTLP")
+
+
 class Resp:
     """One HTTP response: status, headers (lower-case names), text and parsed JSON (or None)."""
 
