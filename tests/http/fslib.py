@@ -247,3 +247,22 @@ def run_job(name, *args, timeout=120):
     env = dict(os.environ, FLASHSALE_CONF=os.path.join(VAR, "flashsale.conf"))
     return subprocess.run([os.path.join(BUILD, "jobs", "flashsale-" + name), *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def domain_workers(domain):
+    """Pids of the test stack's FastCGI workers of a domain (its binary, this stack's config)."""
+    exe = os.path.realpath(os.path.join(BUILD, "fcgi", domain, "flashsale-" + domain))
+    conf = ("FLASHSALE_CONF=" + os.path.join(VAR, "flashsale.conf")).encode()
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            if not os.readlink("/proc/%s/exe" % p).startswith(exe):
+                continue
+            with open("/proc/%s/environ" % p, "rb") as f:
+                if conf in f.read().split(b"\0"):
+                    pids.append(int(p))
+        except OSError:
+            pass
+    return pids
