@@ -108,8 +108,10 @@ stack_wxpay_sim_start() {
 # Start MariaDB in var/mysql (initialised on first use) as the stack's user. Its root account is
 # reachable by the OS root only (unix_socket); the programs use the app account.
 stack_mysql_start() {
-	local var=$1 run=$2 user=${STACK_RUN_AS:-root} auth=(--auth-root-authentication-method=normal)
-	[ -n "$STACK_RUN_AS" ] &&
+	local var=$1 run=$2 user auth=(--auth-root-authentication-method=normal)
+	stack_run_as
+	user=${STACK_RUN_AS:-root}
+	[ -z "$STACK_RUN_AS" ] ||
 		auth=(--auth-root-authentication-method=socket --auth-root-socket-user=root)
 	mkdir -p "$var/mysql"
 	stack_logfiles "$var" mariadb
@@ -162,7 +164,8 @@ redis_pong() {
 stack_redis_start() {
 	local var=$1 run=$2
 	mkdir -p "$var/redis"
-	stack_own "$var/redis"
+	stack_run_as
+	[ -z "$STACK_RUN_AS" ] || chown -R "$STACK_RUN_AS:$STACK_RUN_AS" "$var/redis"
 	stack_logfiles "$var" redis
 	as_stack redis-server --port 0 --unixsocket "$run/redis.sock" --unixsocketperm 770 \
 		--dir "$var/redis" --appendonly yes --appendfsync always \
