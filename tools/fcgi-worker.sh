@@ -22,6 +22,8 @@ while [ -z "$stopping" ]; do
 	# wait returns early when a trapped signal arrives: wait for the worker itself.
 	while kill -0 "$child" 2>/dev/null; do wait "$child"; done
 	[ -n "$stopping" ] && break
+	# multiwatch gone (killed): leave rather than serve an orphaned socket forever.
+	kill -0 "$PPID" 2>/dev/null || break
 	if [ $(($(date +%s) - started)) -ge 2 ]; then
 		pause=1
 	elif [ $pause -lt 50 ]; then

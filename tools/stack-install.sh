@@ -39,12 +39,12 @@ stack_apt() {
 # apt-get update and install PACKAGES with a policy-rc.d that keeps packages from starting system
 # services (the stack runs its own servers); the policy file goes even when apt fails.
 stack_apt_install() (
-	local sudo=""
+	local sudo="" policy=${STACK_POLICY_RC:-/usr/sbin/policy-rc.d}
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
-		printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-		$sudo chmod +x /usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ]; then
+		trap '$sudo rm -f "$policy"' EXIT
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+		$sudo chmod +x "$policy"
 	fi
 	stack_apt "$sudo" update -qq && stack_apt "$sudo" install -y -qq --no-install-recommends "$@"
 )

@@ -9,7 +9,7 @@ DOMAINS="usercenter product seckill order payment"
 DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify trace-exporter"}
 JOBS_PER_DOMAIN=${FLASHSALE_WORKERS:-4}
 # Redis never evicts (stock, sessions and intents live there): past this it refuses writes.
-REDIS_MAXMEMORY=${FLASHSALE_REDIS_MAXMEMORY:-256mb}
+REDIS_MAXMEMORY=${FLASHSALE_REDIS_MAXMEMORY:-1gb}
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() {
