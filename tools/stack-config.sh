@@ -29,7 +29,9 @@ stack_render() {
 		val=${val//\\/\\\\} val=${val//|/\\|} val=${val//&/\\&}
 		script+=(-e "s|@${name}@|${val}|g")
 	done
-	(umask 027 && sed "${script[@]}" "$in" >"$out") || die "rendering $in failed"
+	# A new file each time (then renamed over OUT): an older OUT keeps no wider mode.
+	(umask 027 && sed "${script[@]}" "$in" >"$out.tmp" && mv -f "$out.tmp" "$out") ||
+		die "rendering $in failed"
 	if grep -qE '@[A-Z][A-Z_]*@' "$out"; then
 		die "$out: placeholder left unrendered: $(grep -oE '@[A-Z][A-Z_]*@' "$out" | sort -u | tr '\n' ' ')"
 	fi

@@ -81,7 +81,10 @@ stack_rundir_make() {
 	local var=$1 run=$2
 	mkdir -p "$run/soldout"
 	chmod 0750 "$run" "$run/soldout"
-	stack_own "$run" "$run/soldout"
+	stack_run_as
+	# What a stack of an older layout (everything root's) left there becomes the user's too.
+	[ -z "$STACK_RUN_AS" ] || chown -R "$STACK_RUN_AS:$STACK_RUN_AS" "$run" ||
+		die "chown $run failed"
 	[ "$run" = "$var/run" ] || ln -sfn "$run" "$var/run"
 }
 
