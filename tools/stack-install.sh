@@ -70,13 +70,10 @@ stack_install() {
 	fi
 }
 
-# As root: the stack's system user and group, with the web servers' user in the group. Prints the
-# user to run as (empty when not root: everything then runs as the caller).
+# As root: the stack's system user and group, with the web servers' user in the group (a no-op
+# for another caller, whose stack runs as itself).
 stack_user() {
-	if [ "$(id -u)" -ne 0 ]; then
-		echo ""
-		return 0
-	fi
+	[ "$(id -u)" -eq 0 ] || return 0
 	getent group "$STACK_USER" >/dev/null || groupadd --system "$STACK_USER" ||
 		die "groupadd $STACK_USER failed"
 	getent passwd "$STACK_USER" >/dev/null ||
@@ -86,7 +83,6 @@ stack_user() {
 		! id -nG "$STACK_WEB_USER" | tr ' ' '\n' | grep -qx "$STACK_USER"; then
 		usermod -aG "$STACK_USER" "$STACK_WEB_USER" || die "usermod $STACK_WEB_USER failed"
 	fi
-	echo "$STACK_USER"
 }
 
 # autoreconf (when needed), configure out of tree in $BUILD, make.

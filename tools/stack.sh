@@ -31,12 +31,18 @@ wait_for() {
 	done
 }
 
-# Set STACK_RUN_AS (once): the stack's user when running as root and it exists, else empty.
+# Set STACK_RUN_AS (once): the stack's user when running as root, it exists and it can reach
+# the checkout (a clone under /root is not), else empty: everything then runs as the caller.
 stack_run_as() {
 	[ -n "${STACK_RUN_AS+set}" ] && return 0
 	STACK_RUN_AS=""
-	if [ "$(id -u)" -eq 0 ] && getent passwd "$STACK_USER" >/dev/null; then
+	[ "$(id -u)" -eq 0 ] && getent passwd "$STACK_USER" >/dev/null || return 0
+	if setpriv --reuid="$STACK_USER" --regid="$STACK_USER" --init-groups -- \
+		test -r "$TOP/tools/fcgi-worker.sh" -a -x "${BUILD:-$TOP}" 2>/dev/null; then
 		STACK_RUN_AS=$STACK_USER
+	else
+		say "warning: user $STACK_USER cannot reach $TOP; the stack runs as root" \
+			"(make the parent directories searchable, e.g. chmod o+x, to fix it)"
 	fi
 	return 0
 }
@@ -265,9 +271,13 @@ stack_up() {
 	local var=$1 port=$2 mode=$3 run
 	stack_down "$var" quiet
 	stack_ports "$port"
-	STACK_RUN_AS=$(stack_user) || exit 1
+	stack_user
+	unset STACK_RUN_AS
+	stack_run_as
 	mkdir -p "$var/log"
 	var=$(cd "$var" && pwd)
+	[ -z "$STACK_RUN_AS" ] || as_stack test -x "$var" ||
+		die "user $STACK_RUN_AS cannot reach $var (FLASHSALE_VAR): make its parents searchable"
 	stack_own "$var/log"
 	run=$(stack_rundir "$var")
 	stack_rundir_make "$var" "$run"
