@@ -449,8 +449,8 @@ static struct {
 	int mysql_connects;
 	int redis_connects;
 	unsigned long mysql_seen, redis_seen;
-	int workers_live;
-} http_slots = {-1, -1, -1, 0, 0, -1};
+	int workers_live, redis_used, redis_max;
+} http_slots = {-1, -1, -1, 0, 0, -1, -1, -1};
 
 /* Define the HTTP layer's own counters (after metrics_open). */
 static void http_metrics_define(void)
@@ -464,6 +464,11 @@ static void http_metrics_define(void)
 	http_slots.workers_live =
 	    metrics_define("flashsale_workers_live", NULL,
 			   "Workers serving this domain's socket now (counted at scrape time).", 1);
+	http_slots.redis_used = metrics_define("flashsale_redis_used_memory_bytes", NULL,
+					       "Redis used_memory at scrape time.", 1);
+	http_slots.redis_max = metrics_define(
+	    "flashsale_redis_maxmemory_bytes", NULL,
+	    "Redis maxmemory (noeviction: writes are refused past it; 0 = no cap).", 1);
 }
 
 /* Count a served request in the shared metrics, with this worker's new (re)connects. */
@@ -578,15 +583,48 @@ int http_healthz(struct app *app, struct http_req *req)
 	return 0;
 }
 
+/* A number field ("name:123") of a Redis INFO answer, or -1. */
+static long long http_info_field(const char *info, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = info;
+	while (p && *p) {
+		if (!strncmp(p, name, len) && p[len] == ':')
+			return atoll(p + len + 1);
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+/* Scrape-time gauges every domain reports: its live workers, and Redis memory against its
+ * maxmemory (Redis runs noeviction: alert on used / max before writes are refused). */
+static void http_gauges(struct app *app)
+{
+	int live = workers_live();
+	if (live >= 0)
+		metrics_set(http_slots.workers_live, live);
+	redisReply *r = cache_command(app->cache, "INFO memory");
+	if (r && r->type == REDIS_REPLY_STRING) {
+		long long used = http_info_field(r->str, "used_memory");
+		long long max = http_info_field(r->str, "maxmemory");
+		if (used >= 0)
+			metrics_set(http_slots.redis_used, used);
+		if (max >= 0)
+			metrics_set(http_slots.redis_max, max);
+	}
+	if (r)
+		freeReplyObject(r);
+}
+
 int http_metrics(struct app *app, struct http_req *req)
 {
 	const char *paths[METRICS_MAX_ROUTES];
 	size_t n = app->nroutes < METRICS_MAX_ROUTES ? app->nroutes : METRICS_MAX_ROUTES;
 	for (size_t i = 0; i < n; i++)
 		paths[i] = app->routes[i].path;
-	int live = workers_live();
-	if (live >= 0)
-		metrics_set(http_slots.workers_live, live);
+	http_gauges(app);
 	if (app->metrics_refresh && app->metrics_refresh(app) < 0)
 		log_warn("metrics: scrape-time gauges not refreshed");
 	char *text = metrics_render(paths, n);

@@ -270,7 +270,17 @@ class RedisNeverEvicts(unittest.TestCase):
     def test_maxmemory_noeviction(self):
         self.assertEqual(fslib.redis("CONFIG", "GET", "maxmemory-policy").split(),
                          ["maxmemory-policy", "noeviction"])
-        self.assertGreater(int(fslib.redis("CONFIG", "GET", "maxmemory").split()[1]), 0)
+        cap = int(fslib.redis("CONFIG", "GET", "maxmemory").split()[1])
+        self.assertGreater(cap, 0)
+        # Every domain's metrics carry the figures an alert needs (used / max).
+        text = get("/order/v1/metrics").text
+        vals = {}
+        for line in text.splitlines():
+            if line.startswith(("flashsale_redis_used_memory_bytes",
+                                "flashsale_redis_maxmemory_bytes")):
+                vals[line.split("{")[0].split()[0]] = float(line.split()[-1])
+        self.assertEqual(vals.get("flashsale_redis_maxmemory_bytes"), cap, text[-500:])
+        self.assertGreater(vals.get("flashsale_redis_used_memory_bytes", 0), 0, vals)
 
 
 if __name__ == "__main__":
