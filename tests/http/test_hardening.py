@@ -163,7 +163,9 @@ class WebServerAnswers(unittest.TestCase):
         try:
             t = threading.Thread(target=call)
             t.start()
-            time.sleep(0.4)  # the request is in a worker, which waits on the frozen Redis
+            # Until a worker has taken the request (it leaves accept() to wait on Redis).
+            self.assertTrue(wait_until(lambda: any(not in_accept(p) for p in before),
+                                       timeout=10), "no worker took the request")
             for pid in before:
                 os.kill(pid, signal.SIGKILL)
             t.join(20)
@@ -173,6 +175,15 @@ class WebServerAnswers(unittest.TestCase):
         self.assertEqual((r.status, r.code), (503, 100005), r)
         self.assertTrue(wait_until(lambda: len(fslib.domain_workers("product")) == len(before),
                                    timeout=20), "product workers not restored")
+
+
+def in_accept(pid):
+    """Is a worker idle, blocked in accept() (x86-64 syscalls 43 and 288)?"""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            return f.read().split()[0] in ("43", "288")
+    except (OSError, IndexError):
+        return True
 
 
 class WorkersRestored(unittest.TestCase):
