@@ -55,7 +55,4 @@ int seckill_deadletters(struct app *app, struct http_req *req);
 /* activity-dashboard.c: the operators' live view */
 int seckill_dashboard(struct app *app, struct http_req *req);
 
-/* Map a db_rc (or activity_rc) failure to an API code. */
-int seckill_db_err(int rc);
-
 #endif
