@@ -111,8 +111,8 @@ int job_run_recorded(const char *name, int (*fn)(int argc, char **argv), int arg
 		metrics_set(metrics_define("flashsale_job_last_run_timestamp_seconds", labels,
 					   "When the job last finished (Unix seconds).", 1),
 			    (long long)time(NULL));
-		metrics_set(metrics_define("flashsale_job_last_duration_ms", labels,
-					   "How long the last run took, ms.", 1),
+		metrics_set(metrics_define("flashsale_job_last_duration_seconds", labels,
+					   "How long the last run took, s.", METRICS_GAUGE_MILLI),
 			    (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
 					(t1.tv_nsec - t0.tv_nsec) / 1000000));
 		metrics_set(metrics_define("flashsale_job_last_exit_status", labels,

@@ -39,8 +39,9 @@ int seckill_writer_lag_refresh(struct app *app)
 		lag_pending =
 		    metrics_define("flashsale_orderwriter_pending", NULL,
 				   "Intents read by a writer but not yet acknowledged.", 1);
-		lag_oldest = metrics_define("flashsale_orderwriter_oldest_age_ms", NULL,
-					    "Age of the oldest unwritten intent, ms (0: none).", 1);
+		lag_oldest = metrics_define("flashsale_orderwriter_oldest_age_seconds", NULL,
+					    "Age of the oldest unwritten intent, s (0: none).",
+					    METRICS_GAUGE_MILLI);
 		lag_defined = 1;
 	}
 	const char *argv[] = {ACTIVITY_STREAMS_KEY, ACTIVITY_GROUP};
