@@ -137,6 +137,13 @@ case "$ONLY" in all | kafka)
 	;;
 esac
 
+# doc/openapi.yaml: linted (Redocly CLI, swagger-parser), then every response the HTTP suites
+# above recorded (tests/http/fslib.py, results/responses.jsonl) validated against it with ajv.
+case "$ONLY" in all | http | apache | kafka | openapi)
+	run_counted openapi node "$TOP/tests/openapi/run.mjs" \
+		--responses "$TVAR/results/responses.jsonl" ;;
+esac
+
 echo
 echo "== results (logs and screenshots in $TVAR/results)"
 printf '%s\n' "${summary[@]}"
