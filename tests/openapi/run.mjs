@@ -2,6 +2,7 @@
 // response the suites recorded against the schema of its endpoint and status.
 //
 // usage: node run.mjs [--spec doc/openapi.yaml] [--responses responses.jsonl] [--lint-only]
+//        [--url http://127.0.0.1:PORT]   (also render www/docs/ there in Chromium)
 // Prints one "N passed, N failed" line; exits 1 on any failure.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -94,6 +95,14 @@ if (!args.includes('--lint-only')) {
 		console.log(`operations exercised: ${report.seenOps} of ${report.allOps} documented`);
 		if (report.unseen.length) console.log(`never exercised: ${report.unseen.join(', ')}`);
 	}
+}
+
+// 5. The reference page a running stack serves (--url), when playwright-core is installed.
+const url = opt('--url', null);
+if (url && fs.existsSync(path.join(here, '../browser/node_modules/playwright-core'))) {
+	const { checkDocsPage } = await import('./docs-page.mjs');
+	const problems = await checkDocsPage(url).catch((e) => [String(e)]);
+	result(problems.length === 0, 'www/docs/ renders the document (redoc, CSP)', problems.join('\n'));
 }
 
 console.log(`${passed} passed, ${failed} failed`);
