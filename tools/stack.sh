@@ -12,7 +12,7 @@ PKGS_BASE="autoconf automake libtool pkg-config make gcc libfcgi-dev libhiredis-
 libjansson-dev libjwt-dev libsodium-dev libcurl4-openssl-dev librdkafka-dev libssl-dev libinih-dev
 check libqrencode-dev mariadb-server mariadb-client redis-server redis-tools nginx spawn-fcgi
 multiwatch curl openssl python3 clang-format procps"
-PKGS_TEST="apache2 chromium fonts-wqy-microhei prometheus debhelper lintian fakeroot"
+PKGS_TEST="apache2 chromium fonts-wqy-microhei prometheus debhelper lintian"
 PKGS_BENCH="wrk"
 
 say() { printf '==> %s\n' "$*" >&2; }
