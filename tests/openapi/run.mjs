@@ -46,7 +46,26 @@ try {
 	result(false, 'swagger-parser validate', e.message);
 }
 
-// 3. The checker itself: drifting responses must fail it.
+// 3. Every route of the programs' route tables (fcgi/*/main.c) is an operation of the document.
+{
+	const api = await SwaggerParser.parse(spec);
+	const fcgi = path.join(here, '../../fcgi');
+	const missing = [];
+	let routes = 0;
+	for (const d of fs.readdirSync(fcgi)) {
+		const f = path.join(fcgi, d, 'main.c');
+		if (!fs.existsSync(f)) continue;
+		const src = fs.readFileSync(f, 'utf8');
+		for (const m of src.matchAll(/\.method\s*=\s*"([A-Z]+)",\s*\.path\s*=\s*"([^"]+)"/g)) {
+			routes++;
+			if (!(api.paths[m[2]] && api.paths[m[2]][m[1].toLowerCase()])) missing.push(`${m[1]} ${m[2]}`);
+		}
+	}
+	result(routes > 0 && missing.length === 0, `every route of fcgi/*/main.c documented (${routes})`,
+		missing.length ? `     not in doc/openapi.yaml: ${missing.join(', ')}` : '');
+}
+
+// 4. The checker itself: drifting responses must fail it.
 {
 	const api = await SwaggerParser.dereference(spec);
 	const rec = (method, p, status, body, extra = {}) => ({ method, path: p, status,
@@ -80,7 +99,7 @@ try {
 	}
 }
 
-// 4. The responses the HTTP suites received (fslib.record_response).
+// 5. The responses the HTTP suites received (fslib.record_response).
 if (!args.includes('--lint-only')) {
 	if (!responses || !fs.existsSync(responses)) {
 		result(false, 'recorded responses', `no file of recorded responses (${responses})`);
@@ -97,7 +116,7 @@ if (!args.includes('--lint-only')) {
 	}
 }
 
-// 5. The reference page a running stack serves (--url), when playwright-core is installed.
+// 6. The reference page a running stack serves (--url), when playwright-core is installed.
 const url = opt('--url', null);
 if (url && fs.existsSync(path.join(here, '../browser/node_modules/playwright-core'))) {
 	const { checkDocsPage } = await import('./docs-page.mjs');
