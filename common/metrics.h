@@ -35,7 +35,7 @@ int metrics_define(const char *name, const char *labels, const char *help, int g
 
 struct db;
 struct cache;
-/* Set flashsale_dependency_up{dependency=mysql|redis} and Redis memory gauges (scrape time). */
+/* Set flashsale_dependency_up{dependency=mysql|redis} from a ping of each (scrape time). */
 void metrics_dependencies(struct db *db, struct cache *cache);
 
 /* Add n to a counter slot (ignored for -1). */
