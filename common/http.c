@@ -632,6 +632,7 @@ int http_metrics(struct app *app, struct http_req *req)
 	http_gauges(app);
 	if (app->metrics_refresh && app->metrics_refresh(app) < 0)
 		log_warn("metrics: scrape-time gauges not refreshed");
+	metrics_dependencies(app->db, app->cache);
 	char *text = metrics_render(paths, n);
 	if (!text)
 		return http_fail(req, E_SERVER, "metrics are not enabled (metrics.dir)");

@@ -100,8 +100,9 @@ int seckill_writer_lag_refresh(struct app *app)
 		lag_pending =
 		    metrics_define("flashsale_orderwriter_pending", NULL,
 				   "Intents read by a writer but not yet acknowledged.", 1);
-		lag_oldest = metrics_define("flashsale_orderwriter_oldest_age_ms", NULL,
-					    "Age of the oldest unwritten intent, ms (0: none).", 1);
+		lag_oldest = metrics_define("flashsale_orderwriter_oldest_age_seconds", NULL,
+					    "Age of the oldest unwritten intent, s (0: none).",
+					    METRICS_GAUGE_MILLI);
 		lag_guard = metrics_define("flashsale_orderwriter_guard_refusals_total", NULL,
 					   "Batches the sold-count guard refused (MySQL).", 0);
 		lag_defined = 1;
