@@ -3,8 +3,8 @@
 # Servers run from project-local directories, never as system services.
 
 # FastCGI domains and supervised daemon jobs (each started when its binary is built).
-DOMAINS="usercenter product seckill order payment"
-DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify trace-exporter"}
+DOMAINS="usercenter product seckill order payment coupon"
+DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify trace-exporter coupon-writer"}
 JOBS_PER_DOMAIN=${FLASHSALE_WORKERS:-4}
 
 # Debian packages each command needs.

@@ -18,6 +18,10 @@ static const struct route order_routes[] = {
      .path = "/order/v1/order/cancel",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = order_cancel_route},
+    {.method = "POST",
+     .path = "/order/v1/order/quote",
+     .flags = ROUTE_AUTH | ROUTE_BODY,
+     .handler = order_quote},
     {.method = "GET", .path = "/order/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
     {.method = "GET", .path = "/order/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };

@@ -1,0 +1,333 @@
+/* coupon-writer.c - flashsale-coupon-writer: flash coupon claims (Redis streams) -> coupons.
+ *
+ * The order-writer's pattern for coupons: each loaded flash template has a stream
+ * {c:N}:claims listed in COUPON_STREAMS_KEY; one XREADGROUP reads them all. A batch is one
+ * MySQL transaction in which every claim goes through coupon_grant, the same guarded issue as
+ * an ordinary claim (total and perUserLimit re-checked against MySQL, the truth; the unique
+ * request_id makes a replay find its coupon). After the commit one Lua script per stream
+ * records each request's outcome, gives the Redis counts of a refused claim back, XACKs and
+ * XDELs. Nothing is acknowledged before MySQL committed; a writer killed at any point loses
+ * nothing: its pending entries are claimed (XAUTOCLAIM) by the next one and replayed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coupon.h"
+#include "job.h"
+#include "log.h"
+#include "memo.h"
+
+#define CW_MAX_STREAMS 256
+
+/* One claim read from a stream and what became of it. */
+struct claim {
+	long long tid, uid, coupon_id;
+	char entry[48], rid[72];
+	int rc; /* coupon_rc; -1 malformed (acknowledged without effect) */
+};
+
+/* The writer's state. */
+struct cw {
+	struct job j;
+	char consumer[96];
+	char *streams[CW_MAX_STREAMS];
+	size_t nstreams;
+	int pending; /* read our own unacknowledged entries first */
+	long block_ms;
+	struct claim *v;
+	size_t n, cap;
+};
+
+/*
+ * The outcome of a batch in one stream, atomically. KEYS: stream, left, users, req 1..N.
+ * ARGV: ttl, then per claim: entry id, uid, rc (0 ok, 3 all claimed, 4 limit, 5 closed, -1
+ * malformed), coupon id. A refused claim's count goes back to the user, and its coupon to left
+ * unless MySQL had none (3: Redis had overcounted).
+ */
+static struct cache_script finish_script = {
+    .src = "local n = (#ARGV - 1) / 4\n"
+	   "for i = 1, n do\n"
+	   "  local b = 1 + (i - 1) * 4\n"
+	   "  local rc = tonumber(ARGV[b + 3])\n"
+	   "  local key = KEYS[3 + i]\n"
+	   "  if rc == 0 then\n"
+	   "    redis.call('HSET', key, 'uid', ARGV[b + 2], 'status', 'success', 'couponId', "
+	   "ARGV[b + 4])\n"
+	   "    redis.call('EXPIRE', key, ARGV[1])\n"
+	   "  elseif rc > 0 then\n"
+	   "    local why = ({[1] = 'template not found', [3] = 'coupons all claimed', "
+	   "[4] = 'claim limit reached', [5] = 'claims closed'})[rc] or 'refused'\n"
+	   "    redis.call('HSET', key, 'uid', ARGV[b + 2], 'status', 'failed', 'reason', why)\n"
+	   "    redis.call('EXPIRE', key, ARGV[1])\n"
+	   "    redis.call('HINCRBY', KEYS[3], ARGV[b + 2], -1)\n"
+	   "    if rc ~= 3 then redis.call('INCR', KEYS[2]) end\n"
+	   "  end\n"
+	   "  redis.call('XACK', KEYS[1], 'coupon-writers', ARGV[b + 1])\n"
+	   "  redis.call('XDEL', KEYS[1], ARGV[b + 1])\n"
+	   "end\n"
+	   "return n\n",
+};
+
+/* Reload the live streams, creating our group on new ones. 0 or -1. */
+static int cw_refresh(struct cw *w)
+{
+	redisReply *r = cache_command(w->j.cache, "SMEMBERS %s", COUPON_STREAMS_KEY);
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	for (size_t i = 0; i < w->nstreams; i++)
+		free(w->streams[i]);
+	w->nstreams = 0;
+	for (size_t i = 0; i < r->elements && w->nstreams < CW_MAX_STREAMS; i++) {
+		const char *name = r->element[i]->str;
+		if (r->element[i]->type != REDIS_REPLY_STRING || strncmp(name, "{c:", 3) ||
+		    strlen(name) > 60)
+			continue;
+		redisReply *g =
+		    cache_command(w->j.cache, "XGROUP CREATE %s %s 0 MKSTREAM", name, COUPON_GROUP);
+		if (g)
+			freeReplyObject(g); /* BUSYGROUP: it exists */
+		w->streams[w->nstreams++] = strdup(name);
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Claim entries a crashed writer left unacknowledged for too long. */
+static void cw_autoclaim(struct cw *w)
+{
+	char idle[24];
+	snprintf(idle, sizeof idle, "%ld", w->j.cfg.seckill_claim_idle_ms);
+	for (size_t i = 0; i < w->nstreams; i++) {
+		const char *argv[] = {"XAUTOCLAIM", w->streams[i], COUPON_GROUP, w->consumer, idle,
+				      "0-0",        "COUNT",       "1000",       "JUSTID"};
+		redisReply *r = cache_commandv(w->j.cache, 9, argv, NULL);
+		if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+		    r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0)
+			w->pending = 1;
+		if (r)
+			freeReplyObject(r);
+	}
+}
+
+/* The value of a field of a stream entry, or NULL. */
+static const char *cw_field(redisReply *f, const char *name)
+{
+	for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2)
+		if (f->element[i]->type == REDIS_REPLY_STRING &&
+		    !strcmp(f->element[i]->str, name) &&
+		    f->element[i + 1]->type == REDIS_REPLY_STRING)
+			return f->element[i + 1]->str;
+	return NULL;
+}
+
+/* XREADGROUP over every stream into w->v. 0, or -1 (Redis down or an error reply). */
+static int cw_read(struct cw *w)
+{
+	const char *argv[10 + 2 * CW_MAX_STREAMS];
+	char count[24], block[24];
+	int argc = 0;
+	snprintf(count, sizeof count, "%ld", w->j.cfg.seckill_writer_batch);
+	snprintf(block, sizeof block, "%ld", w->block_ms);
+	argv[argc++] = "XREADGROUP";
+	argv[argc++] = "GROUP";
+	argv[argc++] = COUPON_GROUP;
+	argv[argc++] = w->consumer;
+	argv[argc++] = "COUNT";
+	argv[argc++] = count;
+	if (!w->pending) {
+		argv[argc++] = "BLOCK";
+		argv[argc++] = block;
+	}
+	argv[argc++] = "STREAMS";
+	for (size_t i = 0; i < w->nstreams; i++)
+		argv[argc++] = w->streams[i];
+	for (size_t i = 0; i < w->nstreams; i++)
+		argv[argc++] = w->pending ? "0" : ">";
+	redisReply *r = cache_commandv(w->j.cache, argc, argv, NULL);
+	w->n = 0;
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		if (r)
+			log_warn("XREADGROUP: %s", r->str);
+		if (r)
+			w->nstreams = 0; /* NOGROUP after a Redis restart: recreate on refresh */
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	for (size_t s = 0; r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
+		redisReply *st = r->element[s];
+		if (st->type != REDIS_REPLY_ARRAY || st->elements != 2)
+			continue;
+		long long tid = strtoll(st->element[0]->str + 3, NULL, 10);
+		redisReply *en = st->element[1];
+		for (size_t e = 0; en->type == REDIS_REPLY_ARRAY && e < en->elements; e++) {
+			redisReply *x = en->element[e];
+			if (x->type != REDIS_REPLY_ARRAY || x->elements != 2)
+				continue;
+			if (w->n == w->cap) {
+				size_t cap = w->cap ? 2 * w->cap : 256;
+				struct claim *v = realloc(w->v, cap * sizeof *v);
+				if (!v)
+					break;
+				w->v = v;
+				w->cap = cap;
+			}
+			struct claim *c = &w->v[w->n++];
+			memset(c, 0, sizeof *c);
+			c->tid = tid;
+			snprintf(c->entry, sizeof c->entry, "%s", x->element[0]->str);
+			const char *rid = cw_field(x->element[1], "rid");
+			const char *uid = cw_field(x->element[1], "uid");
+			c->rc = rid && uid && strlen(rid) < sizeof c->rid ? 0 : -1;
+			if (c->rc == 0) {
+				snprintf(c->rid, sizeof c->rid, "%s", rid);
+				c->uid = strtoll(uid, NULL, 10);
+			}
+		}
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Every claim of the batch in one transaction. 0, or -1 (rolled back: read them again). */
+static int cw_write(struct cw *w)
+{
+	if (db_begin(w->j.db))
+		return -1;
+	for (size_t i = 0; i < w->n; i++) {
+		struct claim *c = &w->v[i];
+		if (c->rc < 0)
+			continue;
+		int rc = coupon_grant(w->j.db, c->tid, c->uid, "flash", c->rid, 0, &c->coupon_id);
+		if (rc < 0) {
+			db_rollback(w->j.db);
+			return -1;
+		}
+		c->rc = rc;
+	}
+	return db_commit(w->j.db) ? -1 : 0;
+}
+
+/* Per stream, the finish script over its claims. 0 or -1. */
+static int cw_finish(struct cw *w)
+{
+	size_t i = 0;
+	while (i < w->n) {
+		long long tid = w->v[i].tid;
+		size_t j = i;
+		while (j < w->n && w->v[j].tid == tid)
+			j++;
+		size_t k = j - i, argc = 4 + k + 1 + 4 * k;
+		const char **argv = calloc(argc, sizeof *argv);
+		char(*num)[3][24] = calloc(k, sizeof *num);
+		char(*keys)[128] = calloc(k, sizeof *keys);
+		char stream[64], left[64], users[64], ttl[24];
+		int rc = -1;
+		if (argv && num && keys) {
+			coupon_key(stream, sizeof stream, tid, "claims");
+			coupon_key(left, sizeof left, tid, "left");
+			coupon_key(users, sizeof users, tid, "users");
+			snprintf(ttl, sizeof ttl, "%ld", w->j.cfg.coupon_request_ttl);
+			size_t a = 0;
+			argv[a++] = stream;
+			argv[a++] = left;
+			argv[a++] = users;
+			for (size_t m = 0; m < k; m++) {
+				snprintf(keys[m], sizeof keys[m], "{c:%lld}:req:%s", tid,
+					 w->v[i + m].rid);
+				argv[a++] = keys[m];
+			}
+			argv[a++] = ttl;
+			for (size_t m = 0; m < k; m++) {
+				struct claim *c = &w->v[i + m];
+				snprintf(num[m][0], 24, "%lld", c->uid);
+				snprintf(num[m][1], 24, "%d", c->rc);
+				snprintf(num[m][2], 24, "%lld", c->coupon_id);
+				argv[a++] = c->entry;
+				argv[a++] = num[m][0];
+				argv[a++] = num[m][1];
+				argv[a++] = num[m][2];
+			}
+			redisReply *r =
+			    cache_eval(w->j.cache, &finish_script, (int)(3 + k), (int)a, argv);
+			rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+			if (r && rc)
+				log_error("coupon finish script: %s",
+					  r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+			if (r)
+				freeReplyObject(r);
+		}
+		free(argv);
+		free(num);
+		free(keys);
+		if (rc)
+			return -1;
+		i = j;
+	}
+	return 0;
+}
+
+/* One pass: read, write, finish. 1 if it did work, 0 if idle, -1 on a failure. */
+static int cw_pass(struct cw *w)
+{
+	if (w->nstreams == 0) {
+		struct timespec ts = {0, 200 * 1000000L};
+		nanosleep(&ts, NULL);
+		return 0;
+	}
+	if (cw_read(w) < 0)
+		return -1;
+	if (w->n == 0) {
+		w->pending = 0;
+		return 0;
+	}
+	if (cw_write(w) < 0 || cw_finish(w) < 0) {
+		w->pending = 1;
+		return -1;
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct cw w;
+	char host[64] = "localhost";
+	long long refresh_at = 0, claim_at = 0, backoff = 0;
+
+	if (job_open(&w.j, "coupon-writer", argc, argv, 0) < 0)
+		return 1;
+	gethostname(host, sizeof host - 1);
+	snprintf(w.consumer, sizeof w.consumer, "%s-%ld", host, (long)getpid());
+	w.block_ms = w.j.cfg.redis_timeout_ms / 2 < 1000 ? w.j.cfg.redis_timeout_ms / 2 : 1000;
+	log_info("coupon-writer %s ready", w.consumer);
+	while (!job_stop) {
+		long long now = memo_now_ms();
+		if ((now >= refresh_at || w.nstreams == 0) && cw_refresh(&w) == 0)
+			refresh_at = now + 1000;
+		if (now >= claim_at) {
+			cw_autoclaim(&w);
+			claim_at = now + w.j.cfg.seckill_claim_idle_ms / 2;
+		}
+		if (cw_pass(&w) < 0) {
+			backoff = backoff ? backoff * 2 : 200;
+			if (backoff > 5000)
+				backoff = 5000;
+			struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		} else {
+			backoff = 0;
+		}
+	}
+	log_info("coupon-writer %s stopping", w.consumer);
+	for (size_t i = 0; i < w.nstreams; i++)
+		free(w.streams[i]);
+	free(w.v);
+	job_close(&w.j);
+	return 0;
+}
