@@ -13,8 +13,9 @@ int coupon_template_create(struct app *app, struct http_req *req);
 int coupon_template_stop(struct app *app, struct http_req *req);
 int coupon_flash_load(struct app *app, long long template_id);
 
-/* template-read.c: claimable templates */
+/* template-read.c: claimable templates; "1,2,3" (product_ids) as the array [1,2,3] */
 int coupon_template_list(struct app *app, struct http_req *req);
+json_t *coupon_product_list(const char *s);
 
 /* claim.c: claims (at once, or through Redis for flash templates) and their outcome */
 int coupon_claim(struct app *app, struct http_req *req);

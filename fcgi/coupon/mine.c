@@ -8,7 +8,8 @@ int coupon_mine(struct app *app, struct http_req *req)
 {
 	const char *status = NULL;
 	long long now = (long long)time(NULL);
-	json_t *rows = NULL;
+	json_t *rows = NULL, *row;
+	size_t i;
 	int rc = param_str(req, "status", 0, 1, 16, &status);
 	if (rc)
 		return rc;
@@ -30,6 +31,9 @@ int coupon_mine(struct app *app, struct http_req *req)
 	    "iiss", now, req->claims.user_id, status ? status : "", status ? status : "");
 	if (rc)
 		return coupon_code_of(req, rc, NULL);
+	json_array_foreach(rows, i, row) json_object_set_new(
+	    row, "productIds",
+	    coupon_product_list(json_string_value(json_object_get(row, "productIds"))));
 	req->data = json_pack("{s:o}", "list", rows);
 	return req->data ? 0 : E_SERVER;
 }

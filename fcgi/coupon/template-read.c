@@ -26,8 +26,7 @@ static void template_remaining(struct app *app, json_t *row, long long id)
 		freeReplyObject(r);
 }
 
-/* "1,2,3" as [1,2,3]. */
-static json_t *template_product_list(const char *s)
+json_t *coupon_product_list(const char *s)
 {
 	json_t *a = json_array();
 	while (a && s && *s) {
@@ -49,7 +48,7 @@ static void template_finish(struct app *app, json_t *row)
 	json_object_set_new(row, "flash", json_boolean(flash));
 	json_object_set_new(
 	    row, "productIds",
-	    template_product_list(json_string_value(json_object_get(row, "productIds"))));
+	    coupon_product_list(json_string_value(json_object_get(row, "productIds"))));
 	if (flash)
 		template_remaining(app, row, id);
 }

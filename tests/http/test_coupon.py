@@ -372,6 +372,8 @@ class TestCouponOrders(CouponBase):
         r = self.assert_refused(low, cid, 700004)  # below the minimum spend
         self.assertIn("minimum", r.json["msg"])
         only = self.coupon(productIds=[self.pid2])
+        mine = post(CV + "/coupon/mine", {}, token=self.user).data["list"]
+        self.assertEqual([c["productIds"] for c in mine if c["id"] == only], [[self.pid2]])
         r = self.assert_refused(self.pid, only, 700004)  # wrong product
         self.assertIn("product", r.json["msg"])
         expired = self.coupon()
