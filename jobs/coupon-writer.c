@@ -108,8 +108,11 @@ static void cw_autoclaim(struct cw *w)
 				      "0-0",        "COUNT",       "1000",       "JUSTID"};
 		redisReply *r = cache_commandv(w->j.cache, 9, argv, NULL);
 		if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-		    r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0)
+		    r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0) {
+			log_info("claimed %zu pending claims of %s", r->element[1]->elements,
+				 w->streams[i]);
 			w->pending = 1;
+		}
 		if (r)
 			freeReplyObject(r);
 	}

@@ -8,6 +8,9 @@ others), released by cancel and timeout, used by payment, payTotal sent to WeCha
 order/quote's breakdown and best coupon; bad coupons get their codes and change nothing.
 """
 import hashlib
+import os
+import signal
+import subprocess
 import threading
 import time
 import unittest
@@ -243,6 +246,67 @@ class TestClaims(CouponBase):
         self.assertEqual(fslib.redis("GET", "{c:%d}:left" % tid), "0")
         r = self.claim(tid, users[0])
         self.assertIn(r.code, (700002, 700003), r)
+
+
+class TestClaimsUnderStress(CouponBase):
+    def count(self, tid):
+        return one("SELECT COUNT(*) FROM flashsale_coupon.coupon WHERE template_id = %d" % tid)
+
+    def max_per_user(self, tid):
+        return one("SELECT IFNULL(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM "
+                   "flashsale_coupon.coupon WHERE template_id = %d GROUP BY user_id) x" % tid)
+
+    def test_ordinary_crowd_exactly_total(self):
+        tid = self.template(total=20, perUserLimit=2)
+        users = run_parallel(lambda _: fslib.register()[1], list(range(30)), threads=10)
+        res = run_parallel(lambda t: self.claim(tid, t), [u for u in users for _ in range(3)],
+                           threads=24)
+        self.assertEqual(len([r for r in res if r.code == 200]), 20, res)
+        self.assertTrue({r.code for r in res} <= {200, 700002, 700003}, {r.code for r in res})
+        self.assertEqual(self.count(tid), 20)
+        self.assertLessEqual(self.max_per_user(tid), 2)
+        self.assertEqual(one("SELECT issued FROM flashsale_coupon.template WHERE id = %d" % tid),
+                         20)
+
+    def writer_pid(self):
+        with open(os.path.join(fslib.RUN, "coupon-writer.pid")) as f:
+            sup = f.read().strip()
+        out = subprocess.run(["pgrep", "-P", sup], capture_output=True, text=True).stdout
+        self.assertTrue(out.split(), "no coupon-writer under its supervisor")
+        return int(out.split()[0])
+
+    def test_writer_killed_loses_nothing(self):
+        tid = self.template(flash=True, startTime=int(time.time()) - 1, total=50,
+                            perUserLimit=1)
+        users = run_parallel(lambda _: fslib.register()[1], list(range(20)), threads=10)
+        pid = self.writer_pid()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            res = run_parallel(lambda t: self.claim(tid, t), users, threads=10)
+            self.assertEqual([r.code for r in res], [200] * 20, res)
+            self.assertEqual(self.count(tid), 0)
+        finally:
+            os.kill(pid, signal.SIGKILL)
+        self.assertEqual(wait_until(lambda: self.count(tid) == 20 and 20, timeout=40), 20,
+                         "claims of the killed writer were not written by its successor")
+        for r, u in zip(res, users):
+            d = wait_until(lambda: (lambda x: x.data if x.data["status"] != "queued" else None)(
+                post(CV + "/coupon/result", {"requestId": r.data["requestId"]}, token=u)),
+                timeout=10)
+            self.assertEqual(d and d["status"], "success", d)
+        self.assertEqual(fslib.redis("XLEN", "{c:%d}:claims" % tid), "0")
+
+    def test_lost_redis_state_is_reloaded(self):
+        tid = self.template(flash=True, startTime=int(time.time()) - 1, total=10,
+                            perUserLimit=5)
+        for _ in range(3):
+            self.assertEqual(self.claim(tid).code, 200)
+        self.assertTrue(wait_until(lambda: self.count(tid) == 3, timeout=20))
+        fslib.redis("DEL", "{c:%d}:info" % tid, "{c:%d}:left" % tid, "{c:%d}:users" % tid)
+        r = self.claim(tid)
+        self.assertEqual(r.code, 200, r)
+        self.assertTrue(wait_until(lambda: self.count(tid) == 4, timeout=20))
+        self.assertEqual(fslib.redis("GET", "{c:%d}:left" % tid), "6")
 
 
 class TestCodes(CouponBase):
