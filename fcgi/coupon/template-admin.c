@@ -183,30 +183,32 @@ int coupon_template_stop(struct app *app, struct http_req *req)
 {
 	long long id;
 	char info[64];
+	json_t *row = NULL;
 	int rc = param_int(req, "id", 1, 1, (long long)1 << 53, &id);
 	if (rc)
 		return rc;
+	if ((rc =
+		 db_query_row(app->db, &row,
+			      "SELECT flash FROM flashsale_coupon.template WHERE id = ?", "i", id)))
+		return coupon_code_of(req, rc, NULL);
+	if (!row)
+		return E_COUPON_NOT_FOUND;
+	long long flash = json_integer_value(json_object_get(row, "flash"));
+	json_decref(row);
 	rc = db_exec(app->db,
 		     "UPDATE flashsale_coupon.template SET status = 1, update_time = "
 		     "UNIX_TIMESTAMP() WHERE id = ?",
 		     "i", id);
 	if (rc)
 		return coupon_code_of(req, rc, NULL);
-	if (db_affected_rows(app->db) == 0) {
-		json_t *row = NULL;
-		if ((rc = db_query_row(app->db, &row,
-				       "SELECT id FROM flashsale_coupon.template WHERE id = ?", "i",
-				       id)))
-			return coupon_code_of(req, rc, NULL);
-		json_decref(row);
-		if (!row)
-			return E_COUPON_NOT_FOUND;
-	}
-	coupon_key(info, sizeof info, id, "info");
-	redisReply *r = cache_command(app->cache, "HSET %s status 1", info);
-	if (r)
+	if (flash) {
+		/* On one never loaded this leaves a partial hash (no start): it reads as "not
+		 * loaded", and loading fills it from MySQL, stopped. */
+		coupon_key(info, sizeof info, id, "info");
+		redisReply *r = cache_command(app->cache, "HSET %s status 1", info);
+		if (!r)
+			return E_DB_BUSY; /* MySQL says stopped; a retry stops Redis too */
 		freeReplyObject(r);
-	/* On a template never loaded this leaves a partial hash (no start): it reads as "not
-	 * loaded", and loading fills it from MySQL, stopped. */
+	}
 	return 0;
 }

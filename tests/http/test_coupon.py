@@ -182,6 +182,14 @@ class TestClaims(CouponBase):
         self.assertEqual(r.code, 200, r)
         r = self.claim(tid)
         self.assertEqual((r.status, r.code), (409, 700005), r)
+        r = post(CV + "/admin/template/stop", {"id": 987654321}, token=self.admin)
+        self.assertEqual((r.status, r.code), (404, 700001), r)
+        fid = self.template(flash=True, startTime=int(time.time()) - 1)
+        self.assertEqual(self.claim(fid).code, 200)
+        self.assertEqual(post(CV + "/admin/template/stop", {"id": fid}, token=self.admin).code,
+                         200)
+        r = self.claim(fid)
+        self.assertEqual((r.status, r.code), (409, 700005), r)
         for body in ({}, {"templateId": "x"}, {"templateId": 0}):
             r = post(CV + "/coupon/claim", body, token=self.user)
             self.assertEqual(r.code, 100002, r)
