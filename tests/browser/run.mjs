@@ -163,6 +163,41 @@ async function couponSteps() {
 		const used = await call('POST', '/coupon/v1/coupon/mine', { status: 'used' }, S.adminToken);
 		expect((used.data.list || []).some((x) => x.id === S.couponId), 'the coupon is not marked used after payment');
 	}, { needs: ['checkout: the coupon picker shows the discount; order with it'] });
+
+	await step('coupon admin: a percent template and a code batch; the code redeems once', async () => {
+		await needCoupon();
+		await page.goto(BASE + '/admin-coupons.html');
+		await page.fill('#t-title', `Tea 8折 ${tag}`);
+		await page.selectOption('#t-kind', 'discount');
+		await page.fill('#t-percent', '20');
+		await page.fill('#t-max', '30');
+		await page.fill('#t-min', '0');
+		await page.fill('#t-total', '3');
+		await page.fill('#t-limit', '1');
+		await page.fill('#t-days', '2');
+		await page.click('#t-save');
+		await waitText('#template-msg', /created/);
+		const id = Number(/#(\d+)/.exec(await text('#template-msg'))[1]);
+		await page.locator(`#templates tr[data-template-id="${id}"]`).waitFor();
+		expect((await text(`#templates tr[data-template-id="${id}"]`)).includes('20% off any order, up to ¥30.00'), 'the list row does not describe the template');
+		expect((await page.inputValue('#c-template')) === String(id), 'the code form does not name the new template');
+		await page.fill('#c-count', '2');
+		await page.click('#c-make');
+		await waitText('#codes-msg', /2 codes made/);
+		const codes = (await page.inputValue('#c-codes')).split('\n');
+		expect(codes.length === 2 && codes.every((c) => /^[0-9a-f]{32}$/.test(c)), `codes: ${codes}`);
+		await page.goto(BASE + '/coupons.html');
+		await page.fill('#redeem-code', 'not-a-code');
+		await page.click('#redeem-btn');
+		await waitText('#redeem-msg', /not a valid code/);
+		await page.fill('#redeem-code', codes[0]);
+		await page.click('#redeem-btn');
+		await waitText('#redeem-msg', /Redeemed/);
+		await page.locator(`#mine .coupon-card .coupon-title:has-text("Tea 8折 ${tag}")`).waitFor();
+		await page.fill('#redeem-code', codes[0]);
+		await page.click('#redeem-btn');
+		await waitText('#redeem-msg', /used already/);
+	}, { needs: [admin] });
 }
 
 // ---------------------------------------------------------------- browser
