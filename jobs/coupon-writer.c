@@ -1,7 +1,8 @@
 /* coupon-writer.c - flashsale-coupon-writer: flash coupon claims (Redis streams) -> coupons.
  *
  * The order-writer's pattern for coupons: each loaded flash template has a stream
- * {c:N}:claims listed in COUPON_STREAMS_KEY; one XREADGROUP reads them all. A batch is one
+ * {c:N}:claims listed in COUPON_STREAMS_KEY; one XREADGROUP reads them all (stream-group.c,
+ * the order-writer's refresh/claim/read steps as a reusable piece). A batch is one
  * MySQL transaction in which every claim goes through coupon_grant, the same guarded issue as
  * an ordinary claim (total and perUserLimit re-checked against MySQL, the truth; the unique
  * request_id makes a replay find its coupon). After the commit one Lua script per stream
@@ -13,14 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "coupon.h"
 #include "job.h"
 #include "log.h"
 #include "memo.h"
-
-#define CW_MAX_STREAMS 256
+#include "stream-group.h"
 
 /* One claim read from a stream and what became of it. */
 struct claim {
@@ -32,11 +31,7 @@ struct claim {
 /* The writer's state. */
 struct cw {
 	struct job j;
-	char consumer[96];
-	char *streams[CW_MAX_STREAMS];
-	size_t nstreams;
-	int pending; /* read our own unacknowledged entries first */
-	long block_ms;
+	struct stream_group g;
 	struct claim *v;
 	size_t n, cap;
 };
@@ -71,53 +66,6 @@ static struct cache_script finish_script = {
 	   "return n\n",
 };
 
-/* Reload the live streams, creating our group on new ones. 0 or -1. */
-static int cw_refresh(struct cw *w)
-{
-	redisReply *r = cache_command(w->j.cache, "SMEMBERS %s", COUPON_STREAMS_KEY);
-	if (!r || r->type != REDIS_REPLY_ARRAY) {
-		if (r)
-			freeReplyObject(r);
-		return -1;
-	}
-	for (size_t i = 0; i < w->nstreams; i++)
-		free(w->streams[i]);
-	w->nstreams = 0;
-	for (size_t i = 0; i < r->elements && w->nstreams < CW_MAX_STREAMS; i++) {
-		const char *name = r->element[i]->str;
-		if (r->element[i]->type != REDIS_REPLY_STRING || strncmp(name, "{c:", 3) ||
-		    strlen(name) > 60)
-			continue;
-		redisReply *g =
-		    cache_command(w->j.cache, "XGROUP CREATE %s %s 0 MKSTREAM", name, COUPON_GROUP);
-		if (g)
-			freeReplyObject(g); /* BUSYGROUP: it exists */
-		w->streams[w->nstreams++] = strdup(name);
-	}
-	freeReplyObject(r);
-	return 0;
-}
-
-/* Claim entries a crashed writer left unacknowledged for too long. */
-static void cw_autoclaim(struct cw *w)
-{
-	char idle[24];
-	snprintf(idle, sizeof idle, "%ld", w->j.cfg.seckill_claim_idle_ms);
-	for (size_t i = 0; i < w->nstreams; i++) {
-		const char *argv[] = {"XAUTOCLAIM", w->streams[i], COUPON_GROUP, w->consumer, idle,
-				      "0-0",        "COUNT",       "1000",       "JUSTID"};
-		redisReply *r = cache_commandv(w->j.cache, 9, argv, NULL);
-		if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-		    r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0) {
-			log_info("claimed %zu pending claims of %s", r->element[1]->elements,
-				 w->streams[i]);
-			w->pending = 1;
-		}
-		if (r)
-			freeReplyObject(r);
-	}
-}
-
 /* The value of a field of a stream entry, or NULL. */
 static const char *cw_field(redisReply *f, const char *name)
 {
@@ -129,40 +77,13 @@ static const char *cw_field(redisReply *f, const char *name)
 	return NULL;
 }
 
-/* XREADGROUP over every stream into w->v. 0, or -1 (Redis down or an error reply). */
+/* One XREADGROUP over every stream into w->v. 0, or -1 (Redis down or an error reply). */
 static int cw_read(struct cw *w)
 {
-	const char *argv[10 + 2 * CW_MAX_STREAMS];
-	char count[24], block[24];
-	int argc = 0;
-	snprintf(count, sizeof count, "%ld", w->j.cfg.seckill_writer_batch);
-	snprintf(block, sizeof block, "%ld", w->block_ms);
-	argv[argc++] = "XREADGROUP";
-	argv[argc++] = "GROUP";
-	argv[argc++] = COUPON_GROUP;
-	argv[argc++] = w->consumer;
-	argv[argc++] = "COUNT";
-	argv[argc++] = count;
-	if (!w->pending) {
-		argv[argc++] = "BLOCK";
-		argv[argc++] = block;
-	}
-	argv[argc++] = "STREAMS";
-	for (size_t i = 0; i < w->nstreams; i++)
-		argv[argc++] = w->streams[i];
-	for (size_t i = 0; i < w->nstreams; i++)
-		argv[argc++] = w->pending ? "0" : ">";
-	redisReply *r = cache_commandv(w->j.cache, argc, argv, NULL);
+	redisReply *r = sg_read(&w->g, w->j.cfg.seckill_writer_batch);
 	w->n = 0;
-	if (!r || r->type == REDIS_REPLY_ERROR) {
-		if (r)
-			log_warn("XREADGROUP: %s", r->str);
-		if (r)
-			w->nstreams = 0; /* NOGROUP after a Redis restart: recreate on refresh */
-		if (r)
-			freeReplyObject(r);
+	if (!r)
 		return -1;
-	}
 	for (size_t s = 0; r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
 		redisReply *st = r->element[s];
 		if (st->type != REDIS_REPLY_ARRAY || st->elements != 2)
@@ -279,7 +200,7 @@ static int cw_finish(struct cw *w)
 /* One pass: read, write, finish. 1 if it did work, 0 if idle, -1 on a failure. */
 static int cw_pass(struct cw *w)
 {
-	if (w->nstreams == 0) {
+	if (w->g.nstreams == 0) {
 		struct timespec ts = {0, 200 * 1000000L};
 		nanosleep(&ts, NULL);
 		return 0;
@@ -287,11 +208,11 @@ static int cw_pass(struct cw *w)
 	if (cw_read(w) < 0)
 		return -1;
 	if (w->n == 0) {
-		w->pending = 0;
+		w->g.pending = 0;
 		return 0;
 	}
 	if (cw_write(w) < 0 || cw_finish(w) < 0) {
-		w->pending = 1;
+		w->g.pending = 1; /* the entries stay ours: read them again with id 0 */
 		return -1;
 	}
 	return 1;
@@ -300,21 +221,20 @@ static int cw_pass(struct cw *w)
 int main(int argc, char **argv)
 {
 	static struct cw w;
-	char host[64] = "localhost";
 	long long refresh_at = 0, claim_at = 0, backoff = 0;
 
 	if (job_open(&w.j, "coupon-writer", argc, argv, 0) < 0)
 		return 1;
-	gethostname(host, sizeof host - 1);
-	snprintf(w.consumer, sizeof w.consumer, "%s-%ld", host, (long)getpid());
-	w.block_ms = w.j.cfg.redis_timeout_ms / 2 < 1000 ? w.j.cfg.redis_timeout_ms / 2 : 1000;
-	log_info("coupon-writer %s ready", w.consumer);
+	/* The socket timeout must outlast a blocking read. */
+	sg_init(&w.g, w.j.cache, COUPON_STREAMS_KEY, "{c:", COUPON_GROUP,
+		w.j.cfg.redis_timeout_ms / 2 < 1000 ? w.j.cfg.redis_timeout_ms / 2 : 1000);
+	log_info("coupon-writer %s ready", w.g.consumer);
 	while (!job_stop) {
 		long long now = memo_now_ms();
-		if ((now >= refresh_at || w.nstreams == 0) && cw_refresh(&w) == 0)
+		if ((now >= refresh_at || w.g.nstreams == 0) && sg_refresh(&w.g) == 0)
 			refresh_at = now + 1000;
 		if (now >= claim_at) {
-			cw_autoclaim(&w);
+			sg_autoclaim(&w.g, w.j.cfg.seckill_claim_idle_ms, 1000);
 			claim_at = now + w.j.cfg.seckill_claim_idle_ms / 2;
 		}
 		if (cw_pass(&w) < 0) {
@@ -327,9 +247,8 @@ int main(int argc, char **argv)
 			backoff = 0;
 		}
 	}
-	log_info("coupon-writer %s stopping", w.consumer);
-	for (size_t i = 0; i < w.nstreams; i++)
-		free(w.streams[i]);
+	log_info("coupon-writer %s stopping", w.g.consumer);
+	sg_free(&w.g);
 	free(w.v);
 	job_close(&w.j);
 	return 0;
