@@ -93,8 +93,10 @@ static int template_window(struct http_req *req, struct template_new *t)
 	if (flash && !json_is_boolean(flash) && !json_is_null(flash))
 		return http_fail(req, E_PARAM, "flash must be a boolean");
 	t->flash = json_is_true(flash);
-	if (t->flash)
-		return param_int(req, "startTime", 1, 0, TEMPLATE_MAX_TIME, &t->start);
+	if (t->flash && (rc = param_int(req, "startTime", 1, 0, TEMPLATE_MAX_TIME, &t->start)))
+		return rc;
+	if (t->flash && !t->valid_days && t->start >= t->valid_to)
+		return http_fail(req, E_PARAM, "startTime must be before validTo");
 	return 0;
 }
 

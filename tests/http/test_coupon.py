@@ -121,7 +121,8 @@ class TestTemplates(CouponBase):
                dict(amount=-1), dict(amount=0), dict(total=0), dict(perUserLimit=0),
                dict(kind="gift"), dict(minSpend=-5), dict(validDays=None, validTo=now - 10),
                dict(validDays=None), dict(flash=True), dict(flash="yes"),
-               dict(productIds=[0]), dict(productIds="1,2"), dict(title="")]
+               dict(productIds=[0]), dict(productIds="1,2"), dict(title=""),
+               dict(validDays=None, validTo=now + 60, flash=True, startTime=now + 61)]
         for fields in bad:
             body = {"title": "bad", "kind": "amount", "amount": 100, "minSpend": 0,
                     "total": 10, "perUserLimit": 1, "validDays": 7}
