@@ -17,13 +17,11 @@ static const struct route order_routes[] = {
     {.method = "POST",
      .path = "/order/v1/order/cancel",
      .flags = ROUTE_AUTH | ROUTE_BODY,
-     .handler = order_cancel_route},
+     .handler = order_cancel},
     {.method = "POST",
      .path = "/order/v1/order/quote",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = order_quote},
-    {.method = "GET", .path = "/order/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
-    {.method = "GET", .path = "/order/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };
 
 int main(int argc, char **argv)

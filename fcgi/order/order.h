@@ -23,7 +23,7 @@ int order_list(struct app *app, struct http_req *req);
 int order_detail(struct app *app, struct http_req *req);
 
 /* order-cancel.c: cancel a waiting order */
-int order_cancel_route(struct app *app, struct http_req *req);
+int order_cancel(struct app *app, struct http_req *req);
 
 /* order-quote.c: the price breakdown with a coupon, and the best usable one */
 int order_quote(struct app *app, struct http_req *req);
