@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "coupon.h"
+#include "dynbuf.h"
 #include "job.h"
 #include "log.h"
 #include "memo.h"
@@ -28,12 +29,16 @@ struct claim {
 	int rc; /* coupon_rc; -1 malformed (acknowledged without effect) */
 };
 
+/* Most claims one read holds (SG_MAX_STREAMS streams of seckill.writer_batch at most). */
+#define CW_MAX_CLAIMS 100000
+
 /* The writer's state. */
 struct cw {
-	struct job j;
+	struct job *j;
 	struct stream_group g;
+	struct dynbuf buf; /* the batch's struct claim records (v points into it) */
 	struct claim *v;
-	size_t n, cap;
+	size_t n;
 };
 
 /*
@@ -80,8 +85,9 @@ static const char *cw_field(redisReply *f, const char *name)
 /* One XREADGROUP over every stream into w->v. 0, or -1 (Redis down or an error reply). */
 static int cw_read(struct cw *w)
 {
-	redisReply *r = sg_read(&w->g, w->j.cfg.seckill_writer_batch);
+	redisReply *r = sg_read(&w->g, w->j->cfg.seckill_writer_batch);
 	w->n = 0;
+	dynbuf_reset(&w->buf);
 	if (!r)
 		return -1;
 	for (size_t s = 0; r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
@@ -94,16 +100,10 @@ static int cw_read(struct cw *w)
 			redisReply *x = en->element[e];
 			if (x->type != REDIS_REPLY_ARRAY || x->elements != 2)
 				continue;
-			if (w->n == w->cap) {
-				size_t cap = w->cap ? 2 * w->cap : 256;
-				struct claim *v = realloc(w->v, cap * sizeof *v);
-				if (!v)
-					break;
-				w->v = v;
-				w->cap = cap;
-			}
-			struct claim *c = &w->v[w->n++];
-			memset(c, 0, sizeof *c);
+			struct claim *c = dynbuf_grow(&w->buf, sizeof *c);
+			if (!c)
+				break; /* over CW_MAX_CLAIMS: the rest stay pending, read again */
+			w->n++;
 			c->tid = tid;
 			snprintf(c->entry, sizeof c->entry, "%s", x->element[0]->str);
 			const char *rid = cw_field(x->element[1], "rid");
@@ -116,26 +116,32 @@ static int cw_read(struct cw *w)
 		}
 	}
 	freeReplyObject(r);
+	w->v = (struct claim *)dynbuf_ptr(&w->buf);
+	if (w->buf.failed) {
+		w->n = 0; /* the records are gone: read the entries again (ours, pending) */
+		w->g.pending = 1;
+		return -1;
+	}
 	return 0;
 }
 
 /* Every claim of the batch in one transaction. 0, or -1 (rolled back: read them again). */
 static int cw_write(struct cw *w)
 {
-	if (db_begin(w->j.db))
+	if (db_begin(w->j->db))
 		return -1;
 	for (size_t i = 0; i < w->n; i++) {
 		struct claim *c = &w->v[i];
 		if (c->rc < 0)
 			continue;
-		int rc = coupon_grant(w->j.db, c->tid, c->uid, "flash", c->rid, 0, &c->coupon_id);
+		int rc = coupon_grant(w->j->db, c->tid, c->uid, "flash", c->rid, 0, &c->coupon_id);
 		if (rc < 0) {
-			db_rollback(w->j.db);
+			db_rollback(w->j->db);
 			return -1;
 		}
 		c->rc = rc;
 	}
-	return db_commit(w->j.db) ? -1 : 0;
+	return db_commit(w->j->db) ? -1 : 0;
 }
 
 /* Per stream, the finish script over its claims. 0 or -1. */
@@ -157,7 +163,7 @@ static int cw_finish(struct cw *w)
 			coupon_key(stream, sizeof stream, tid, "claims");
 			coupon_key(left, sizeof left, tid, "left");
 			coupon_key(users, sizeof users, tid, "users");
-			snprintf(ttl, sizeof ttl, "%ld", w->j.cfg.coupon_request_ttl);
+			snprintf(ttl, sizeof ttl, "%ld", w->j->cfg.coupon_request_ttl);
 			size_t a = 0;
 			argv[a++] = stream;
 			argv[a++] = left;
@@ -179,7 +185,7 @@ static int cw_finish(struct cw *w)
 				argv[a++] = num[m][2];
 			}
 			redisReply *r =
-			    cache_eval(w->j.cache, &finish_script, (int)(3 + k), (int)a, argv);
+			    cache_eval(w->j->cache, &finish_script, (int)(3 + k), (int)a, argv);
 			rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
 			if (r && rc)
 				log_error("coupon finish script: %s",
@@ -218,24 +224,25 @@ static int cw_pass(struct cw *w)
 	return 1;
 }
 
-int main(int argc, char **argv)
+/* Read, write and finish batches until job_stop. */
+static int coupon_writer_run(struct job *j)
 {
 	static struct cw w;
 	long long refresh_at = 0, claim_at = 0, backoff = 0;
 
-	if (job_open(&w.j, "coupon-writer", argc, argv, 0) < 0)
-		return 1;
+	w.j = j;
+	dynbuf_init(&w.buf, CW_MAX_CLAIMS * sizeof(struct claim));
 	/* The socket timeout must outlast a blocking read. */
-	sg_init(&w.g, w.j.cache, COUPON_STREAMS_KEY, "{c:", COUPON_GROUP,
-		w.j.cfg.redis_timeout_ms / 2 < 1000 ? w.j.cfg.redis_timeout_ms / 2 : 1000);
+	sg_init(&w.g, j->cache, COUPON_STREAMS_KEY, "{c:", COUPON_GROUP,
+		j->cfg.redis_timeout_ms / 2 < 1000 ? j->cfg.redis_timeout_ms / 2 : 1000);
 	log_info("coupon-writer %s ready", w.g.consumer);
 	while (!job_stop) {
 		long long now = memo_now_ms();
 		if ((now >= refresh_at || w.g.nstreams == 0) && sg_refresh(&w.g) == 0)
 			refresh_at = now + 1000;
 		if (now >= claim_at) {
-			sg_autoclaim(&w.g, w.j.cfg.seckill_claim_idle_ms, 1000);
-			claim_at = now + w.j.cfg.seckill_claim_idle_ms / 2;
+			sg_autoclaim(&w.g, j->cfg.seckill_claim_idle_ms, 1000);
+			claim_at = now + j->cfg.seckill_claim_idle_ms / 2;
 		}
 		if (cw_pass(&w) < 0) {
 			backoff = backoff ? backoff * 2 : 200;
@@ -249,7 +256,17 @@ int main(int argc, char **argv)
 	}
 	log_info("coupon-writer %s stopping", w.g.consumer);
 	sg_free(&w.g);
-	free(w.v);
-	job_close(&w.j);
+	dynbuf_free(&w.buf);
 	return 0;
+}
+
+static const struct job_entry coupon_writer_entry = {
+    .name = "coupon-writer",
+    .needs = JOB_DB | JOB_CACHE | JOB_DAEMON,
+    .run = coupon_writer_run,
+};
+
+int main(int argc, char **argv)
+{
+	return job_main(&coupon_writer_entry, argc, argv);
 }
