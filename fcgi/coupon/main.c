@@ -34,8 +34,6 @@ static const struct route coupon_routes[] = {
      .path = "/coupon/v1/admin/code/batch",
      .flags = ROUTE_ADMIN | ROUTE_BODY,
      .handler = coupon_code_batch},
-    {.method = "GET", .path = "/coupon/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
-    {.method = "GET", .path = "/coupon/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };
 
 int coupon_code_of(struct http_req *req, int rc, const char *why)
@@ -48,8 +46,7 @@ int coupon_code_of(struct http_req *req, int rc, const char *why)
 	case COUPON_ALL_CLAIMED: code = E_COUPON_ALL_CLAIMED; break;
 	case COUPON_LIMIT: code = E_COUPON_LIMIT; break;
 	case COUPON_CLOSED: code = E_COUPON_CLOSED; break;
-	case DB_DOWN: return E_DB_BUSY;
-	default: return E_SERVER;
+	default: return err_from_db(rc);
 	}
 	return why ? http_fail(req, code, "%s", why) : code;
 }

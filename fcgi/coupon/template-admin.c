@@ -140,7 +140,7 @@ int coupon_flash_load(struct app *app, long long id)
 	const char *argv[] = {info, left, a[0], a[1], a[2], a[3], a[4]};
 	redisReply *r = cache_eval(app->cache, &load_script, 2, 7, argv);
 	if (!r)
-		return DB_DOWN;
+		return DB_CACHE_DOWN;
 	rc = r->type == REDIS_REPLY_ERROR ? DB_ERR : DB_OK;
 	freeReplyObject(r);
 	/* The writer's group first, so no claim is ever added before someone reads it. */
@@ -149,7 +149,7 @@ int coupon_flash_load(struct app *app, long long id)
 	if ((r = cache_command(app->cache, "SADD %s %s", COUPON_STREAMS_KEY, stream)))
 		freeReplyObject(r);
 	else
-		rc = DB_DOWN;
+		rc = DB_CACHE_DOWN;
 	return rc;
 }
 

@@ -34,7 +34,7 @@ int order_quote(struct app *app, struct http_req *req)
 			  "del_state = 0 AND status = 1",
 			  "i", product_id);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	if (!p)
 		return E_PRODUCT_NOT_FOUND;
 	long long price = json_integer_value(json_object_get(p, "price"));
@@ -49,7 +49,7 @@ int order_quote(struct app *app, struct http_req *req)
 	if (rc == COUPON_UNUSABLE)
 		return http_fail(req, E_COUPON_UNUSABLE, "%s", why);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	json_t *coupon = coupon_id ? quote_coupon(app, coupon_id) : NULL;
 	req->data = json_pack(
 	    "{s:I, s:I, s:I, s:I, s:o, s:o, s:I}", "unitPrice", (json_int_t)price, "totalPrice",

@@ -7,6 +7,7 @@
 
 #include "coupon.h"
 #include "memo.h"
+#include "unit.h"
 
 /* Amount off: the amount, but a payment of at least 1 fen stays. */
 START_TEST(test_amount)
@@ -60,25 +61,9 @@ START_TEST(test_memo)
 }
 END_TEST
 
-/* The suite of this file. */
-static Suite *coupon_suite(void)
-{
-	Suite *s = suite_create("coupon");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, test_amount);
-	tcase_add_test(tc, test_percent);
-	tcase_add_test(tc, test_key);
-	tcase_add_test(tc, test_memo);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 /* Run the suite. */
 int main(void)
 {
-	SRunner *sr = srunner_create(coupon_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	const TTest *tests[] = {test_amount, test_percent, test_key, test_memo, NULL};
+	return unit_run(unit_suite("coupon", NULL, NULL, tests)) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
