@@ -34,6 +34,7 @@ ulimit -n 65536 2>/dev/null || true
 # Stop what this run started (the stack stops *.extra.pid files too).
 cleanup() {
 	[ -n "${WRITER:-}" ] && kill -CONT "$WRITER" 2>/dev/null
+	[ -n "${CWRITER:-}" ] && kill -CONT "$CWRITER" 2>/dev/null
 	[ "${FLASHSALE_BENCH_KEEP:-}" = 1 ] || stack_down "$BVAR" quiet
 }
 
@@ -180,6 +181,18 @@ bench do-soldout 1000 "http://127.0.0.1:$BPORT" "$TOP/bench/do.lua" \
 say "/product/v1/product/detail (cached)"
 bench product-detail "$CONNS" "http://127.0.0.1:$BPORT/product/v1/product/detail?id=$PRODUCT" \
 	"$TOP/bench/get.lua"
+# The flash coupon claim (one Lua script, like /seckill/do), the coupon-writer paused too.
+if [ -x "$BUILD/fcgi/coupon/flashsale-coupon" ]; then
+	say "/coupon/v1/coupon/claim of a flash template (coupon-writer paused)"
+	COUPON_TPL=$(FLASHSALE_URL="http://127.0.0.1:$BPORT" FLASHSALE_TEST_VAR="$BVAR" \
+		FLASHSALE_TEST_RUN="$RUN" FLASHSALE_BUILD="$BUILD" python3 "$TOP/bench/coupon-prepare.py")
+	CWRITER=$(pgrep -P "$(cat "$RUN/coupon-writer.pid" 2>/dev/null || echo 0)" | head -1 || true)
+	if [ -n "$CWRITER" ]; then kill -STOP "$CWRITER"; fi
+	bench coupon-claim "$CONNS" "http://127.0.0.1:$BPORT" "$TOP/bench/coupon.lua" "$BVAR/tokens" \
+		"$COUPON_TPL"
+	if [ -n "$CWRITER" ]; then kill -CONT "$CWRITER"; fi
+	CWRITER=""
+fi
 
 BACKLOG=$("${RCLI[@]}" XLEN "{a:$BIG}:intents")
 say "order-writer drain: $BACKLOG intents queued"
@@ -213,7 +226,7 @@ BEGIN {
 $1 == "fcgi-lua" && $2 == 1000 { f1000 = $3 }
 {
 	ratio = "-"
-	if ($1 ~ /^do-stock/) {
+	if ($1 ~ /^do-stock/ || $1 == "coupon-claim") {
 		base = ($2 == 1000 && f1000) ? f1000 : ofcgi
 		ratio = sprintf("%.0f%% of fcgi-lua (target >= 90%%)", 100 * $3 / base)
 	}

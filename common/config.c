@@ -99,6 +99,11 @@ const struct config_key config_keys[] = {
     I("trace", "batch", trace_batch, "512", 1, 100000),
     I("trace", "flush_ms", trace_flush_ms, "1000", 10, 600000),
     I("trace", "sample_percent", trace_sample_percent, "1", 0, 100),
+    /* [coupon] */
+    I("coupon", "redeem_per_user", coupon_redeem_per_user, "10", 1, 1000000),
+    I("coupon", "redeem_per_addr", coupon_redeem_per_addr, "60", 1, 1000000),
+    I("coupon", "request_ttl", coupon_request_ttl, "86400", 60, 2592000),
+    I("coupon", "soldout_memo_ms", coupon_soldout_memo_ms, "500", 0, 60000),
 };
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
 

@@ -97,6 +97,11 @@ struct fs_config {
 	long trace_batch;          /* spans per export */
 	long trace_flush_ms;       /* export at least this often */
 	long trace_sample_percent; /* requests traced without a sampled traceparent */
+	/* [coupon] (keys of the coupon domain go here) */
+	long coupon_redeem_per_user; /* redeem attempts per user per minute */
+	long coupon_redeem_per_addr; /* redeem attempts per client address per minute */
+	long coupon_request_ttl;     /* seconds a flash claim's status stays in Redis */
+	long coupon_soldout_memo_ms; /* per-process "all claimed" memo lifetime */
 };
 
 /* What a config key holds. */

@@ -40,6 +40,11 @@ static const struct err_row err_table[] = {
     {E_LIMIT_REACHED, 409, "purchase limit reached"},
     {E_SECKILL_TOKEN, 403, "seckill token invalid or expired"},
     {E_SECKILL_REQUEST_NOT_FOUND, 404, "seckill request not found"},
+    {E_COUPON_NOT_FOUND, 404, "coupon or coupon template not found"},
+    {E_COUPON_ALL_CLAIMED, 409, "coupons all claimed"},
+    {E_COUPON_LIMIT, 409, "coupon claim limit reached"},
+    {E_COUPON_UNUSABLE, 409, "coupon not usable here"},
+    {E_COUPON_CLOSED, 409, "claims not open"},
 };
 
 /* Look a code up in the table; NULL if unknown. */

@@ -63,7 +63,7 @@ static int order_paid_publish(struct job *j, json_t *order, json_t *pay)
 static int order_load(struct job *j, const char *sn, json_t **order)
 {
 	int rc = db_query_row(j->db, order,
-			      "SELECT sn, user_id AS userId, total_price AS total, "
+			      "SELECT sn, user_id AS userId, pay_total AS total, "
 			      "pay_time AS payTime, trade_state AS tradeState, "
 			      "product_id AS productId, title, quantity, merchant_id AS merchantId "
 			      "FROM flashsale_order.orders WHERE sn = ?",

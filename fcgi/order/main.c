@@ -18,6 +18,10 @@ static const struct route order_routes[] = {
      .path = "/order/v1/order/cancel",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = order_cancel},
+    {.method = "POST",
+     .path = "/order/v1/order/quote",
+     .flags = ROUTE_AUTH | ROUTE_BODY,
+     .handler = order_quote},
 };
 
 int main(int argc, char **argv)

@@ -10,7 +10,7 @@
 	"IF(order_type = 1, 'seckill', 'normal') AS orderType, title, cover, quantity, "           \
 	"unit_price AS unitPrice, total_price AS totalPrice, trade_state AS tradeState, "          \
 	"create_time AS createTime, pay_deadline AS payDeadline, pay_time AS payTime, "            \
-	"pay_type AS payType, remark"
+	"pay_type AS payType, remark, coupon_id AS couponId, discount, pay_total AS payTotal"
 
 /* Longest order sn accepted in a request (ids.h makes 40 at most). */
 #define ORDER_SN_MAX 64
@@ -24,5 +24,8 @@ int order_detail(struct app *app, struct http_req *req);
 
 /* order-cancel.c: cancel a waiting order */
 int order_cancel(struct app *app, struct http_req *req);
+
+/* order-quote.c: the price breakdown with a coupon, and the best usable one */
+int order_quote(struct app *app, struct http_req *req);
 
 #endif

@@ -11,7 +11,7 @@
 static int pay_load_order(struct app *app, struct http_req *req, const char *sn, json_t **order)
 {
 	int rc = db_query_row(app->db, order,
-			      "SELECT sn, user_id AS userId, title, total_price AS totalPrice, "
+			      "SELECT sn, user_id AS userId, title, pay_total AS totalPrice, "
 			      "trade_state AS tradeState, pay_deadline AS payDeadline "
 			      "FROM flashsale_order.orders WHERE sn = ?",
 			      "s", sn);

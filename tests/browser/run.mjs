@@ -88,6 +88,118 @@ const needOrder = () => needBackend('order', 'POST', '/order/v1/order/list', {})
 const needSeckill = () => needBackend('seckill', 'GET', '/seckill/v1/activity/list');
 const needPayment = () => needBackend('payment', 'POST', '/payment/v1/thirdPayment/detail', {});
 
+// ---------------------------------------------------------------- coupons
+
+/** The coupon journey: grab a flash coupon at its start, buy with it, pay the discounted price. */
+async function couponSteps() {
+	const needCoupon = () => needBackend('coupon', 'GET', '/coupon/v1/template/list');
+	const admin = 'grant admin via the CLI and log in again';
+	await step('coupon centre: grab a flash coupon at its start', async () => {
+		await needCoupon();
+		await needOrder();
+		const p = await call('POST', '/product/v1/admin/product/create', { title: `Coupon teapot ${tag}`, price: 30000, stock: 20, status: 1 }, S.adminToken);
+		expect(p.code === 200, `product create answered ${p.code} ${p.msg}`);
+		S.couponProduct = p.data.id;
+		const l = await call('GET', '/coupon/v1/template/list?page=1&pageSize=1');
+		const r = await call('POST', '/coupon/v1/admin/template/create', {
+			title: `¥50 off ${tag}`, kind: 'amount', amount: 5000, minSpend: 20000, total: 5, perUserLimit: 1, validDays: 7, flash: true, startTime: l.data.serverTime + 8,
+		}, S.adminToken);
+		expect(r.code === 200, `template create answered ${r.code} ${r.msg}`);
+		S.couponTemplate = r.data.id;
+		await page.goto(BASE + '/coupons.html');
+		const card = `#templates .coupon-card[data-template-id="${S.couponTemplate}"]`;
+		await page.locator(card).waitFor();
+		expect((await text(card + ' .coupon-value')) === '¥50.00 off orders over ¥200.00', `the card says ${await text(card + ' .coupon-value')}`);
+		await waitText(card + ' .coupon-count', /Starts in/);
+		expect(await page.locator('#claim-' + S.couponTemplate).isDisabled(), 'the grab button is enabled before the start');
+		await page.locator(`#claim-${S.couponTemplate}:enabled`).waitFor({ timeout: 30000 });
+		await page.click('#claim-' + S.couponTemplate);
+		await waitText(card + ' .msg', /You got it/, 30000);
+		await page.locator(`#mine .coupon-card .coupon-title:has-text("${tag}")`).first().waitFor();
+		const mine = await call('POST', '/coupon/v1/coupon/mine', { status: 'unused' }, S.adminToken);
+		const c = (mine.data.list || []).find((x) => x.templateId === S.couponTemplate);
+		expect(c, 'the claimed coupon is not among my unused coupons');
+		S.couponId = c.id;
+	}, { needs: [admin] });
+
+	await step('checkout: the coupon picker shows the discount; order with it', async () => {
+		await page.goto(BASE + '/product.html?id=' + S.couponProduct);
+		await page.locator('#coupon-field:not([hidden])').waitFor();
+		expect((await page.inputValue('#coupon')) === String(S.couponId), 'the best coupon is not preselected');
+		await waitText('#quote-pay', /¥250\.00/);
+		expect((await text('#quote-discount')) === '¥50.00', `the discount shows ${await text('#quote-discount')}`);
+		await page.selectOption('#coupon', '');
+		await waitText('#quote-pay', /¥300\.00/);
+		await page.selectOption('#coupon', String(S.couponId));
+		await waitText('#quote-pay', /¥250\.00/);
+		await page.click('#buy');
+		await page.waitForURL(/\/orders\.html\?sn=/);
+		S.couponOrder = new URL(page.url()).searchParams.get('sn');
+		await waitText('#order-total', /¥250\.00/);
+		await waitText('#order-discount', /50\.00/);
+	}, { needs: ['coupon centre: grab a flash coupon at its start'] });
+
+	await step('pay with the coupon: the simulator takes the discounted price', async () => {
+		await needPayment();
+		await page.click('#pay-btn');
+		await page.locator('#pay-qr').waitFor();
+		const href = await page.locator('#pay-open').getAttribute('href');
+		const u = new URL(href, BASE);
+		const psn = decodeURIComponent(u.pathname.split('/').pop());
+		const t0 = await (await fetch(`${u.origin}/simulator/trades/${encodeURIComponent(psn)}`)).json();
+		expect(t0.amount && t0.amount.total === 25000, `WeChat Pay was asked for ${JSON.stringify(t0.amount)}`);
+		const sim = await context.newPage();
+		try {
+			await sim.goto(href);
+			await sim.getByRole('button', { name: /pay|支付/i }).first().click();
+			await sim.waitForTimeout(500);
+		} finally {
+			await sim.close();
+		}
+		await waitText('#pay-status, #detail-msg', /Payment received/, 30000);
+		const t1 = await (await fetch(`${u.origin}/simulator/trades/${encodeURIComponent(psn)}`)).json();
+		expect(t1.trade_state === 'SUCCESS' && t1.amount.total === 25000 && t1.amount.payer_total === 25000, `the simulator shows ${JSON.stringify(t1.amount)} ${t1.trade_state}`);
+		await waitText('#order-state', /Paid/, 60000);
+		const used = await call('POST', '/coupon/v1/coupon/mine', { status: 'used' }, S.adminToken);
+		expect((used.data.list || []).some((x) => x.id === S.couponId), 'the coupon is not marked used after payment');
+	}, { needs: ['checkout: the coupon picker shows the discount; order with it'] });
+
+	await step('coupon admin: a percent template and a code batch; the code redeems once', async () => {
+		await needCoupon();
+		await page.goto(BASE + '/admin-coupons.html');
+		await page.fill('#t-title', `Tea 8折 ${tag}`);
+		await page.selectOption('#t-kind', 'discount');
+		await page.fill('#t-percent', '20');
+		await page.fill('#t-max', '30');
+		await page.fill('#t-min', '0');
+		await page.fill('#t-total', '3');
+		await page.fill('#t-limit', '1');
+		await page.fill('#t-days', '2');
+		await page.click('#t-save');
+		await waitText('#template-msg', /created/);
+		const id = Number(/#(\d+)/.exec(await text('#template-msg'))[1]);
+		await page.locator(`#templates tr[data-template-id="${id}"]`).waitFor();
+		expect((await text(`#templates tr[data-template-id="${id}"]`)).includes('20% off any order, up to ¥30.00'), 'the list row does not describe the template');
+		expect((await page.inputValue('#c-template')) === String(id), 'the code form does not name the new template');
+		await page.fill('#c-count', '2');
+		await page.click('#c-make');
+		await waitText('#codes-msg', /2 codes made/);
+		const codes = (await page.inputValue('#c-codes')).split('\n');
+		expect(codes.length === 2 && codes.every((c) => /^[0-9a-f]{32}$/.test(c)), `codes: ${codes}`);
+		await page.goto(BASE + '/coupons.html');
+		await page.fill('#redeem-code', 'not-a-code');
+		await page.click('#redeem-btn');
+		await waitText('#redeem-msg', /not a valid code/);
+		await page.fill('#redeem-code', codes[0]);
+		await page.click('#redeem-btn');
+		await waitText('#redeem-msg', /Redeemed/);
+		await page.locator(`#mine .coupon-card .coupon-title:has-text("Tea 8折 ${tag}")`).waitFor();
+		await page.fill('#redeem-code', codes[0]);
+		await page.click('#redeem-btn');
+		await waitText('#redeem-msg', /used already/);
+	}, { needs: [admin] });
+}
+
 // ---------------------------------------------------------------- browser
 
 const profile = mkdtempSync(join(tmpdir(), 'flashsale-chromium-'));
@@ -104,7 +216,7 @@ context.setDefaultTimeout(15000);
 // API call (HTTP 4xx/5xx on /<domain>/v1/...) logs "Failed to load resource" too; those are
 // answers the page handles and shows, so they are not counted; any other resource is.
 let problems = [];
-const API_RE = /\/(usercenter|product|seckill|order|payment)\/v1\//;
+const API_RE = /\/(usercenter|product|seckill|order|payment|coupon)\/v1\//;
 /** Listen to a page's console and errors. */
 function watch(page) {
 	page.on('console', (m) => {
@@ -686,6 +798,8 @@ await step('admin edits and deletes a product', async () => {
 	r = await call('GET', `/product/v1/product/detail?id=${S.productId}`, undefined, S.adminToken);
 	expect(r.code === 300001, `the deleted product still answers ${r.code}`);
 }, { needs: ['admin creates a product'] });
+
+await couponSteps();
 
 await context.close();
 rmSync(profile, { recursive: true, force: true });

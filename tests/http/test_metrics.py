@@ -14,7 +14,7 @@ import urllib.request
 import fslib
 
 PROMETHEUS = shutil.which("prometheus")
-DOMAINS = ("usercenter", "product", "seckill", "order", "payment")
+DOMAINS = ("usercenter", "product", "seckill", "order", "payment", "coupon")
 
 
 def free_port():

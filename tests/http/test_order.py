@@ -16,7 +16,7 @@ from fslib import post, sql
 OV = "/order/v1/order"
 FIELDS = ("id", "sn", "userId", "productId", "activityId", "orderType", "title", "cover",
           "quantity", "unitPrice", "totalPrice", "tradeState", "createTime", "payDeadline",
-          "payTime", "payType", "remark")
+          "payTime", "payType", "remark", "couponId", "discount", "payTotal")
 
 
 def product_stock(pid):

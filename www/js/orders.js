@@ -81,7 +81,7 @@ let lastId = 0;
 function orderRow(o) {
 	const detail = '/orders.html?sn=' + encodeURIComponent(o.sn);
 	const actions = el('div', { class: 'order-actions' });
-	const side = el('div', { class: 'order-side' }, el('span', { class: 'order-total' }, yuan(o.totalPrice)));
+	const side = el('div', { class: 'order-side' }, el('span', { class: 'order-total' }, yuan(o.payTotal ?? o.totalPrice)));
 	if (Number(o.tradeState) === 0) {
 		side.append(deadline(o, () => setTimeout(() => reloadList(), 3000)));
 		actions.append(
@@ -181,17 +181,18 @@ function renderDetail() {
 		el('dt', {}, 'Quantity'),
 		el('dd', {}, `${o.quantity} × ${yuan(o.unitPrice)}`),
 		el('dt', {}, 'Total'),
-		el('dd', {}, el('span', { class: 'price', id: 'order-total' }, yuan(o.totalPrice))),
+		el('dd', {}, el('span', { class: 'price', id: 'order-total' }, yuan(o.payTotal ?? o.totalPrice))),
 		el('dt', {}, 'Placed'),
 		el('dd', {}, fmtTime(o.createTime)),
 	);
 	if (Number(o.tradeState) === 0) facts.append(el('dt', {}, 'Pay by'), el('dd', {}, fmtTime(o.payDeadline), ' · ', deadline(o, () => setTimeout(loadDetail, 3000))));
 	if (o.payTime) facts.append(el('dt', {}, 'Paid'), el('dd', {}, fmtTime(o.payTime) + (o.payType ? ' · ' + payTypeText(o.payType) : '')));
+	if (o.discount > 0) facts.append(el('dt', {}, 'Coupon'), el('dd', { id: 'order-discount' }, '−' + yuan(o.discount) + ' of ' + yuan(o.totalPrice)));
 	if (o.remark) facts.append(el('dt', {}, 'Note'), el('dd', {}, o.remark));
 
 	const actions = el('div', { class: 'form-actions' });
 	if (Number(o.tradeState) === 0) {
-		const pay = el('button', { type: 'button', class: 'btn btn-primary btn-lg', id: 'pay-btn' }, 'Pay ' + yuan(o.totalPrice) + ' with WeChat Pay');
+		const pay = el('button', { type: 'button', class: 'btn btn-primary btn-lg', id: 'pay-btn' }, 'Pay ' + yuan(o.payTotal ?? o.totalPrice) + ' with WeChat Pay');
 		pay.addEventListener('click', () => startPay(pay));
 		actions.append(pay, cancelButton(o, loadDetail, 'detail-msg'));
 	} else {
@@ -279,7 +280,7 @@ async function startPay(btn) {
 			el(
 				'div',
 				{},
-				el('h2', {}, el('span', { class: 'wechat' }, 'WeChat Pay'), ' ', yuan(order.totalPrice)),
+				el('h2', {}, el('span', { class: 'wechat' }, 'WeChat Pay'), ' ', yuan(order.payTotal ?? order.totalPrice)),
 				el('p', {}, 'Open WeChat, tap Scan, and scan this code to pay. The page updates by itself once the payment arrives.'),
 				link ? el('p', {}, el('a', { href: link, target: '_blank', rel: 'noopener noreferrer', id: 'pay-open', class: 'btn btn-ghost' }, 'Open the payment page')) : null,
 				status,
