@@ -56,6 +56,8 @@ struct fs_config {
 	long seckill_claim_idle_ms;   /* order-writer: pending entries idle this long are claimed */
 	long seckill_preheat_minutes; /* preheat: activities starting this soon are loaded */
 	long seckill_settle_grace;    /* seconds after the end before unsold units go back */
+	char *seckill_pow_secret;     /* HMAC key of ALTCHA challenges (>= 32 characters) */
+	long seckill_pow_ttl;         /* seconds a challenge may be solved and used */
 	/* [order] (keys of the order domain go here) */
 	long order_pay_timeout;       /* seconds an order waits for payment */
 				      /* [wxpay] (keys of the WeChat Pay client go here) */

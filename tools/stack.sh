@@ -90,6 +90,7 @@ stack_config() {
 	# [seckill]: the seckill token key, and the sold-out marker directory nginx reads.
 	[ -s "$var/secrets/seckill_token_secret" ] ||
 		openssl rand -hex 32 >"$var/secrets/seckill_token_secret"
+	[ -s "$var/secrets/seckill_pow_secret" ] || openssl rand -hex 32 >"$var/secrets/seckill_pow_secret"
 	mkdir -p "$run/soldout"
 	chmod 0755 "$run/soldout"
 	local ops=2 mem=65536 per_addr=30
@@ -123,6 +124,7 @@ otlp_url = $otlp
 sample_percent = $sample
 [seckill]
 token_secret = $(cat "$var/secrets/seckill_token_secret")
+pow_secret = $(cat "$var/secrets/seckill_pow_secret")
 marker_dir = $run/soldout
 EOF
 	# [wxpay]: merchant and platform RSA keys, serials and the APIv3 key, made once; the
