@@ -7,9 +7,10 @@ ALTER TABLE flashsale_seckill.activity
   ADD COLUMN IF NOT EXISTS max_accounts_per_address INT    NOT NULL DEFAULT 0 COMMENT 'tokens per client address; 0 off',
   ADD COLUMN IF NOT EXISTS require_verified_mobile TINYINT NOT NULL DEFAULT 0 COMMENT 'tokens only for accounts with a verified mobile';
 
--- When the account's mobile was verified (SMS code or WeChat phone number); 0 never.
+-- Verified mobiles (the same columns as 010_user_verified_wx.sql; IF NOT EXISTS keeps either order).
 ALTER TABLE flashsale_usercenter.user
-  ADD COLUMN IF NOT EXISTS mobile_verified_at BIGINT NOT NULL DEFAULT 0;
+  ADD COLUMN IF NOT EXISTS mobile_verified TINYINT NOT NULL DEFAULT 0 COMMENT '1 once an SMS code or WeChat phone proved the mobile',
+  ADD COLUMN IF NOT EXISTS mobile_verify_time BIGINT NOT NULL DEFAULT 0 COMMENT 'when it was verified (Unix seconds), 0 never';
 
 CREATE TABLE IF NOT EXISTS flashsale_seckill.reservation (
   activity_id BIGINT UNSIGNED NOT NULL,

@@ -47,6 +47,11 @@ stack_install() {
 			"${missing[@]}" >/dev/null
 		[ -n "$policy_added" ] && $sudo rm -f /usr/sbin/policy-rc.d
 	fi
+	# The storefront's npm libraries (the ALTCHA widget) into www/vendor.
+	if [ ! -s "$TOP/www/vendor/altcha/altcha.js" ]; then
+		say "vendoring the storefront's libraries (npm)"
+		"$TOP/tools/vendor.sh" || die "tools/vendor.sh failed"
+	fi
 	if [ "${1:-}" = test ] && [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] &&
 		[ -f "$TOP/tests/browser/package.json" ]; then
 		say "installing playwright-core (npm)"

@@ -11,7 +11,7 @@
 static int eligible_account(struct app *app, struct http_req *req, json_t **user)
 {
 	int rc = db_query_row(app->db, user,
-			      "SELECT mobile, create_time, mobile_verified_at FROM "
+			      "SELECT mobile, create_time, mobile_verified FROM "
 			      "flashsale_usercenter.user WHERE id = ? AND del_state = 0",
 			      "i", req->claims.user_id);
 	if (rc)
@@ -32,7 +32,7 @@ int seckill_eligible(struct app *app, struct http_req *req, long long aid,
 		return rc;
 	const char *mobile = json_string_value(json_object_get(user, "mobile"));
 	long long created = json_integer_value(json_object_get(user, "create_time"));
-	long long verified = json_integer_value(json_object_get(user, "mobile_verified_at"));
+	long long verified = json_integer_value(json_object_get(user, "mobile_verified"));
 
 	int blocked =
 	    guard_blocked(app->db, app->cache, uid, mobile, req->remote_addr, what, sizeof what);

@@ -43,7 +43,7 @@ def user(source=None, age_days=0, verified=False):
     if age_days:
         sets.append(f"create_time = create_time - {int(age_days * 86400)}")
     if verified:
-        sets.append("mobile_verified_at = UNIX_TIMESTAMP()")
+        sets.append("mobile_verified = 1, mobile_verify_time = UNIX_TIMESTAMP()")
     if sets:
         sql(f"UPDATE flashsale_usercenter.user SET {', '.join(sets)} WHERE id = {uid}")
     return uid, tok
