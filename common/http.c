@@ -11,14 +11,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "dynbuf.h"
+#include "http-parse.h"
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
+#include "signals.h"
 #include "trace.h"
 
-#define HTTP_MAX_QUERY        8192
-#define HTTP_MAX_QUERY_PARAMS 64
-#define HTTP_MAX_DRAIN        (4u << 20) /* beyond this an oversized body is left unread */
+#define HTTP_MAX_HEAD  1024u      /* response header block */
+#define HTTP_MAX_DRAIN (4u << 20) /* beyond this an oversized body is left unread */
 
 /* What http.c keeps per request behind req->io. */
 struct http_io {
@@ -41,20 +43,6 @@ static void http_on_hup(int sig)
 {
 	(void)sig;
 	http_hup = 1;
-}
-
-/* Install the signal handlers without SA_RESTART so accept() is interrupted. */
-static void http_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = http_on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = http_on_hup;
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 }
 
 const char *http_param(struct http_req *req, const char *name)
@@ -102,24 +90,31 @@ int http_send(struct http_req *req, int status, const char *content_type, const 
 	      size_t len)
 {
 	struct http_io *io = req->io;
-	char head[512];
-	int n;
+	struct dynbuf head;
 
-	/* snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu and friends. */
-	n = snprintf(head, sizeof head, "Status: %d %s\r\nX-Request-Id: %s\r\n", status,
-		     http_reason(status), req->request_id);
+	/* A bounded buffer, every line checked: a header that does not fit fails the answer. */
+	dynbuf_init(&head, HTTP_MAX_HEAD);
+	dynbuf_printf(&head, "Status: %d %s\r\nX-Request-Id: %s\r\n", status, http_reason(status),
+		      req->request_id);
 	if (req->retry_after > 0)
-		n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %ld\r\n",
-			      req->retry_after);
+		dynbuf_printf(&head, "Retry-After: %ld\r\n", req->retry_after);
 	if (strcmp(req->method, "GET"))
-		n += snprintf(head + n, sizeof head - (size_t)n, "Cache-Control: no-store\r\n");
+		dynbuf_addstr(&head, "Cache-Control: no-store\r\n");
 	if (content_type)
-		n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n",
-			      content_type);
-	n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n\r\n", len);
+		dynbuf_printf(&head, "Content-Type: %s\r\n", content_type);
+	if (dynbuf_printf(&head, "Content-Length: %zu\r\n\r\n", len) < 0) {
+		log_error("response headers longer than %u bytes: not sent", HTTP_MAX_HEAD);
+		static const char fail[] = "Status: 500 Internal Server Error\r\nContent-Length: "
+					   "0\r\n\r\n";
+		FCGX_PutStr(fail, (int)sizeof fail - 1, io->fcgx.out);
+		req->sent = 1;
+		req->status = 500;
+		return -1;
+	}
 	req->sent = 1;
 	req->status = status;
-	FCGX_PutStr(head, n, io->fcgx.out);
+	FCGX_PutStr(dynbuf_ptr(&head), (int)dynbuf_len(&head), io->fcgx.out);
+	dynbuf_free(&head);
 	if (len)
 		FCGX_PutStr(body, (int)len, io->fcgx.out);
 	return 0;
@@ -148,65 +143,14 @@ static void http_send_envelope(struct http_req *req)
 	json_decref(o);
 }
 
-/* Is s a request id we will echo: 8-64 of [A-Za-z0-9._-]? */
-static int http_valid_request_id(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	return n >= 8 && n <= 64 &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
-/* Decode %XX and '+' in place; returns the new length. */
-static size_t http_unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (*r == '+') {
-			*w++ = ' ';
-		} else if (*r == '%' && r[1] && r[2] && strchr("0123456789abcdefABCDEF", r[1]) &&
-			   strchr("0123456789abcdefABCDEF", r[2])) {
-			char hex[3] = {r[1], r[2], 0};
-			*w++ = (char)strtol(hex, NULL, 16);
-			r += 2;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = 0;
-	return (size_t)(w - s);
-}
-
 /* Parse the query string into req->params (an object of strings). */
 static int http_parse_query(struct http_req *req)
 {
-	req->params = json_object();
+	char why[128];
 	req->params_are_query = 1;
-	if (!req->query || !*req->query)
-		return 0;
-	if (strlen(req->query) > HTTP_MAX_QUERY)
-		return http_fail(req, E_PARAM, "query string too long");
-	char *copy = strdup(req->query), *save = NULL;
-	int n = 0, rc = 0;
-	for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-		if (++n > HTTP_MAX_QUERY_PARAMS) {
-			rc = http_fail(req, E_PARAM, "too many query parameters");
-			break;
-		}
-		char *eq = strchr(kv, '=');
-		char *val = eq ? eq + 1 : kv + strlen(kv);
-		if (eq)
-			*eq = 0;
-		http_unescape(kv);
-		size_t vlen = http_unescape(val);
-		json_t *js = json_stringn(val, vlen); /* NULL for invalid UTF-8 */
-		if (!js) {
-			rc = http_fail(req, E_PARAM, "%.64s: not valid UTF-8", kv);
-			break;
-		}
-		json_object_set_new(req->params, kv, js);
-	}
-	free(copy);
-	return rc;
+	if (http_query_parse(req->query, &req->params, why, sizeof why) < 0)
+		return http_fail(req, E_PARAM, "%s", why);
+	return 0;
 }
 
 /*
@@ -343,9 +287,9 @@ static void http_req_begin(struct http_req *req)
 	req->authorization = http_param(req, "HTTP_AUTHORIZATION");
 
 	const char *rid = http_param(req, "REQUEST_ID");
-	if (!http_valid_request_id(rid))
+	if (!http_request_id_valid(rid))
 		rid = http_param(req, "HTTP_X_REQUEST_ID");
-	if (http_valid_request_id(rid))
+	if (http_request_id_valid(rid))
 		snprintf(req->request_id, sizeof req->request_id, "%s", rid);
 	else
 		id_hex32(req->request_id);
@@ -428,6 +372,37 @@ static void http_serve(struct app *app, struct http_req *req)
 	trace_request_end(req->route ? req->route->path : "unknown route", req->status);
 }
 
+/*
+ * The program's routes followed by the two every program serves, GET /<program>/v1/healthz
+ * and /metrics (unless its table lists them already). 0, or -1 when out of memory.
+ */
+static int http_routes_build(struct app *app, const char *program, const struct route *routes,
+			     size_t n)
+{
+	static const char *const names[] = {"healthz", "metrics"};
+	static const route_fn fns[] = {http_healthz, http_metrics};
+	static char paths[2][96];
+	struct route *all = calloc(n + 2, sizeof *all);
+	if (!all)
+		return -1;
+	memcpy(all, routes, n * sizeof *routes);
+	size_t k = n;
+	for (size_t i = 0; i < 2; i++) {
+		int listed = 0;
+		snprintf(paths[i], sizeof paths[i], "/%s/v1/%s", program, names[i]);
+		for (size_t j = 0; j < n; j++)
+			listed |= !strcmp(routes[j].path, paths[i]);
+		if (!listed)
+			all[k++] = (struct route){.method = "GET",
+						  .path = paths[i],
+						  .flags = ROUTE_RAW,
+						  .handler = fns[i]};
+	}
+	app->routes = all;
+	app->nroutes = k;
+	return 0;
+}
+
 int http_main(const char *program, const struct route *routes, size_t nroutes, app_init_fn init,
 	      int argc, char **argv)
 {
@@ -453,12 +428,15 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		return 1;
 	}
 	app.program = program;
-	app.routes = routes;
-	app.nroutes = nroutes;
+	if (http_routes_build(&app, program, routes, nroutes) < 0) {
+		log_error("out of memory");
+		return 1;
+	}
 	app.db = db_new(&app.cfg);
+	db_set_wait_ms((int)app.cfg.mysql_request_wait_ms);
 	app.cache = cache_new(&app.cfg);
 	/* Before the init hook, so a program may define its own counters there. */
-	if (metrics_open(app.cfg.metrics_dir, program, nroutes) == 0)
+	if (metrics_open(app.cfg.metrics_dir, program, app.nroutes) == 0)
 		http_metrics_define();
 	else if (app.cfg.metrics_dir[0])
 		log_warn("metrics off: cannot map %s/%s.metrics", app.cfg.metrics_dir, program);
@@ -469,7 +447,7 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		log_error("start-up failed");
 		return 1;
 	}
-	http_signals();
+	signals_install(http_on_term, http_on_hup);
 	FCGX_InitRequest(&io.fcgx, 0, 0);
 	memset(&req, 0, sizeof req);
 	req.io = &io;
@@ -490,6 +468,7 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 	db_free(app.db);
 	cache_free(app.cache);
 	config_free(&app.cfg);
+	free((void *)app.routes);
 	return 0;
 }
 

@@ -51,7 +51,7 @@ int seckill_blocklist_add(struct app *app, struct http_req *req)
 		     "VALUES(reason)",
 		     "sss", kind, value, reason);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	guard_blocklist_field(field, sizeof field, kind, value);
 	/* MySQL has it; a retry is harmless, and the preheat job rebuilds Redis from MySQL. */
 	return guard_blocklist_cache(app->cache, field, reason[0] ? reason : "-") < 0 ? E_DB_BUSY
@@ -69,7 +69,7 @@ int seckill_blocklist_remove(struct app *app, struct http_req *req)
 	    db_exec(app->db, "DELETE FROM flashsale_seckill.blocklist WHERE kind = ? AND value = ?",
 		    "ss", kind, value);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	guard_blocklist_field(field, sizeof field, kind, value);
 	return guard_blocklist_cache(app->cache, field, NULL) < 0 ? E_DB_BUSY : 0;
 }
@@ -91,7 +91,7 @@ int seckill_blocklist_list(struct app *app, struct http_req *req)
 				  "SELECT COUNT(*) AS n FROM flashsale_seckill.blocklist", "");
 	if (rc) {
 		json_decref(rows);
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	}
 	req->data = json_pack("{s:o,s:I,s:I,s:I}", "list", rows, "total",
 			      (json_int_t)json_integer_value(json_object_get(count, "n")), "page",

@@ -15,7 +15,7 @@ static int eligible_account(struct app *app, struct http_req *req, json_t **user
 			      "flashsale_usercenter.user WHERE id = ? AND del_state = 0",
 			      "i", req->claims.user_id);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	if (!*user)
 		return http_fail(req, E_NOT_ELIGIBLE, "account not found");
 	return 0;
@@ -87,9 +87,9 @@ out:
 /* In one transaction: the reservation row and the activity's count. 0 or an API code. */
 static int reserve_insert(struct app *app, long long aid, long long uid)
 {
-	int rc = activity_begin(app->db);
+	int rc = db_begin(app->db);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	rc = db_exec(app->db,
 		     "INSERT IGNORE INTO flashsale_seckill.reservation (activity_id, user_id, "
 		     "create_time) VALUES (?, ?, UNIX_TIMESTAMP())",
@@ -103,7 +103,7 @@ static int reserve_insert(struct app *app, long long aid, long long uid)
 		rc = db_commit(app->db);
 	if (rc) {
 		db_rollback(app->db);
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	}
 	return 0;
 }
@@ -120,7 +120,7 @@ int seckill_activity_reserve(struct app *app, struct http_req *req)
 			  "flashsale_seckill.activity WHERE id = ?",
 			  "i", aid);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	if (!row)
 		return E_ACTIVITY_NOT_FOUND;
 	long long need = json_integer_value(json_object_get(row, "require_reservation"));
