@@ -41,6 +41,7 @@ struct fs_config {
 	long login_addr_window;
 	/* [http] */
 	long max_body;
+	long body_timeout_ms;
 	/* [log] */
 	char *log_file;
 	char *log_level;

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "dynbuf.h"
@@ -18,6 +20,7 @@
 #include "metrics.h"
 #include "signals.h"
 #include "trace.h"
+#include "workers.h"
 
 #define HTTP_MAX_HEAD  1024u      /* response header block */
 #define HTTP_MAX_DRAIN (4u << 20) /* beyond this an oversized body is left unread */
@@ -27,6 +30,7 @@ struct http_io {
 	FCGX_Request fcgx;
 	char *body;
 	size_t body_len;
+	long rcv_ms; /* the SO_RCVTIMEO in force on the connection, 0 for none */
 };
 
 static volatile sig_atomic_t http_hup;
@@ -166,7 +170,58 @@ static void http_drain(struct http_io *io, size_t limit)
 		seen += (size_t)n;
 }
 
-/* Read and parse the JSON body (limit max_body) into req->params. */
+/* CLOCK_MONOTONIC in milliseconds. */
+static long long http_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline (an http_now_ms time); 0 when it has passed. */
+static long http_ms_left(long long deadline)
+{
+	long long left = deadline - http_now_ms();
+	return left > 0 ? (long)left : 0;
+}
+
+/* Bound each read() of the connection to ms milliseconds (0: no bound); skips the system
+ * call while the bound in force is within 50 ms of it. */
+static void http_recv_timeout(struct http_io *io, long ms)
+{
+	if (ms ? io->rcv_ms && io->rcv_ms - ms < 50 && ms - io->rcv_ms < 50 : !io->rcv_ms)
+		return;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	if (setsockopt(io->fcgx.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0)
+		io->rcv_ms = ms;
+}
+
+/*
+ * Read up to n body bytes before the deadline: the count (0 at the end of the body), or -1 when
+ * the deadline passed or the connection failed. libfcgi has no timeout, so a read from the
+ * socket happens only in a 1-byte FCGX_GetStr made when its buffer is empty, after
+ * SO_RCVTIMEO is set to the time left; buffered bytes are copied without a read.
+ */
+static int http_read_some(struct http_io *io, char *buf, int n, long long deadline)
+{
+	FCGX_Stream *in = io->fcgx.in;
+	int avail = (int)(in->stop - in->rdNext);
+	if (avail <= 0) {
+		long left = http_ms_left(deadline);
+		if (!left)
+			return -1;
+		http_recv_timeout(io, left);
+		n = 1;
+	} else if (n > avail) {
+		n = avail;
+	}
+	int got = FCGX_GetStr(buf, n, in);
+	if (got <= 0 && FCGX_GetError(in))
+		return -1;
+	return got;
+}
+
+/* Read and parse the JSON body (limit max_body, deadline body_timeout_ms) into req->params. */
 static int http_read_body(struct app *app, struct http_req *req)
 {
 	struct http_io *io = req->io;
@@ -181,18 +236,29 @@ static int http_read_body(struct app *app, struct http_req *req)
 	io->body = malloc(max + 1);
 	if (!io->body)
 		return E_SERVER;
+	long long deadline = http_now_ms() + app->cfg.body_timeout_ms;
 	size_t got = 0;
 	for (;;) {
-		int n = FCGX_GetStr(io->body + got, (int)(max + 1 - got), io->fcgx.in);
-		if (n <= 0)
+		int n = http_read_some(io, io->body + got, (int)(max + 1 - got), deadline);
+		if (n < 0) {
+			/* No more reads: libfcgi's close would otherwise linger while the client
+			 * trickles. */
+			http_recv_timeout(io, 0);
+			shutdown(io->fcgx.ipcFd, SHUT_RD);
+			return http_fail(req, E_PARAM, "request body incomplete after %ld ms",
+					 app->cfg.body_timeout_ms);
+		}
+		if (n == 0)
 			break;
 		got += (size_t)n;
 		if (got > max) {
+			http_recv_timeout(io, 0);
 			http_drain(io, HTTP_MAX_DRAIN);
 			return http_fail(req, E_TOO_LARGE, "request body larger than %zu bytes",
 					 max);
 		}
 	}
+	http_recv_timeout(io, 0);
 	io->body[got] = 0;
 	io->body_len = got;
 	if (!(req->route->flags & ROUTE_BODY))
@@ -307,6 +373,7 @@ void http_req_reset(struct http_req *req)
 		free(io->body);
 		io->body = NULL;
 		io->body_len = 0;
+		io->rcv_ms = 0;
 	}
 	memset(req, 0, sizeof *req);
 	req->io = io;
@@ -326,7 +393,8 @@ static struct {
 	int mysql_connects;
 	int redis_connects;
 	unsigned long mysql_seen, redis_seen;
-} http_slots = {-1, -1, -1, 0, 0};
+	int workers_live, redis_used, redis_max;
+} http_slots = {-1, -1, -1, 0, 0, -1, -1, -1};
 
 /* Define the HTTP layer's own counters (after metrics_open). */
 static void http_metrics_define(void)
@@ -337,6 +405,14 @@ static void http_metrics_define(void)
 						   "MySQL (re)connections made by workers.", 0);
 	http_slots.redis_connects = metrics_define("flashsale_redis_connects_total", NULL,
 						   "Redis (re)connections made by workers.", 0);
+	http_slots.workers_live =
+	    metrics_define("flashsale_workers_live", NULL,
+			   "Workers serving this domain's socket now (counted at scrape time).", 1);
+	http_slots.redis_used = metrics_define("flashsale_redis_used_memory_bytes", NULL,
+					       "Redis used_memory at scrape time.", 1);
+	http_slots.redis_max = metrics_define(
+	    "flashsale_redis_maxmemory_bytes", NULL,
+	    "Redis maxmemory (noeviction: writes are refused past it; 0 = no cap).", 1);
 }
 
 /* Count a served request in the shared metrics, with this worker's new (re)connects. */
@@ -486,12 +562,48 @@ int http_healthz(struct app *app, struct http_req *req)
 	return 0;
 }
 
+/* A number field ("name:123") of a Redis INFO answer, or -1. */
+static long long http_info_field(const char *info, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = info;
+	while (p && *p) {
+		if (!strncmp(p, name, len) && p[len] == ':')
+			return atoll(p + len + 1);
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+/* Scrape-time gauges every domain reports: its live workers, and Redis memory against its
+ * maxmemory (Redis runs noeviction: alert on used / max before writes are refused). */
+static void http_gauges(struct app *app)
+{
+	int live = workers_live();
+	if (live >= 0)
+		metrics_set(http_slots.workers_live, live);
+	redisReply *r = cache_command(app->cache, "INFO memory");
+	if (r && r->type == REDIS_REPLY_STRING) {
+		long long used = http_info_field(r->str, "used_memory");
+		long long max = http_info_field(r->str, "maxmemory");
+		if (used >= 0)
+			metrics_set(http_slots.redis_used, used);
+		if (max >= 0)
+			metrics_set(http_slots.redis_max, max);
+	}
+	if (r)
+		freeReplyObject(r);
+}
+
 int http_metrics(struct app *app, struct http_req *req)
 {
 	const char *paths[METRICS_MAX_ROUTES];
 	size_t n = app->nroutes < METRICS_MAX_ROUTES ? app->nroutes : METRICS_MAX_ROUTES;
 	for (size_t i = 0; i < n; i++)
 		paths[i] = app->routes[i].path;
+	http_gauges(app);
 	if (app->metrics_refresh && app->metrics_refresh(app) < 0)
 		log_warn("metrics: scrape-time gauges not refreshed");
 	char *text = metrics_render(paths, n);
