@@ -56,12 +56,17 @@ START_TEST(test_enum_values)
 			     E_FORBIDDEN,
 			     E_NOT_FOUND,
 			     E_TOO_LARGE,
+			     E_VERIFY_CODE,
+			     E_CHALLENGE,
 			     E_MOBILE_TAKEN,
 			     E_LOGIN_FAILED,
+			     E_WX_BOUND,
+			     E_WX_LOGIN,
 			     E_PRODUCT_NOT_FOUND,
 			     E_STOCK_SHORT,
 			     E_ORDER_NOT_FOUND,
 			     E_ORDER_STATE,
+			     E_REFUND,
 			     E_PAYMENT_NOT_FOUND,
 			     E_PAYMENT_DONE,
 			     E_PAY_GATEWAY,
@@ -71,7 +76,14 @@ START_TEST(test_enum_values)
 			     E_SOLD_OUT,
 			     E_LIMIT_REACHED,
 			     E_SECKILL_TOKEN,
-			     E_SECKILL_REQUEST_NOT_FOUND};
+			     E_SECKILL_REQUEST_NOT_FOUND,
+			     E_NOT_ELIGIBLE,
+			     E_RESERVATION,
+			     E_COUPON_NOT_FOUND,
+			     E_COUPON_GONE,
+			     E_COUPON_LIMIT,
+			     E_COUPON_UNUSABLE,
+			     E_COUPON_CLOSED};
 	ck_assert_uint_eq(sizeof codes / sizeof codes[0], API_ROWS);
 	for (size_t i = 0; i < API_ROWS; i++)
 		ck_assert_int_eq(codes[i], api_table[i].code);
