@@ -90,8 +90,8 @@ static int guard_rules_load(struct db *db, struct cache *c, long long aid, const
 
 int guard_rules_get(struct db *db, struct cache *c, long long aid, struct guard_rules *out)
 {
-	char key[64];
-	activity_key(key, sizeof key, aid, "rules");
+	char key[ACTIVITY_KEY_MAX];
+	activity_key(key, sizeof key, aid, AK_RULES, NULL);
 	redisReply *r = cache_command(c, "HMGET %s start keep pow res age addr verified", key);
 	if (!r)
 		return GUARD_DOWN;
@@ -130,7 +130,7 @@ static int guard_sadd(struct cache *c, int argc, const char **argv)
 
 int guard_reservations_load(struct db *db, struct cache *c, long long aid, long long keep)
 {
-	char key[64], (*ids)[24] = NULL;
+	char key[ACTIVITY_KEY_MAX], (*ids)[24] = NULL;
 	const char **argv = NULL;
 	json_t *rows = NULL;
 	int rc = db_query(db, &rows,
@@ -138,7 +138,7 @@ int guard_reservations_load(struct db *db, struct cache *c, long long aid, long 
 			  "i", aid);
 	if (rc)
 		return guard_db_rc(rc);
-	activity_key(key, sizeof key, aid, "reserved");
+	activity_key(key, sizeof key, aid, AK_RESERVED, NULL);
 	size_t n = json_array_size(rows), i = 0;
 	argv = malloc((2 + GUARD_CHUNK) * sizeof *argv);
 	ids = malloc(GUARD_CHUNK * sizeof *ids);
@@ -175,8 +175,8 @@ out:
 int guard_reserved(struct db *db, struct cache *c, const struct guard_rules *rules, long long aid,
 		   long long uid)
 {
-	char key[64];
-	activity_key(key, sizeof key, aid, "reserved");
+	char key[ACTIVITY_KEY_MAX];
+	activity_key(key, sizeof key, aid, AK_RESERVED, NULL);
 	for (int pass = 0; pass < 2; pass++) {
 		redisReply *r = cache_command(c, "SMISMEMBER %s %s %lld", key, GUARD_LOADED, uid);
 		if (!r)
@@ -199,8 +199,8 @@ int guard_reserved(struct db *db, struct cache *c, const struct guard_rules *rul
 
 int guard_reservation_add(struct cache *c, long long aid, long long uid)
 {
-	char key[64];
-	activity_key(key, sizeof key, aid, "reserved");
+	char key[ACTIVITY_KEY_MAX];
+	activity_key(key, sizeof key, aid, AK_RESERVED, NULL);
 	redisReply *r = cache_command(c, "SADD %s %lld", key, uid);
 	int ok = r && r->type == REDIS_REPLY_INTEGER;
 	if (r)
@@ -298,9 +298,9 @@ int guard_blocked(struct db *db, struct cache *c, long long uid, const char *mob
 int guard_address_take(struct cache *c, const struct guard_rules *rules, long long aid,
 		       const char *addr, long long uid)
 {
-	char key[128], what[96], u[24], cap[24], keep[24];
-	snprintf(what, sizeof what, "addr:%.64s", addr ? addr : "");
-	activity_key(key, sizeof key, aid, what);
+	char key[ACTIVITY_KEY_MAX], u[24], cap[24], keep[24];
+	if (activity_key(key, sizeof key, aid, AK_ADDR, addr ? addr : "") < 0)
+		return GUARD_DOWN;
 	snprintf(u, sizeof u, "%lld", uid);
 	snprintf(cap, sizeof cap, "%lld", rules->addr_cap);
 	snprintf(keep, sizeof keep, "%lld", rules->keep);
@@ -314,9 +314,9 @@ int guard_address_take(struct cache *c, const struct guard_rules *rules, long lo
 
 int guard_challenge_use(struct cache *c, long long aid, const char *challenge, long long expires)
 {
-	char key[128], what[96];
-	snprintf(what, sizeof what, "pow:%.64s", challenge);
-	activity_key(key, sizeof key, aid, what);
+	char key[ACTIVITY_KEY_MAX];
+	if (activity_key(key, sizeof key, aid, AK_POW, challenge) < 0)
+		return GUARD_DOWN;
 	redisReply *r = cache_command(c, "SET %s 1 NX EXAT %lld", key, expires);
 	if (!r)
 		return GUARD_DOWN;
