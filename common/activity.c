@@ -62,11 +62,13 @@ const char *seckill_reason_str(int reason)
 int activity_key(char *out, size_t len, long long id, enum activity_part part, const char *sub)
 {
 	static const char *const names[] = {
-	    [AK_INFO] = "info",       [AK_STOCK] = "stock", [AK_USERS] = "users",
-	    [AK_INTENTS] = "intents", [AK_STATS] = "stats", [AK_REVOKED] = "revoked",
-	    [AK_DEAD] = "dead",       [AK_REQ] = "req",     [AK_RL] = "rl",
+	    [AK_INFO] = "info",       [AK_STOCK] = "stock",       [AK_USERS] = "users",
+	    [AK_INTENTS] = "intents", [AK_STATS] = "stats",       [AK_REVOKED] = "revoked",
+	    [AK_DEAD] = "dead",       [AK_REQ] = "req",           [AK_RL] = "rl",
+	    [AK_RULES] = "rules",     [AK_RESERVED] = "reserved", [AK_ADDR] = "addr",
+	    [AK_POW] = "pow",
 	};
-	int n = part == AK_REQ || part == AK_RL
+	int n = part == AK_REQ || part == AK_RL || part == AK_ADDR || part == AK_POW
 		    ? snprintf(out, len, "{a:%lld}:%s:%s", id, names[part], sub ? sub : "")
 		    : snprintf(out, len, "{a:%lld}:%s", id, names[part]);
 	return n > 0 && (size_t)n < len ? 0 : -1;

@@ -20,6 +20,7 @@
  *   {a:7}:dead     dead-letter stream of intents the order-writer could not write
  *   {a:7}:req:<requestId>  hash uid, status, sn | reason (expires after seckill.request_ttl)
  *   {a:7}:rl:<userId>      per-user request counter of the current second
+ *   {a:7}:rules, :reserved, :addr:<address>, :pow:<challenge>  the anti-scalper state (guard.h)
  * Request ids are "<activityId>-<32 hex>", so a result lookup finds its slot.
  */
 #define ACTIVITY_LIVE_KEY  "fs:seckill:live" /* set of the ids of activities loaded and live */
@@ -39,6 +40,10 @@ enum activity_part {
 	AK_DEAD,
 	AK_REQ, /* sub: the request id */
 	AK_RL,  /* sub: the user id */
+	AK_RULES,
+	AK_RESERVED,
+	AK_ADDR, /* sub: the client address */
+	AK_POW,  /* sub: a solved challenge's hex */
 };
 
 /* Activity status in MySQL and in {a:N}:info. */
@@ -72,8 +77,8 @@ enum seckill_reason {
 const char *seckill_reason_str(int reason);
 
 /*
- * Write the key of part of activity id into out ("{a:<id>}:<part>", with ":<sub>" for AK_REQ
- * and AK_RL; sub is ignored otherwise). 0, or -1 if out is too small.
+ * Write the key of part of activity id into out ("{a:<id>}:<part>", with ":<sub>" for AK_REQ,
+ * AK_RL, AK_ADDR and AK_POW; sub is ignored otherwise). 0, or -1 if out is too small.
  */
 int activity_key(char *out, size_t len, long long id, enum activity_part part, const char *sub);
 

@@ -64,6 +64,8 @@ const struct config_key config_keys[] = {
     I("seckill", "preheat_minutes", seckill_preheat_minutes, "10", 1, 10080),
     I("seckill", "settle_grace", seckill_settle_grace, "60", 0, 86400),
     I("seckill", "writer_attempts", seckill_writer_attempts, "3", 1, 1000),
+    SS("seckill", "pow_secret", seckill_pow_secret, ""),
+    I("seckill", "pow_ttl", seckill_pow_ttl, "600", 30, 86400),
     /* [order] */
     I("order", "pay_timeout", order_pay_timeout, "900", 1, 86400),
     /* [wxpay] */

@@ -61,6 +61,8 @@ struct fs_config {
 	long seckill_settle_grace;    /* seconds after the end before unsold units go back */
 	long seckill_writer_attempts; /* order-writer: failed tries of a batch before its intents
 					 are written one by one, the unwritable dead-lettered */
+	char *seckill_pow_secret;     /* HMAC key of ALTCHA challenges (>= 32 characters) */
+	long seckill_pow_ttl;         /* seconds a challenge may be solved and used */
 	/* [order] (keys of the order domain go here) */
 	long order_pay_timeout;       /* seconds an order waits for payment */
 				      /* [wxpay] (keys of the WeChat Pay client go here) */

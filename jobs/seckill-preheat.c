@@ -11,8 +11,19 @@
 
 #include "activity.h"
 #include "config.h"
+#include "guard.h"
 #include "log.h"
 #include "job.h"
+
+/* Reservations of an activity that requires them, so the token check is one set lookup. */
+static void preheat_reservations(struct db *db, struct cache *c, long long id)
+{
+	struct guard_rules rules;
+	if (guard_rules_get(db, c, id, &rules) != GUARD_OK || !rules.reservation)
+		return;
+	if (guard_reservations_load(db, c, id, rules.keep) != GUARD_OK)
+		log_warn("preheat: reservations of activity %lld not loaded", id);
+}
 
 /* Load activities that start within the preheat window and have not ended. */
 static int preheat_load(struct db *db, struct cache *c, long minutes, int *loaded)
@@ -34,6 +45,7 @@ static int preheat_load(struct db *db, struct cache *c, long minutes, int *loade
 			(*loaded)++;
 		else if (lrc != DB_UNCHANGED)
 			log_warn("preheat: activity %lld not loaded (%d)", id, lrc);
+		preheat_reservations(db, c, id);
 	}
 	json_decref(rows);
 	return 0;
@@ -141,6 +153,9 @@ static int seckill_preheat_run(struct job *j)
 	    preheat_settle(j->db, j->cache, j->cfg.seckill_settle_grace, &settled) == 0)
 		rc = 0;
 	preheat_prune(j->cache);
+	/* The blocklist's Redis copy follows MySQL even if an admin change missed Redis. */
+	if (guard_blocklist_load(j->db, j->cache) != GUARD_OK)
+		log_warn("preheat: blocklist not rebuilt in Redis");
 	int markers = preheat_markers(j->db, j->cfg.seckill_marker_dir);
 	printf("preheat: %d activities loaded, %d settled, %d sold-out markers removed%s\n", loaded,
 	       settled, markers, rc ? " (MySQL unavailable)" : "");

@@ -49,6 +49,7 @@ stack_secrets() {
 	chmod 0750 "$sec"
 	stack_secret "$sec" jwt_secret 32
 	stack_secret "$sec" seckill_token_secret 32
+	stack_secret "$sec" seckill_pow_secret 32
 	stack_secret "$sec" mysql_password 24
 	stack_secret "$sec" wxpay_apiv3_key 16
 	for k in merchant platform; do
@@ -84,6 +85,7 @@ stack_config() {
 		DB_USER="$DB_APP_USER" DB_PASSWORD="$(cat "$sec/mysql_password")" \
 		JWT_SECRET="$(cat "$sec/jwt_secret")" \
 		SECKILL_TOKEN_SECRET="$(cat "$sec/seckill_token_secret")" \
+		SECKILL_POW_SECRET="$(cat "$sec/seckill_pow_secret")" \
 		PWHASH_OPS=$ops PWHASH_MEM_KIB=$mem LOGIN_PER_ADDR=$per_addr \
 		OTLP_URL="$otlp" TRACE_SAMPLE=$sample CLAIM_IDLE_MS=$claim \
 		WEB_URL="http://127.0.0.1:$port" SIM_URL="http://127.0.0.1:$PORT_SIM" \

@@ -63,6 +63,11 @@ stack_install() {
 		say "installing ${missing[*]}"
 		stack_apt_install "${missing[@]}" || die "apt-get install ${missing[*]} failed"
 	fi
+	# The storefront's npm libraries (the ALTCHA widget) into www/vendor.
+	if [ ! -s "$TOP/www/vendor/altcha/altcha.js" ]; then
+		say "vendoring the storefront's libraries (npm)"
+		"$TOP/tools/vendor.sh" || die "tools/vendor.sh failed"
+	fi
 	if [ "${1:-}" = test ] && [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] &&
 		[ -f "$TOP/tests/browser/package.json" ]; then
 		say "installing playwright-core (npm)"

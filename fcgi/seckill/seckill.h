@@ -15,6 +15,24 @@ int seckill_activity_cancel(struct app *app, struct http_req *req);
 /* token.c: seckill tokens */
 int seckill_token(struct app *app, struct http_req *req);
 
+struct guard_rules;
+
+/* challenge.c: proof-of-work challenges (ALTCHA format) and their single-use check */
+int seckill_challenge(struct app *app, struct http_req *req);
+int seckill_challenge_check(struct app *app, struct http_req *req, long long aid,
+			    const struct guard_rules *rules, long long now);
+int seckill_guard_err(int rc);
+
+/* eligibility.c: the rules checked before a token is issued, and reservations */
+int seckill_eligible(struct app *app, struct http_req *req, long long aid,
+		     const struct guard_rules *rules);
+int seckill_activity_reserve(struct app *app, struct http_req *req);
+
+/* blocklist.c: admin blocklist of users, mobiles and addresses */
+int seckill_blocklist_add(struct app *app, struct http_req *req);
+int seckill_blocklist_remove(struct app *app, struct http_req *req);
+int seckill_blocklist_list(struct app *app, struct http_req *req);
+
 /* purchase.c: the hot path, and the start-up checks it needs */
 int seckill_do(struct app *app, struct http_req *req);
 int seckill_purchase_init(struct app *app);

@@ -781,6 +781,33 @@ await step('live dashboard refuses a normal user (100008)', async () => {
 	}
 }, { needs: ['live dashboard shows a sale as it happens'] });
 
+// Against scalpers: an activity with a reservation and a proof-of-work challenge at the default
+// difficulty, bought through the page: reserve, the ALTCHA widget solves during the countdown.
+await step('flash sale with reservation and challenge: reserve, solve in the countdown, buy', async () => {
+	await needSeckill();
+	const l = await call('GET', '/seckill/v1/activity/list');
+	const now = l.data.serverTime;
+	const r = await call('POST', '/seckill/v1/admin/activity/create', {
+		productId: S.productId, seckillPrice: 99, stock: 2, perUserLimit: 1, startTime: now + 20, endTime: now + 900,
+		requireReservation: true, powDifficulty: 100000,
+	}, S.adminToken);
+	expect(r.code === 200 && r.data.id, `create answered ${r.code} ${r.msg}`);
+	const id = r.data.id;
+	await page.goto(BASE + '/seckill.html?id=' + id);
+	await page.locator('#reserve:visible').waitFor();
+	await page.click('#reserve');
+	await page.locator('#reserve-done:visible').waitFor();
+	const d = await call('GET', `/seckill/v1/activity/detail?id=${id}`);
+	expect(d.data.activity.reserved === 1, `reserved is ${d.data.activity.reserved}`);
+	await waitText('#pow-state', /done/, 30000);
+	const ms = await page.locator('#pow-state').getAttribute('data-ms');
+	console.log(`# the ALTCHA widget solved a difficulty-100000 challenge in ${ms} ms`);
+	expect(await page.locator('#buy').isDisabled(), 'the buy button is enabled before the start');
+	await page.locator('#buy:enabled').waitFor({ timeout: 40000 });
+	await page.click('#buy');
+	await waitText('#buy-msg', /You got it/, 60000);
+}, { needs: ['admin creates a product', 'login'] });
+
 await step('admin edits and deletes a product', async () => {
 	await page.goto(BASE + '/admin.html');
 	await page.fill('#p-load', String(S.productId));

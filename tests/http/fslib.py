@@ -52,10 +52,13 @@ class Resp:
         return f"<{self.status} {self.text[:300]}>"
 
 
-def call(method, path, body=None, token=None, headers=None, raw=None, query=None, timeout=30):
-    """Send one request; body is JSON-encoded unless raw (bytes/str) is given."""
+def call(method, path, body=None, token=None, headers=None, raw=None, query=None, timeout=30,
+         source=None):
+    """Send one request; body is JSON-encoded unless raw (bytes/str) is given. source: a local
+    address to send from (any 127.x.y.z), so a test can act as several clients."""
     u = urllib.parse.urlparse(BASE_URL)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
     h = {"Connection": "close"}
     if token:
         h["Authorization"] = "Bearer " + token
@@ -138,13 +141,13 @@ def unique_mobile():
     return "1" + ("%04d" % (os.getpid() % 10000)) + ("%06d" % (n % 10**6))
 
 
-def register(password="secret123", nickname=None, mobile=None):
-    """Register a new user; returns (mobile, token)."""
+def register(password="secret123", nickname=None, mobile=None, source=None):
+    """Register a new user (from address source, if given); returns (mobile, token)."""
     mobile = mobile or unique_mobile()
     body = {"mobile": mobile, "password": password}
     if nickname:
         body["nickname"] = nickname
-    r = post("/usercenter/v1/user/register", body)
+    r = post("/usercenter/v1/user/register", body, source=source)
     assert r.status == 200 and r.code == 200, r
     return mobile, r.data["accessToken"]
 

@@ -2,6 +2,7 @@
 // buy button unlocks at the start; buying is token → do → poll result (API.md, seckill).
 
 import { ApiError, apiGet, apiPost, loggedIn, serverNowMs } from './api.js';
+import { guardInit, guardTokenFields, guardUpdate } from './guard.js';
 import { discount, phase, PHASE_TEXT } from './sales.js';
 import { $, el, errText, fmtDuration, fmtTime, goLogin, header, intParam, safeImageUrl, showMsg, tick, yuan } from './ui.js';
 
@@ -19,6 +20,8 @@ const FAIL_TEXT = {
 	600004: 'Sold out — every unit has been taken. Better luck next time!',
 	600005: 'You have reached the purchase limit for this flash sale.',
 	600006: 'Your purchase verification expired. Please press the button again.',
+	600009: 'This flash sale is for people who reserved before the start.',
+	100012: 'The anti-bot check failed or expired. Please press the button again.',
 	300002: 'Sold out — every unit has been taken.',
 };
 
@@ -109,6 +112,7 @@ function update(now) {
 		else if (p === 'upcoming') btn.textContent = 'Not started yet';
 		else btn.textContent = PHASE_TEXT[p];
 	}
+	guardUpdate(a, now, bought || buying);
 	if (lastPhase === 'upcoming' && p === 'ongoing') load(); // fresh stock at the start
 	lastPhase = p;
 }
@@ -231,7 +235,8 @@ $('buy-form').addEventListener('submit', async (ev) => {
 	steps('token');
 	showMsg('buy-msg', 'Verifying…', 'info');
 	try {
-		const t = await apiPost('/seckill/v1/seckill/token', { activityId: Number(act.id) });
+		const guard = await guardTokenFields();
+		const t = await apiPost('/seckill/v1/seckill/token', { activityId: Number(act.id), ...guard });
 		const d = await purchase({ activityId: Number(act.id), token: t.token, quantity: qty });
 		steps('queued');
 		showMsg('buy-msg', 'Queued — you are in line. Hold on, your order is being created…', 'info');
@@ -254,6 +259,7 @@ $('buy-form').addEventListener('submit', async (ev) => {
 	}
 });
 
+guardInit();
 if (!id) {
 	showMsg('page-msg', 'No flash sale selected. Go back to the home page and pick one.');
 } else {
