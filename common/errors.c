@@ -28,6 +28,8 @@ static const struct err_row err_table[] = {
     {E_STOCK_SHORT, 409, "insufficient stock"},
     {E_ORDER_NOT_FOUND, 404, "order not found"},
     {E_ORDER_STATE, 409, "order state does not allow this action"},
+    {E_REFUND_NOT_ALLOWED, 409,
+     "refund not allowed (window passed, amount above what is refundable)"},
     {E_PAYMENT_NOT_FOUND, 404, "payment not found"},
     {E_PAYMENT_DONE, 409, "order already paid or payment closed"},
     {E_PAY_GATEWAY, 502, "payment gateway error"},

@@ -138,6 +138,13 @@ EOF
 	[ -s "$sec/wxpay_platform_serial" ] ||
 		printf 'PUB_KEY_ID_%s\n' "$(openssl rand -hex 16 | tr a-f A-F)" >"$sec/wxpay_platform_serial"
 	[ -s "$sec/wxpay_apiv3_key" ] || openssl rand -hex 16 >"$sec/wxpay_apiv3_key"
+	# A second platform key as a platform certificate (serial from the certificate), valid
+	# beside the public key as during a rotation; tests sign notifications with it.
+	if [ ! -s "$sec/wxpay_platform_cert.pem" ]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Tenpay.com Root CA" \
+			-set_serial "0x$(openssl rand -hex 20 | tr a-f A-F | sed 's/^0/1/')" \
+			-keyout "$sec/wxpay_platform_cert_key.pem" -out "$sec/wxpay_platform_cert.pem" 2>/dev/null
+	fi
 	cat >>"$var/flashsale.conf" <<EOF
 [wxpay]
 api_base = http://127.0.0.1:$((${port:-8080} + 10))
@@ -147,6 +154,7 @@ serial_no = $(cat "$sec/wxpay_merchant_serial")
 private_key = $sec/wxpay_merchant_key.pem
 platform_key = $sec/wxpay_platform_pub.pem
 platform_serial = $(cat "$sec/wxpay_platform_serial")
+platform_keys = $sec/wxpay_platform_cert.pem
 apiv3_key = $(cat "$sec/wxpay_apiv3_key")
 notify_url = http://127.0.0.1:${port:-8080}/payment/v1/thirdPayment/thirdPaymentWxPayCallback
 EOF
