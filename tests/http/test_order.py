@@ -16,7 +16,8 @@ from fslib import post, sql
 OV = "/order/v1/order"
 FIELDS = ("id", "sn", "userId", "productId", "activityId", "orderType", "title", "cover",
           "quantity", "unitPrice", "totalPrice", "tradeState", "createTime", "payDeadline",
-          "payTime", "payType", "remark")
+          "payTime", "payType", "remark", "couponId", "discount", "payTotal", "refunded",
+          "refundStatus")
 
 
 def product_stock(pid):
