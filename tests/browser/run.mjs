@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { refundSteps } from './refund-steps.mjs';
 
 // ---------------------------------------------------------------- options
 
@@ -664,6 +665,9 @@ await step('admin edits and deletes a product', async () => {
 	r = await call('GET', `/product/v1/product/detail?id=${S.productId}`, undefined, S.adminToken);
 	expect(r.code === 300001, `the deleted product still answers ${r.code}`);
 }, { needs: ['admin creates a product'] });
+
+// Refunds (refund-steps.mjs): a user refund end to end, an admin partial refund.
+await refundSteps({ step, page, call, expect, waitText, BASE, S, tag, needOrder, needPayment });
 
 await context.close();
 rmSync(profile, { recursive: true, force: true });
