@@ -23,6 +23,8 @@ int order_cancel_route(struct app *app, struct http_req *req)
 
 	if ((rc = param_str(req, "sn", 1, 1, ORDER_SN_MAX, &sn)))
 		return rc;
+	if ((rc = order_close_trades(app, req, sn)))
+		return rc;
 	switch (order_cancel(app->db, app->cache, sn, req->claims.user_id, "user")) {
 	case ORDER_CHANGED: order_publish_closed(app, sn); return 0;
 	case ORDER_UNCHANGED:

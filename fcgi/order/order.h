@@ -35,6 +35,9 @@ int order_detail(struct app *app, struct http_req *req);
 /* order-cancel.c: cancel a waiting order */
 int order_cancel_route(struct app *app, struct http_req *req);
 
+/* order-close.c: close the caller's waiting order's open trades at WeChat; 0 or an API code */
+int order_close_trades(struct app *app, struct http_req *req, const char *sn);
+
 /* order-caps.c: 0 if the user may hold quantity more unpaid units of product_id, else 100007 */
 int order_unpaid_caps(struct app *app, struct http_req *req, long long product_id,
 		      long long quantity);

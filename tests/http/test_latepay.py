@@ -140,7 +140,9 @@ class LatePaymentTest(unittest.TestCase):
         """The notification is lost too: order-timeout's query finds the payment and refunds it."""
         _, tok = register()
         osn, psn = self.native(tok)
+        sim_call("POST", "/simulator/controls", {"close_fails": True})  # the cancel's close fails
         self.assertEqual(post(OV + "/cancel", {"sn": osn}, token=tok).code, 200)
+        sim_call("POST", "/simulator/controls", {"close_fails": False})
         r = sim_call("POST", "/simulator/pay", {"out_trade_no": psn, "notify": False})
         self.assertEqual(r.status, 200, r)
         cp = run_job("order-timeout", "--wait", "60", "--query-after", "0")
@@ -149,6 +151,21 @@ class LatePaymentTest(unittest.TestCase):
                         timeout=20)
         self.assertTrue(ok, self.refunds(osn))
         self.assertEqual(self.order_state(osn)[:2], (-1, 2 * PRICE))
+
+    def test_cancel_of_a_just_paid_order(self):
+        """Paid a moment before the user cancels: the close says ORDERPAID, the cancel is refused."""
+        _, tok = register()
+        before = self.stock()
+        osn, psn = self.native(tok)
+        r = sim_call("POST", "/simulator/pay", {"out_trade_no": psn, "notify": False})
+        self.assertEqual(r.status, 200, r)
+        r = post(OV + "/cancel", {"sn": osn}, token=tok)
+        self.assertEqual((r.status, r.code), (409, 400002), r)
+        pay = sql(f"SELECT pay_status FROM flashsale_payment.payment WHERE sn = '{psn}'")[0][0]
+        self.assertEqual(pay, "1")
+        self.assertTrue(wait_until(lambda: self.order_state(osn)[0] == 1, timeout=20))
+        self.assertEqual(self.refunds(osn), [])
+        self.assertEqual(self.stock(), before - 2)
 
 
 if __name__ == "__main__":

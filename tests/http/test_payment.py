@@ -499,14 +499,26 @@ class TestOrderTimeout(PaymentBase):
         d = post(DETAIL, {"orderSn": osn}, token=self.token).data
         self.assertEqual(d["transactionId"], self.sim_trade(psn)["transaction_id"])
 
-    def test_trade_of_cancelled_order_is_closed(self):
+    def test_cancel_closes_the_trade_at_wechat(self):
         osn, psn = self.native()
-        if order_api_up():
+        r = post("/order/v1/order/cancel", {"sn": osn}, token=self.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.sim_trade(psn)["trade_state"], "CLOSED")
+        self.assertEqual(self.payment_row(psn)[0], "-1")
+        r = sim_call("POST", "/simulator/pay", {"out_trade_no": psn})
+        self.assertEqual(r.status, 409, r)
+
+    def test_trade_of_cancelled_order_is_closed(self):
+        """The close at cancel failed (WeChat down): order-timeout closes the trade later."""
+        osn, psn = self.native()
+        sim_call("POST", "/simulator/controls", {"close_fails": True})
+        try:
             r = post("/order/v1/order/cancel", {"sn": osn}, token=self.token)
             self.assertEqual(r.status, 200, r)
-        else:
-            sql(f"UPDATE flashsale_order.orders SET trade_state = -1 WHERE sn = '{osn}'")
-        self.assertEqual(self.sim_trade(psn)["trade_state"], "NOTPAY")
+            self.assertEqual(self.sim_trade(psn)["trade_state"], "NOTPAY")
+            self.assertEqual(self.order_row(osn)[0], "-1")
+        finally:
+            sim_call("POST", "/simulator/controls", {"close_fails": False})
         self.run_timeout("--query-after", "0")
         self.assertEqual(self.sim_trade(psn)["trade_state"], "CLOSED")
         self.assertEqual(self.payment_row(psn)[0], "-1")
