@@ -91,7 +91,11 @@ class RefundBase(unittest.TestCase):
         token = token or self.token
         r = post(OV + "/create", {"productId": self.product, "quantity": qty}, token=token)
         self.assertEqual(r.code, 200, r)
-        osn = r.data["orderSn"]
+        return self.pay(r.data["orderSn"], token)
+
+    def pay(self, osn, token=None):
+        """Pay a waiting order through the simulator; wait until it is paid: (osn, psn)."""
+        token = token or self.token
         r = post(PAY, {"orderSn": osn, "serviceType": "order", "tradeType": "NATIVE"}, token=token)
         self.assertEqual(r.code, 200, r)
         psn = sql(f"SELECT sn FROM flashsale_payment.payment WHERE order_sn = '{osn}'")[0][0]
@@ -500,6 +504,33 @@ class GatewayDownTest(RefundBase):
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         self.assertEqual(self.refund_status(rsn), "SUCCESS")
         self.assertEqual(metric("flashsale_refunds_stuck"), stuck0)
+
+
+class SeckillRefundTest(RefundBase):
+    """A refunded seckill order's units stay sold, and the buyer's quota stays used (README)."""
+
+    def test_units_and_quota_stay(self):
+        import test_order  # its seckill helpers, called on this test
+        fslib.require_daemon(self, "order-writer")
+        sk = test_order.SeckillCancelTest
+        aid, pid = sk.activity(self)
+        uid = post("/usercenter/v1/user/detail", {}, token=self.token).data["userInfo"]["id"]
+        osn = sk.buy(self, self.token, aid, 2)
+        self.pay(osn)
+        before = sk.state(self, aid, uid)
+        self.assertEqual(before, (2, 2, 8, 2))
+        stock = int(sql(f"SELECT stock FROM flashsale_product.product WHERE id = {pid}")[0][0])
+        r = self.user_refund(osn)
+        self.assertEqual(r.code, 200, r)
+        self.wait_status(r.data["refundSn"], "SUCCESS")
+        self.assertEqual(self.order(osn)[:2], (3, 2000))
+        self.assertEqual(sk.state(self, aid, uid), before)
+        self.assertEqual(int(sql(f"SELECT stock FROM flashsale_product.product WHERE id = {pid}")[0][0]), stock)
+        t = post("/seckill/v1/seckill/token", {"activityId": aid}, token=self.token)
+        self.assertEqual(t.code, 200, t)
+        r = post("/seckill/v1/seckill/do", {"activityId": aid, "token": t.data["token"], "quantity": 1},
+                 token=self.token, query={"activityId": aid})
+        self.assertEqual(r.code, 600005, r)
 
 
 class OrderCapsTest(unittest.TestCase):
