@@ -343,7 +343,7 @@ int refund_submit(struct db *db, struct cache *c, struct event_bus *bus, struct 
 	struct wxpay_refund_info x;
 	int unsent = 0;
 	int rc = db_query_row(db, &r,
-			      "SELECT sn, payment_sn, amount, total, reason, status "
+			      "SELECT sn, payment_sn, amount, total, reason, status, requested "
 			      "FROM flashsale_payment.refund WHERE sn = ?",
 			      "s", sn);
 	if (rc || !r) {
@@ -351,7 +351,8 @@ int refund_submit(struct db *db, struct cache *c, struct event_bus *bus, struct 
 		goto out;
 	}
 	snprintf(status, statuslen, "%s", col_str(r, "status"));
-	if (strcmp(col_str(r, "status"), "PROCESSING") || !w)
+	/* Finished, or accepted by WeChat already (refund-query follows it up): nothing to send. */
+	if (strcmp(col_str(r, "status"), "PROCESSING") || col_int(r, "requested") || !w)
 		goto out;
 	struct wxpay_refund_req q = {.out_trade_no = col_str(r, "payment_sn"),
 				     .out_refund_no = sn,

@@ -72,7 +72,8 @@ int refund_apply(struct db *db, struct cache *c, struct event_bus *bus,
 		 const struct wxpay_refund_info *x);
 
 /*
- * Ask WeChat for refund sn (the same out_refund_no on every try) and apply its answer. A
+ * Ask WeChat for refund sn (the same out_refund_no on every try) unless it is finished or
+ * WeChat accepted it already (requested = 1), and apply its answer. A
  * gateway failure counts an attempt and leaves it PROCESSING with requested = 0 for
  * refund-query to send again. status gets the refund's status after the call. 0, 1 when
  * WeChat could not be reached (or refused for now), or a db_rc / -1 when the row cannot be
