@@ -152,6 +152,23 @@ class LatePaymentTest(unittest.TestCase):
         self.assertTrue(ok, self.refunds(osn))
         self.assertEqual(self.order_state(osn)[:2], (-1, 2 * PRICE))
 
+    def test_refund_query_records_a_missing_late_refund(self):
+        """A payment of a cancelled order whose refund a crash left out: refund-query adds it, once."""
+        _, tok = register()
+        osn, psn = self.native(tok)
+        self.assertEqual(sim_call("POST", "/simulator/pay", {"out_trade_no": psn}).status, 200)
+        self.assertTrue(wait_until(lambda: self.order_state(osn)[0] == 1, timeout=20))
+        # As if the order had been cancelled and the program died before recording the refund.
+        sql(f"UPDATE flashsale_order.orders SET trade_state = -1 WHERE sn = '{osn}'")
+        self.assertEqual(self.refunds(osn), [])
+        for _ in range(2):
+            cp = run_job("refund-query", "--wait", "60")
+            self.assertIn("refund-query:", cp.stdout, cp.stderr)
+        ok = wait_until(lambda: [(x[2], x[3]) for x in self.refunds(osn)] == [("SUCCESS", "late_payment")],
+                        timeout=20)
+        self.assertTrue(ok, self.refunds(osn))
+        self.assertEqual(len(sim_call("GET", f"/simulator/trades/{psn}/refunds").json["list"]), 1)
+
     def test_cancel_of_a_just_paid_order(self):
         """Paid a moment before the user cancels: the close says ORDERPAID, the cancel is refused."""
         _, tok = register()
