@@ -9,10 +9,10 @@
 #include "log.h"
 #include "stock.h"
 
-/* Map a db_rc to REFUND_DB_*. */
+/* A failed db_rc as the refund functions report it: DB_DOWN, or DB_ERR for any other. */
 static int refund_db_rc(int rc)
 {
-	return rc == DB_DOWN ? REFUND_DB_DOWN : REFUND_DB_ERR;
+	return rc == DB_DOWN ? DB_DOWN : DB_ERR;
 }
 
 /* An integer column of a row (0 if absent). */
@@ -100,7 +100,7 @@ static int refund_create_tx(struct db *db, const struct refund_ask *a, char *sn,
 		goto out;
 	}
 	if (id_sn_new(sn, snlen, "RFD") < 0) {
-		rc = REFUND_DB_ERR;
+		rc = DB_ERR;
 		goto out;
 	}
 	rc = db_exec(db,
@@ -244,7 +244,7 @@ static int refund_mark_requested(struct db *db, const struct wxpay_refund_info *
 			 "refund_id = IF(? = '', refund_id, ?), update_time = UNIX_TIMESTAMP() "
 			 "WHERE sn = ? AND status = 'PROCESSING' AND requested = 0",
 			 "sss", x->refund_id, x->refund_id, x->out_refund_no);
-	return rc ? (rc == DB_DOWN ? RAPPLY_DB_DOWN : RAPPLY_DB_ERR) : RAPPLY_ALREADY;
+	return rc ? refund_db_rc(rc) : RAPPLY_ALREADY;
 }
 
 int refund_apply(struct db *db, struct cache *c, struct event_bus *bus,
@@ -258,7 +258,7 @@ int refund_apply(struct db *db, struct cache *c, struct event_bus *bus,
 			      "FROM flashsale_payment.refund WHERE sn = ?",
 			      "s", x->out_refund_no);
 	if (rc || !r) {
-		rc = rc ? (rc == DB_DOWN ? RAPPLY_DB_DOWN : RAPPLY_DB_ERR) : RAPPLY_NOT_FOUND;
+		rc = rc ? refund_db_rc(rc) : RAPPLY_NOT_FOUND;
 		goto out;
 	}
 	if (x->refund != col_int(r, "amount") ||
@@ -321,7 +321,7 @@ int refund_apply(struct db *db, struct cache *c, struct event_bus *bus,
 rollback:
 	db_rollback(db);
 dbfail:
-	rc = rc == DB_DOWN ? RAPPLY_DB_DOWN : RAPPLY_DB_ERR;
+	rc = refund_db_rc(rc);
 out:
 	json_decref(r);
 	json_decref(o);

@@ -22,8 +22,7 @@ enum refund_create_rc {
 	REFUND_NOT_FOUND = 2,   /* no such order, or not the caller's */
 	REFUND_NOT_PAID = 3,    /* the order is not paid (waiting or cancelled) */
 	REFUND_NOT_ALLOWED = 4, /* past the window, nothing left, or amount above what is left */
-	REFUND_DB_DOWN = -1,
-	REFUND_DB_ERR = -2,
+	/* DB_DOWN, DB_ERR (enum db_rc, db.h) when MySQL failed: err_from_db maps them */
 };
 
 /* A refund someone asks for. */
@@ -56,8 +55,7 @@ enum refund_apply_rc {
 	RAPPLY_ALREADY = 1,   /* it had been applied before, or is still PROCESSING */
 	RAPPLY_NOT_FOUND = 2, /* no refund with that out_refund_no */
 	RAPPLY_MISMATCH = 3,  /* amount or trade differs from our row */
-	RAPPLY_DB_DOWN = -1,
-	RAPPLY_DB_ERR = -2,
+			      /* DB_DOWN, DB_ERR (enum db_rc, db.h) when MySQL failed */
 };
 
 /*

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 
+#include "dynbuf.h"
 #include "wxpay.h"
 
 /* Platform keys valid at once (WeChat rotates them with an overlap). */
@@ -44,9 +45,9 @@ EVP_PKEY *wxpay_platform_find(struct wxpay *w, const char *serial);
 /* An answer from WeChat: status, bounded body, the Wechatpay-* signature headers. */
 struct wxpay_resp {
 	long status;
-	char *body;
+	struct dynbuf buf; /* the body while it arrives, at most WXPAY_MAX_RESPONSE */
+	char *body;        /* then handed over here (the caller frees it) */
 	size_t len;
-	int overflow;
 	char timestamp[24];
 	char nonce[WXPAY_NONCE_MAX + 1];
 	char signature[WXPAY_SIG_MAX + 1];

@@ -14,11 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "event.h"
 #include "job.h"
-#include "lock.h"
 #include "log.h"
 #include "refund.h"
 
@@ -31,7 +29,6 @@ struct rq_stats {
 
 /* Everything a run needs. */
 struct rq_ctx {
-	struct fs_config cfg;
 	struct db *db;
 	struct cache *cache;
 	struct event_bus *bus;
@@ -144,88 +141,60 @@ static void rq_refunds(struct rq_ctx *t, long long now, long query_after)
 	}
 }
 
-/* Print usage to stderr; exit status 2. */
-static int rq_usage(void)
+/* Option of a run: --query-after SECONDS (default wxpay.refund_query_after). */
+static long rq_query_after = -1;
+
+/* --query-after, --wait (wait that long for a run in progress elsewhere, not skip this one). */
+static int rq_parse(struct job *j, int argc, char **argv)
 {
-	fprintf(stderr,
-		"usage: flashsale-refund-query [-c CONFIG] [--query-after SECONDS] "
-		"[--wait SECONDS]\n"
-		"  one pass, then exit (cron runs it every minute); --wait: wait that long\n"
-		"  for a run in progress elsewhere instead of skipping this one\n");
-	return 2;
+	for (int k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--query-after") && k + 1 < argc)
+			rq_query_after = strtol(argv[++k], NULL, 10);
+		else if (!strcmp(argv[k], "--wait") && k + 1 < argc)
+			j->lock_wait_ms = strtol(argv[++k], NULL, 10) * 1000;
+		else
+			return -1;
+	}
+	return 0;
 }
 
-/* One run of the job. */
-static int refund_query_main(int argc, char **argv)
+/* One pass over late payments and unfinished refunds (under the job's lock). */
+static int refund_query_run(struct job *j)
 {
-	struct rq_ctx t = {0};
-	struct lock lk = {0};
-	const char *conf = NULL;
+	struct rq_ctx t = {.db = j->db, .cache = j->cache, .bus = j->bus};
 	char err[512];
-	long query_after = -1, wait_s = 0;
-	int rc = 1, got = -1;
+	long query_after = rq_query_after < 0 ? j->cfg.wxpay_refund_after : rq_query_after;
 
-	for (int k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "-c") && k + 1 < argc)
-			conf = argv[++k];
-		else if (!strcmp(argv[k], "--query-after") && k + 1 < argc)
-			query_after = strtol(argv[++k], NULL, 10);
-		else if (!strcmp(argv[k], "--wait") && k + 1 < argc)
-			wait_s = strtol(argv[++k], NULL, 10);
-		else
-			return rq_usage();
-	}
-	if (config_load(&t.cfg, conf, err, sizeof err) < 0) {
-		fprintf(stderr, "flashsale-refund-query: %s\n", err);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "flashsale-refund-query: cannot initialise libsodium\n");
 		return 1;
 	}
-	if (query_after < 0)
-		query_after = t.cfg.wxpay_refund_after;
-	if (log_open("refund-query", t.cfg.log_file, t.cfg.log_level) < 0 || sodium_init() < 0) {
-		fprintf(stderr, "flashsale-refund-query: cannot open the log or libsodium\n");
-		goto out;
-	}
-	t.db = db_new(&t.cfg);
-	t.cache = cache_new(&t.cfg);
-	t.bus = t.cache ? event_bus_new(&t.cfg, t.cache) : NULL;
-	t.wx = wxpay_new(&t.cfg, err, sizeof err);
-	if (!t.db || !t.cache || !t.bus || !t.wx) {
-		fprintf(stderr, "flashsale-refund-query: start-up failed%s%s\n", t.wx ? "" : ": ",
-			t.wx ? "" : err);
-		goto out;
-	}
-	for (long waited = 0;; waited++) {
-		got = lock_acquire(t.cache, &lk, "refund-query", 300000);
-		if (got != 0 || waited >= wait_s * 10)
-			break;
-		usleep(100000);
-	}
-	if (got <= 0) {
-		fprintf(stderr, "flashsale-refund-query: %s\n",
-			got == 0 ? "another run holds the lock" : "Redis unavailable");
-		rc = got == 0 ? 0 : 1;
-		goto out;
+	t.wx = wxpay_new(&j->cfg, err, sizeof err);
+	if (!t.wx) {
+		fprintf(stderr, "flashsale-refund-query: start-up failed: %s\n", err);
+		return 1;
 	}
 	rq_late(&t);
 	rq_refunds(&t, (long long)time(NULL), query_after);
-	lock_release(t.cache, &lk);
 	printf("refund-query: %d late, %d sent, %d queried, %d applied, %d errors\n", t.st.late,
 	       t.st.sent, t.st.queried, t.st.applied, t.st.errors);
 	log_json(LOG_INFO, "refund-query pass",
 		 json_pack("{s:i,s:i,s:i,s:i,s:i}", "late", t.st.late, "sent", t.st.sent, "queried",
 			   t.st.queried, "applied", t.st.applied, "errors", t.st.errors));
-	rc = t.st.errors ? 1 : 0;
-out:
 	wxpay_free(t.wx);
-	if (t.bus)
-		event_bus_free(t.bus);
-	cache_free(t.cache);
-	db_free(t.db);
-	config_free(&t.cfg);
-	return rc;
+	return t.st.errors ? 1 : 0;
 }
+
+static const struct job_entry refund_query_entry = {
+    .name = "refund-query",
+    .usage = "[--query-after SECONDS] [--wait SECONDS]",
+    .needs = JOB_DB | JOB_CACHE | JOB_BUS | JOB_LOCK | JOB_RECORD,
+    .lock_ms = 300000,
+    .parse = rq_parse,
+    .run = refund_query_run,
+};
 
 int main(int argc, char **argv)
 {
-	return job_run_recorded("refund-query", refund_query_main, argc, argv);
+	return job_main(&refund_query_entry, argc, argv);
 }

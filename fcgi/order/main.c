@@ -18,7 +18,7 @@ static const struct route order_routes[] = {
     {.method = "POST",
      .path = "/order/v1/order/cancel",
      .flags = ROUTE_AUTH | ROUTE_BODY,
-     .handler = order_cancel_route},
+     .handler = order_cancel},
     {.method = "POST",
      .path = "/order/v1/order/refund",
      .flags = ROUTE_AUTH | ROUTE_BODY,
@@ -35,8 +35,6 @@ static const struct route order_routes[] = {
      .path = "/order/v1/admin/order/refund",
      .flags = ROUTE_ADMIN | ROUTE_BODY,
      .handler = order_admin_refund},
-    {.method = "GET", .path = "/order/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
-    {.method = "GET", .path = "/order/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };
 
 /* The WeChat Pay client (refunds) and the event bus; refunds stay recorded without [wxpay]. */

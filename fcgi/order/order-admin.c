@@ -28,7 +28,7 @@ int order_admin_list(struct app *app, struct http_req *req)
 		      "iiiiiissi", last_id, last_id, state, state, user_id, user_id, sn ? sn : "",
 		      sn ? sn : "", page_size);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	req->data = json_pack("{s:o}", "list", rows);
 	return 0;
 }

@@ -16,7 +16,7 @@ static void order_publish_closed(struct app *app, const char *sn)
 	json_decref(ev);
 }
 
-int order_cancel_route(struct app *app, struct http_req *req)
+int order_cancel(struct app *app, struct http_req *req)
 {
 	const char *sn;
 	int rc;
@@ -25,12 +25,11 @@ int order_cancel_route(struct app *app, struct http_req *req)
 		return rc;
 	if ((rc = order_close_trades(app, req, sn)))
 		return rc;
-	switch (order_cancel(app->db, app->cache, sn, req->claims.user_id, "user")) {
-	case ORDER_CHANGED: order_publish_closed(app, sn); return 0;
-	case ORDER_UNCHANGED:
+	switch ((rc = orders_cancel(app->db, app->cache, sn, req->claims.user_id, "user"))) {
+	case DB_CHANGED: order_publish_closed(app, sn); return 0;
+	case DB_UNCHANGED:
 		return http_fail(req, E_ORDER_STATE, "only a waiting order can be cancelled");
-	case ORDER_NOT_FOUND: return E_ORDER_NOT_FOUND;
-	case DB_DOWN: return E_DB_BUSY;
-	default: return E_SERVER;
+	case DB_NOT_FOUND: return E_ORDER_NOT_FOUND;
+	default: return err_from_db(rc);
 	}
 }

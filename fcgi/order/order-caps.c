@@ -18,7 +18,7 @@ int order_unpaid_caps(struct app *app, struct http_req *req, long long product_i
 	    "WHERE user_id = ? AND trade_state = 0 AND pay_deadline > UNIX_TIMESTAMP()",
 	    "ii", product_id, req->claims.user_id);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	long long n = json_integer_value(json_object_get(row, "n"));
 	long long units = json_integer_value(json_object_get(row, "units"));
 	long long wait = json_integer_value(json_object_get(row, "first_deadline")) -

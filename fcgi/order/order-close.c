@@ -41,7 +41,7 @@ int order_close_trades(struct app *app, struct http_req *req, const char *sn)
 		     "AND o.trade_state = 0 AND p.pay_status = 0 ORDER BY p.id",
 		     "si", sn, req->claims.user_id);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	json_array_foreach(rows, i, row)
 	{
 		const char *psn = json_string_value(json_object_get(row, "sn"));

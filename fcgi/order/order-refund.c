@@ -21,14 +21,14 @@ int order_refund_answer(struct app *app, struct http_req *req, int created, cons
 	case REFUND_NOT_ALLOWED:
 		return http_fail(req, E_REFUND_NOT_ALLOWED,
 				 "refund not allowed: window passed or amount above what is left");
-	case REFUND_DB_DOWN: return E_DB_BUSY;
-	default: return E_SERVER;
+	default: return err_from_db(created);
 	}
 	/* Ask WeChat now (again for an earlier request it never accepted). When it cannot be
 	 * reached the refund stays PROCESSING and refund-query sends it with the same sn. */
-	if (refund_submit(app->db, app->cache, oa ? oa->bus : NULL, oa ? oa->wx : NULL, sn, status,
-			  sizeof status) == DB_DOWN)
-		return E_DB_BUSY;
+	int rc = refund_submit(app->db, app->cache, oa ? oa->bus : NULL, oa ? oa->wx : NULL, sn,
+			       status, sizeof status);
+	if (rc == DB_DOWN)
+		return err_from_db(rc);
 	req->data = json_pack("{s:s,s:s}", "refundSn", sn, "status", status);
 	return req->data ? 0 : E_SERVER;
 }
@@ -64,7 +64,7 @@ int order_refunds(struct app *app, struct http_req *req)
 			  "SELECT id FROM flashsale_order.orders WHERE sn = ? AND user_id = ?",
 			  "si", sn, req->claims.user_id);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	if (!own)
 		return E_ORDER_NOT_FOUND;
 	json_decref(own);
@@ -74,7 +74,7 @@ int order_refunds(struct app *app, struct http_req *req)
 		      "FROM flashsale_payment.refund WHERE order_sn = ? ORDER BY id DESC LIMIT 100",
 		      "s", sn);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	req->data = json_pack("{s:o}", "list", rows);
 	return 0;
 }

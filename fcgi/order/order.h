@@ -33,7 +33,7 @@ int order_list(struct app *app, struct http_req *req);
 int order_detail(struct app *app, struct http_req *req);
 
 /* order-cancel.c: cancel a waiting order */
-int order_cancel_route(struct app *app, struct http_req *req);
+int order_cancel(struct app *app, struct http_req *req);
 
 /* order-close.c: close the caller's waiting order's open trades at WeChat; 0 or an API code */
 int order_close_trades(struct app *app, struct http_req *req, const char *sn);

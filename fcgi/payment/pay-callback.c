@@ -117,7 +117,7 @@ static int pay_on_transaction(struct app *app, json_t *txn, const char **why)
 	case PAY_IGNORED: return 204;
 	case PAY_NOT_FOUND: *why = "unknown out_trade_no"; return 404;
 	case PAY_MISMATCH: *why = "amount does not match the payment"; return 400;
-	case PAY_DB_DOWN: *why = "database unavailable"; return 503;
+	case DB_DOWN: *why = "database unavailable"; return 503;
 	case PAY_PUBLISH:
 		*why = "payment recorded but its event could not be published";
 		return 500;

@@ -29,7 +29,7 @@ int pay_on_refund(struct app *app, json_t *res, const char **why)
 	case RAPPLY_ALREADY: return 204;
 	case RAPPLY_NOT_FOUND: *why = "unknown out_refund_no"; return 404;
 	case RAPPLY_MISMATCH: *why = "amount or trade does not match the refund"; return 400;
-	case RAPPLY_DB_DOWN: *why = "database unavailable"; return 503;
+	case DB_DOWN: *why = "database unavailable"; return 503;
 	default: *why = "server error"; return 500;
 	}
 }
