@@ -68,6 +68,10 @@ const struct config_key config_keys[] = {
     I("seckill", "pow_ttl", seckill_pow_ttl, "600", 30, 86400),
     /* [order] */
     I("order", "pay_timeout", order_pay_timeout, "900", 1, 86400),
+    I("order", "refund_window", order_refund_window, "604800", 0, 31536000),
+    I("order", "max_unpaid_orders", order_max_unpaid_orders, "10", 1, 10000),
+    I("order", "max_unpaid_units", order_max_unpaid_units, "99", 1, 1000000),
+    I("order", "close_grace", order_close_grace, "600", 0, 86400),
     /* [wxpay] */
     S("wxpay", "api_base", wxpay_api_base, "https://api.mch.weixin.qq.com"),
     S("wxpay", "mchid", wxpay_mchid, ""),
@@ -81,6 +85,9 @@ const struct config_key config_keys[] = {
     I("wxpay", "timeout_ms", wxpay_timeout_ms, "5000", 100, 60000),
     I("wxpay", "notify_skew", wxpay_notify_skew, "300", 1, 3600),
     I("wxpay", "query_after", wxpay_query_after, "60", 0, 86400),
+    S("wxpay", "platform_keys", wxpay_platform_keys, ""),
+    S("wxpay", "refund_notify_url", wxpay_refund_url, ""),
+    I("wxpay", "refund_query_after", wxpay_refund_after, "300", 0, 86400),
     /* [events] */
     S("events", "transport", events_transport, "redis"),
     S("events", "kafka_brokers", events_kafka_brokers, ""),

@@ -65,6 +65,10 @@ struct fs_config {
 	long seckill_pow_ttl;         /* seconds a challenge may be solved and used */
 	/* [order] (keys of the order domain go here) */
 	long order_pay_timeout;       /* seconds an order waits for payment */
+	long order_refund_window;     /* seconds after payment a user may ask for a refund */
+	long order_max_unpaid_orders; /* open unpaid orders a user may hold */
+	long order_max_unpaid_units;  /* unpaid units of one product a user may hold */
+	long order_close_grace;       /* order-timeout cancels anyway this long past the deadline */
 				      /* [wxpay] (keys of the WeChat Pay client go here) */
 	char *wxpay_api_base;         /* WeChat Pay v3 base URL (the simulator in tests) */
 	char *wxpay_mchid;            /* merchant id */
@@ -78,6 +82,9 @@ struct fs_config {
 	long wxpay_timeout_ms;        /* whole-request timeout of a call to WeChat */
 	long wxpay_notify_skew;       /* seconds a notification timestamp may be off */
 	long wxpay_query_after;       /* order-timeout queries waiting payments this old */
+	char *wxpay_platform_keys;    /* more platform keys: CERT.pem or SERIAL=KEY.pem, a list */
+	char *wxpay_refund_url;       /* refund callback URL given to WeChat (default derived) */
+	long wxpay_refund_after;      /* refund-query queries PROCESSING refunds this old */
 				      /* [events] (keys of the event transport go here) */
 	char *events_transport;       /* redis or kafka */
 	char *events_kafka_brokers;   /* bootstrap.servers when transport is kafka */

@@ -84,9 +84,9 @@ static int order_already_paid(struct job *j, const char *sn, json_t *ev, json_t 
 		return -1;
 	long long state = json_integer_value(json_object_get(*order, "tradeState"));
 	if (state == -1) {
-		/* Money arrived for a cancelled order: a person must refund it. */
+		/* Money arrived for a cancelled order: payment_apply recorded its full refund. */
 		log_json(
-		    LOG_ERROR, "payment for a cancelled order; refund needed",
+		    LOG_WARN, "payment for a cancelled order; refunded automatically",
 		    json_pack("{s:s, s:s?}", "orderSn", sn, "paymentSn", ev_str(ev, "paymentSn")));
 		return 0;
 	}

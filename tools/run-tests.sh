@@ -103,7 +103,7 @@ case "$ONLY" in all | apache)
 	say "starting Apache on 127.0.0.1:$APORT"
 	if ( stack_apache_start "$TVAR" "$RUN" "$APORT" ); then
 		run_counted http-apache python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$APORT" \
-			--server apache ${FLASHSALE_APACHE_SUITES:-usercenter product order hardening coupon}
+			--server apache ${FLASHSALE_APACHE_SUITES:-usercenter product order payment refund latepay hardening coupon}
 	else
 		record http-apache 0 1
 	fi

@@ -64,6 +64,15 @@ stack_secrets() {
 	[ -s "$sec/wxpay_platform_serial" ] ||
 		(umask 027 && printf 'PUB_KEY_ID_%s\n' "$(openssl rand -hex 16 | tr a-f A-F)" \
 			>"$sec/wxpay_platform_serial")
+	# A second platform key as a platform certificate (serial from the certificate), valid
+	# beside the public key as during a rotation; tests sign notifications with it.
+	if [ ! -s "$sec/wxpay_platform_cert.pem" ]; then
+		(umask 027 && openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
+			-subj "/CN=Tenpay.com Root CA" \
+			-set_serial "0x$(openssl rand -hex 20 | tr a-f A-F | sed 's/^0/1/')" \
+			-keyout "$sec/wxpay_platform_cert_key.pem" -out "$sec/wxpay_platform_cert.pem" \
+			2>/dev/null) || die "openssl req (platform certificate) failed"
+	fi
 	# Files made before secrets were 0640 keep working but are tightened here.
 	chmod 0640 "$sec"/* 2>/dev/null || true
 }

@@ -50,6 +50,8 @@ static int order_create_tx(struct app *app, struct http_req *req, long long prod
 		rc = E_PRODUCT_NOT_FOUND;
 		goto out;
 	}
+	if ((rc = order_unpaid_caps(app, req, product_id, quantity)))
+		goto out;
 	rc = stock_product_take(app->db, product_id, quantity);
 	if (rc == STOCK_SHORT) {
 		rc = E_STOCK_SHORT;

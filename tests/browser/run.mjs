@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { refundSteps } from './refund-steps.mjs';
 
 // ---------------------------------------------------------------- options
 
@@ -827,6 +828,8 @@ await step('admin edits and deletes a product', async () => {
 }, { needs: ['admin creates a product'] });
 
 await couponSteps();
+// Refunds (refund-steps.mjs): a user refund end to end, an admin partial refund.
+await refundSteps({ step, page, call, expect, waitText, BASE, S, tag, needOrder, needPayment });
 
 await context.close();
 rmSync(profile, { recursive: true, force: true });

@@ -283,11 +283,28 @@ def aes_gcm_encrypt(key, nonce, aad, plaintext):
         timeout=30, check=True).stdout.decode()
 
 
-def run_job(name, *args, timeout=120):
-    """Run a job binary of the build against the test stack; returns CompletedProcess."""
-    env = dict(os.environ, FLASHSALE_CONF=os.path.join(VAR, "flashsale.conf"))
+def run_job(name, *args, timeout=120, env=None):
+    """Run a job binary of the build against the test stack (env: extra variables, e.g.
+    FLASHSALE_WXPAY_API_BASE); returns CompletedProcess."""
+    env = dict(os.environ, FLASHSALE_CONF=os.path.join(VAR, "flashsale.conf"), **(env or {}))
     return subprocess.run([os.path.join(BUILD, "jobs", "flashsale-" + name), *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def require_daemon(test, name):
+    """Fail unless the stack's daemon `name` runs; skip only when the stack was explicitly
+    configured without it (FLASHSALE_DAEMONS set and not naming it)."""
+    configured = os.environ.get("FLASHSALE_DAEMONS")
+    if configured is not None and name not in configured.split():
+        test.skipTest(f"{name} not configured in FLASHSALE_DAEMONS")
+    pidfile = os.path.join(RUN, name + ".pid")
+    test.assertTrue(os.path.exists(pidfile), f"{name} is not running ({pidfile} missing)")
+    with open(pidfile) as f:
+        pid = int(f.read().strip() or 0)
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        test.fail(f"{name} (pid {pid}) is not running")
 
 
 def domain_workers(domain):

@@ -66,7 +66,7 @@ START_TEST(test_enum_values)
 			     E_STOCK_SHORT,
 			     E_ORDER_NOT_FOUND,
 			     E_ORDER_STATE,
-			     E_REFUND,
+			     E_REFUND_NOT_ALLOWED,
 			     E_PAYMENT_NOT_FOUND,
 			     E_PAYMENT_DONE,
 			     E_PAY_GATEWAY,

@@ -5,6 +5,7 @@
 import qrcode from '/vendor/qrcode-generator.js';
 import { apiPost, loggedIn } from './api.js';
 import { $, busy, el, errText, fmtDuration, fmtTime, goLogin, header, img, param, showMsg, stateBadge, tick, yuan } from './ui.js';
+import { canRequestRefund, refundBadge, refundButton, refundTable } from './refund-ui.js';
 
 header('orders');
 const PAGE_SIZE = 10;
@@ -90,6 +91,7 @@ function orderRow(o) {
 		);
 	} else {
 		actions.append(el('a', { class: 'btn btn-ghost btn-sm', href: detail }, 'Details'));
+		if (canRequestRefund(o)) actions.append(refundButton(o, reloadList, 'list-msg'));
 	}
 	side.append(actions);
 	return el(
@@ -106,7 +108,7 @@ function orderRow(o) {
 				' · Order ',
 				el('a', { href: detail, class: 'sn' }, o.sn),
 			),
-			stateBadge(o.tradeState),
+			el('span', {}, stateBadge(o.tradeState), ' ', refundBadge(o.refundStatus, o)),
 		),
 		el(
 			'div',
@@ -189,6 +191,7 @@ function renderDetail() {
 	if (o.payTime) facts.append(el('dt', {}, 'Paid'), el('dd', {}, fmtTime(o.payTime) + (o.payType ? ' · ' + payTypeText(o.payType) : '')));
 	if (o.discount > 0) facts.append(el('dt', {}, 'Coupon'), el('dd', { id: 'order-discount' }, '−' + yuan(o.discount) + ' of ' + yuan(o.totalPrice)));
 	if (o.remark) facts.append(el('dt', {}, 'Note'), el('dd', {}, o.remark));
+	if (o.refundStatus) facts.append(el('dt', {}, 'Refund'), el('dd', { id: 'order-refund' }, refundBadge(o.refundStatus, o), o.refunded ? ' · ' + yuan(o.refunded) + ' refunded' : ''));
 
 	const actions = el('div', { class: 'form-actions' });
 	if (Number(o.tradeState) === 0) {
@@ -197,6 +200,7 @@ function renderDetail() {
 		actions.append(pay, cancelButton(o, loadDetail, 'detail-msg'));
 	} else {
 		actions.append(el('a', { class: 'btn btn-ghost', href: '/product.html?id=' + encodeURIComponent(o.productId) }, 'Buy again'));
+		if (canRequestRefund(o)) actions.append(refundButton(o, loadDetail, 'detail-msg'));
 	}
 	$('order-detail').replaceChildren(
 		el(
@@ -206,6 +210,11 @@ function renderDetail() {
 			el('div', { class: 'detail-info' }, el('h1', {}, o.title || 'Product #' + o.productId), facts, actions, el('div', { id: 'pay-area' })),
 		),
 	);
+	if (Number(o.tradeState) !== 0)
+		refundTable(o.sn).then((t) => {
+			if ($('refunds')) $('refunds').remove();
+			$('order-detail').append(t);
+		});
 }
 
 /** Human name of a payment type. */
