@@ -109,11 +109,22 @@ static inline const char *unit_require(const char *program, const char *var)
 	return v;
 }
 
-/* A config for the Redis test server ($FLASHSALE_TEST_REDIS_SOCKET); cooldown in ms. */
+/*
+ * A config for the Redis test server ($FLASHSALE_TEST_REDIS_SOCKET); cooldown in ms. With
+ * $FLASHSALE_TEST_REDIS_ON_CLUSTER (host:port,...) the cache goes to that Redis Cluster instead.
+ */
 static inline void unit_redis_config(struct fs_config *cfg, long cooldown_ms)
 {
 	const char *sock = unit_env("FLASHSALE_TEST_REDIS_SOCKET");
+	const char *cluster = unit_env("FLASHSALE_TEST_REDIS_ON_CLUSTER");
 	ck_assert_msg(sock != NULL, "FLASHSALE_TEST_REDIS_SOCKET unset");
+	if (cluster) {
+		unit_config(cfg,
+			    "[redis]\nsocket = %s\ncluster = %s\ncluster_check_slots = 1\n"
+			    "timeout_ms = 1000\n[breaker]\ncooldown_ms = %ld\n",
+			    sock, cluster, cooldown_ms);
+		return;
+	}
 	unit_config(cfg, "[redis]\nsocket = %s\ntimeout_ms = 1000\n[breaker]\ncooldown_ms = %ld\n",
 		    sock, cooldown_ms);
 }
