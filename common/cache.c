@@ -239,7 +239,7 @@ redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int a
 	    argc > CACHE_MAX_ARGS ? malloc(((size_t)argc + 3) * sizeof *args) : small;
 	if (!args)
 		return NULL;
-	if (c->cl && c->cfg->redis_cluster_check_slots && cache_eval_slots_differ(s, nkeys, argv)) {
+	if (c->cfg->redis_cluster_check_slots && cache_eval_slots_differ(s, nkeys, argv)) {
 		if (args != small)
 			free(args);
 		return cache_error_reply("ERR flashsale: script keys span more than one slot");

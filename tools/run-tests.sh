@@ -116,7 +116,7 @@ run_cluster() {
 	seeds=$("$TOP/tools/redis-cluster.sh" nodes "$dir")
 	FLASHSALE_TEST_REDIS_SOCKET="$RUN/redis.sock" FLASHSALE_TEST_MYSQL_SOCKET="$RUN/mysql.sock" \
 		FLASHSALE_TEST_REDIS_ON_CLUSTER="$seeds" FLASHSALE_TEST_REDIS_CLUSTER="$seeds" \
-		run_counted cluster run_checks test-lock test-ratelimit test-auth test-seckill-token \
+		run_counted cluster run_checks test-lock test-ratelimit test-auth test-event \
 		test-stock test-cache-cluster
 	"$TOP/tools/redis-cluster.sh" stop "$dir"
 }

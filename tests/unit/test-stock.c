@@ -24,10 +24,10 @@ static struct cache *cache;
 static void setup(void)
 {
 	unit_config(&cfg,
-		    "[mysql]\nsocket = %s\nuser = root\npassword =\n[redis]\nsocket = %s\n"
+		    "[mysql]\nsocket = %s\nuser = root\npassword =\n[redis]\nsocket = %s\n%s"
 		    "[breaker]\ncooldown_ms = 300\n",
 		    unit_env("FLASHSALE_TEST_MYSQL_SOCKET"),
-		    unit_env("FLASHSALE_TEST_REDIS_SOCKET"));
+		    unit_env("FLASHSALE_TEST_REDIS_SOCKET"), unit_redis_cluster_ini());
 	db = db_new(&cfg);
 	cache = cache_new(&cfg);
 	ck_assert_ptr_nonnull(db);
