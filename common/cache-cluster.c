@@ -421,8 +421,11 @@ static int cluster_pick(struct cache_cluster *cl, int slot)
 	return -1;
 }
 
-/* Parse "MOVED 3999 127.0.0.1:6381" (or ASK): the node index and slot; -1 on bad text. */
-static int redirect_target(struct cache_cluster *cl, const char *err, int *slot)
+/*
+ * Parse "MOVED 3999 127.0.0.1:6381" (or ASK): the node index and slot; -1 on bad text. An
+ * empty host (":6381", an unknown endpoint) means the host of the node that answered, from.
+ */
+static int redirect_target(struct cache_cluster *cl, const char *err, int from, int *slot)
 {
 	char host[64];
 	const char *sp = strchr(err, ' ');
@@ -435,6 +438,8 @@ static int redirect_target(struct cache_cluster *cl, const char *err, int *slot)
 		return -1;
 	memcpy(host, addr + 1, (size_t)(colon - addr - 1));
 	host[colon - addr - 1] = 0;
+	if (!host[0])
+		snprintf(host, sizeof host, "%s", cl->nodes[from].host);
 	return node_index(cl, host, atoi(colon + 1));
 }
 
@@ -508,7 +513,7 @@ redisReply *cache_cluster_roundtrip(struct cache_cluster *cl, const char *cmd, s
 			} else if (r->type != REDIS_REPLY_ERROR) {
 				return r;
 			} else if (!strncmp(r->str, "MOVED ", 6)) {
-				int s, to = redirect_target(cl, r->str, &s);
+				int s, to = redirect_target(cl, r->str, ni, &s);
 				if (to < 0)
 					return r;
 				cl->map[s] = (unsigned char)to;
@@ -518,7 +523,7 @@ redisReply *cache_cluster_roundtrip(struct cache_cluster *cl, const char *cmd, s
 				continue;
 			} else if (!strncmp(r->str, "ASK ", 4)) {
 				int s;
-				ask = redirect_target(cl, r->str, &s);
+				ask = redirect_target(cl, r->str, ni, &s);
 				if (ask < 0)
 					return r;
 				cl->st.ask++;
