@@ -34,6 +34,7 @@ struct cache_cluster {
 	struct node nodes[CLUSTER_MAX_NODES];
 	int nnodes;
 	int have_map, dirty;
+	int slots_only; /* test hook: load the map with CLUSTER SLOTS (the pre-7 way) */
 	long long refreshed_ms;
 	unsigned char map[CACHE_SLOTS];
 	struct cache_cluster_stats st;
@@ -383,9 +384,10 @@ static int cluster_refresh(struct cache_cluster *cl)
 		struct node *n = &cl->nodes[i];
 		int ok = -1;
 		memset(map, CLUSTER_NO_NODE, sizeof map);
-		redisReply *r = node_simple(cl, n, "CLUSTER SHARDS");
-		if (r && r->type == REDIS_REPLY_ERROR) {
-			freeReplyObject(r);
+		redisReply *r = cl->slots_only ? NULL : node_simple(cl, n, "CLUSTER SHARDS");
+		if (cl->slots_only || (r && r->type == REDIS_REPLY_ERROR)) {
+			if (r)
+				freeReplyObject(r);
 			r = node_simple(cl, n, "CLUSTER SLOTS");
 			ok = r ? map_from_slots(cl, r, n, map) : -1;
 		} else if (r) {
@@ -561,6 +563,11 @@ int cache_cluster_debug_point(struct cache_cluster *cl, int slot, const char *ho
 		return -1;
 	cl->map[slot] = (unsigned char)ni;
 	return 0;
+}
+
+void cache_cluster_debug_slots_only(struct cache_cluster *cl)
+{
+	cl->slots_only = 1;
 }
 
 int cache_cluster_debug_owner(struct cache_cluster *cl, int slot)

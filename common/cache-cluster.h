@@ -55,6 +55,9 @@ struct cache_cluster *cache_cluster_of(struct cache *c);
 /* Test hook: point slot at host:port in the map (a stale entry). 0 or -1. */
 int cache_cluster_debug_point(struct cache_cluster *cl, int slot, const char *host, int port);
 
+/* Test hook: load the slot map with CLUSTER SLOTS only, as on Redis before 7. */
+void cache_cluster_debug_slots_only(struct cache_cluster *cl);
+
 /* Test hook: the port of the node slot maps to now, loading the map if needed; -1 if none. */
 int cache_cluster_debug_owner(struct cache_cluster *cl, int slot);
 

@@ -326,6 +326,72 @@ START_TEST(test_ask_then_moved)
 }
 END_TEST
 
+/* The CLUSTER SLOTS fallback (Redis < 7) gives the same routing as CLUSTER SHARDS. */
+START_TEST(test_slots_fallback)
+{
+	struct cache *old = cache_new(&cfg);
+	struct cache_cluster *cl = cache_cluster_of(old);
+	cache_cluster_debug_slots_only(cl);
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "sl%d", i);
+		const char *k = key(name);
+		int m, slot = cache_key_slot(k, strlen(k));
+		owner(slot, &m, NULL, NULL);
+		ck_assert_int_eq(cache_cluster_debug_owner(cl, slot), m);
+		ok(cache_command(old, "SET %s x EX 60", k));
+		expect_str(cache_command(old, "GET %s", k), "x");
+		ok(cache_command(old, "DEL %s", k));
+	}
+	ck_assert_uint_eq(cache_cluster_stats(cl).refreshes, 1);
+	ck_assert_uint_eq(cache_cluster_stats(cl).moved, 0);
+	cache_free(old);
+}
+END_TEST
+
+/*
+ * A multi-key command on a slot being migrated, one key moved and one not: the node answers
+ * TRYAGAIN; the client retries with a pause and gives up (NULL) within about redis.timeout_ms.
+ * Once the migration is cancelled (SETSLOT STABLE) the same command works.
+ */
+START_TEST(test_tryagain_bounded)
+{
+	struct cache_cluster *cl = cache_cluster_of(cache);
+	char k1[96], k2[96], aid[64], bid[64];
+	snprintf(k1, sizeof k1, "{fs:cc:%ld:try}:1", (long)getpid());
+	snprintf(k2, sizeof k2, "{fs:cc:%ld:try}:2", (long)getpid());
+	int slot = cache_key_slot(k1, strlen(k1)), a, ports[8];
+	owner(slot, &a, NULL, aid);
+	masters(ports);
+	int b = ports[0] == a ? ports[1] : ports[0];
+	node_id(b, bid);
+	ok(cache_command(cache, "SET %s one EX 60", k1));
+	redisContext *db = direct(b), *da = direct(a);
+	freeReplyObject(on(db, "CLUSTER SETSLOT %d IMPORTING %s", slot, aid));
+	freeReplyObject(on(da, "CLUSTER SETSLOT %d MIGRATING %s", slot, bid));
+
+	unsigned long tries = cache_cluster_stats(cl).tryagain;
+	long long t0 = unit_now_ms();
+	redisReply *r = cache_command(cache, "MGET %s %s", k1, k2);
+	long long took = unit_now_ms() - t0;
+	ck_assert_msg(r == NULL, "MGET during rehashing answered type %d", r ? r->type : -1);
+	ck_assert_uint_gt(cache_cluster_stats(cl).tryagain, tries + 1);
+	ck_assert_msg(took >= 500 && took <= 2500, "gave up after %lld ms", took);
+
+	freeReplyObject(on(da, "CLUSTER SETSLOT %d STABLE", slot));
+	freeReplyObject(on(db, "CLUSTER SETSLOT %d STABLE", slot));
+	redisFree(da);
+	redisFree(db);
+	r = cache_command(cache, "MGET %s %s", k1, k2);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	ck_assert_str_eq(r->element[0]->str, "one");
+	ck_assert_int_eq(r->element[1]->type, REDIS_REPLY_NIL);
+	freeReplyObject(r);
+	ok(cache_command(cache, "DEL %s", k1));
+}
+END_TEST
+
 /* A script over keys of one slot runs; one over two slots is refused and does not run. */
 START_TEST(test_script_slot_check)
 {
@@ -476,6 +542,8 @@ static Suite *cluster_suite(void)
 	tcase_add_test(tc, test_routing_spreads);
 	tcase_add_test(tc, test_moved_stale_map);
 	tcase_add_test(tc, test_ask_then_moved);
+	tcase_add_test(tc, test_slots_fallback);
+	tcase_add_test(tc, test_tryagain_bounded);
 	tcase_add_test(tc, test_script_slot_check);
 	tcase_add_test(tc, test_noscript_per_node);
 	tcase_add_test(tc, test_failover);
