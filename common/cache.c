@@ -41,6 +41,7 @@ struct cache *cache_new(const struct fs_config *cfg)
 	return c;
 }
 
+/* The cluster client, NULL in single-node mode (see cache-cluster.h). */
 struct cache_cluster *cache_cluster_of(struct cache *c)
 {
 	return c->cl;
@@ -73,6 +74,7 @@ void cache_free(struct cache *c)
 	free(c);
 }
 
+/* Connect with cfg's timeouts and AUTH, through brk (see cache-cluster.h); shared by both modes. */
 redisContext *cache_dial(const struct fs_config *cfg, const char *host, int port,
 			 struct breaker *brk)
 {
