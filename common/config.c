@@ -36,6 +36,8 @@ const struct config_key config_keys[] = {
     I("redis", "port", redis_port, "6379", 1, 65535),
     I("redis", "timeout_ms", redis_timeout_ms, "1000", 10, 60000),
     SS("redis", "password", redis_password, ""),
+    S("redis", "cluster", redis_cluster, ""),
+    I("redis", "cluster_check_slots", redis_cluster_check_slots, "0", 0, 1),
     I("breaker", "cooldown_ms", breaker_cooldown_ms, "1000", 0, 60000),
     SS("auth", "jwt_secret", jwt_secret, NULL),
     I("auth", "access_expire", access_expire, "604800", 60, 31536000),

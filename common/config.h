@@ -27,6 +27,8 @@ struct fs_config {
 	long redis_port;
 	long redis_timeout_ms;
 	char *redis_password;
+	char *redis_cluster; /* host:port,... of Redis Cluster nodes; empty = one server */
+	long redis_cluster_check_slots; /* refuse scripts whose keys span slots (debug, any mode) */
 	/* [breaker] */
 	long breaker_cooldown_ms;
 	/* [auth] */

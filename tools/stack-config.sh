@@ -83,9 +83,10 @@ stack_secrets() {
 # crashed consumers' pending events claimed after 2 s instead of 30 s.
 stack_config() {
 	local var=$1 run=$2 mode=$3 port=$4 sec="$1/secrets"
-	local ops=2 mem=65536 per_addr=30 otlp="" sample=1 claim=30000
+	local ops=2 mem=65536 per_addr=30 otlp="" sample=1 claim=30000 check_slots=0
 	if [ "$mode" = test ]; then
-		ops=1 mem=8192 per_addr=100000 sample=100 claim=2000
+		# check_slots: refuse scripts whose keys span Redis Cluster slots, in either mode.
+		ops=1 mem=8192 per_addr=100000 sample=100 claim=2000 check_slots=1
 		otlp="http://127.0.0.1:$PORT_OTLP/v1/traces"
 	fi
 	stack_secrets "$sec"
@@ -95,7 +96,7 @@ stack_config() {
 		JWT_SECRET="$(cat "$sec/jwt_secret")" \
 		SECKILL_TOKEN_SECRET="$(cat "$sec/seckill_token_secret")" \
 		SECKILL_POW_SECRET="$(cat "$sec/seckill_pow_secret")" \
-		PWHASH_OPS=$ops PWHASH_MEM_KIB=$mem LOGIN_PER_ADDR=$per_addr \
+		PWHASH_OPS=$ops PWHASH_MEM_KIB=$mem LOGIN_PER_ADDR=$per_addr CHECK_SLOTS=$check_slots \
 		OTLP_URL="$otlp" TRACE_SAMPLE=$sample CLAIM_IDLE_MS=$claim \
 		WEB_URL="http://127.0.0.1:$port" SIM_URL="http://127.0.0.1:$PORT_SIM" \
 		WX_MCHID=$WX_MCHID WX_APPID=$WX_APPID \
