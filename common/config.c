@@ -76,6 +76,7 @@ const struct config_key config_keys[] = {
     I("wxpay", "timeout_ms", wxpay_timeout_ms, "5000", 100, 60000),
     I("wxpay", "notify_skew", wxpay_notify_skew, "300", 1, 3600),
     I("wxpay", "query_after", wxpay_query_after, "60", 0, 86400),
+    I("wxpay", "bill_max_bytes", wxpay_bill_max_bytes, "67108864", 1024, 1073741824),
     /* [events] */
     S("events", "transport", events_transport, "redis"),
     S("events", "kafka_brokers", events_kafka_brokers, ""),
@@ -95,6 +96,7 @@ const struct config_key config_keys[] = {
     I("trace", "batch", trace_batch, "512", 1, 100000),
     I("trace", "flush_ms", trace_flush_ms, "1000", 10, 600000),
     I("trace", "sample_percent", trace_sample_percent, "1", 0, 100),
+    I("trace", "forced_per_second", trace_forced_per_second, "10", 0, 1000000),
 };
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
 

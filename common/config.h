@@ -71,6 +71,7 @@ struct fs_config {
 	long wxpay_timeout_ms;        /* whole-request timeout of a call to WeChat */
 	long wxpay_notify_skew;       /* seconds a notification timestamp may be off */
 	long wxpay_query_after;       /* order-timeout queries waiting payments this old */
+	long wxpay_bill_max_bytes;    /* bill-reconcile: largest trade bill downloaded */
 				      /* [events] (keys of the event transport go here) */
 	char *events_transport;       /* redis or kafka */
 	char *events_kafka_brokers;   /* bootstrap.servers when transport is kafka */
@@ -85,11 +86,12 @@ struct fs_config {
 	/* [metrics] */
 	char *metrics_dir; /* where <program>.metrics files are mapped; empty = off */
 	/* [trace] */
-	char *trace_socket;        /* datagram socket of jobs/trace-exporter; empty = off */
-	char *trace_otlp_url;      /* OTLP/HTTP JSON endpoint the exporter posts to */
-	long trace_batch;          /* spans per export */
-	long trace_flush_ms;       /* export at least this often */
-	long trace_sample_percent; /* requests traced without a sampled traceparent */
+	char *trace_socket;           /* datagram socket of jobs/trace-exporter; empty = off */
+	char *trace_otlp_url;         /* OTLP/HTTP JSON endpoint the exporter posts to */
+	long trace_batch;             /* spans per export */
+	long trace_flush_ms;          /* export at least this often */
+	long trace_sample_percent;    /* requests traced without a sampled traceparent */
+	long trace_forced_per_second; /* per process: sampled traceparents honoured per second */
 };
 
 /* What a config key holds. */

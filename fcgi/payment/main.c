@@ -17,6 +17,14 @@ static const struct route payment_routes[] = {
      .path = "/payment/v1/thirdPayment/detail",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = pay_detail},
+    {.method = "GET",
+     .path = "/payment/v1/admin/reconcile",
+     .flags = ROUTE_ADMIN,
+     .handler = pay_reconcile},
+    {.method = "GET",
+     .path = "/payment/v1/admin/reconcile/days",
+     .flags = ROUTE_ADMIN,
+     .handler = pay_reconcile_days},
     {.method = "GET", .path = "/payment/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
     {.method = "GET", .path = "/payment/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };
@@ -37,6 +45,7 @@ static int payment_init(struct app *app)
 		return -1;
 	}
 	app->domain = &pa;
+	app->metrics_refresh = pay_reconcile_metrics;
 	return 0;
 }
 

@@ -19,4 +19,9 @@ int pay_detail(struct app *app, struct http_req *req);
 /* pay-callback.c: WeChat Pay's notification */
 int pay_callback(struct app *app, struct http_req *req);
 
+/* pay-reconcile.c: the daily bill reconciliation (admin view, scrape-time gauge) */
+int pay_reconcile(struct app *app, struct http_req *req);
+int pay_reconcile_days(struct app *app, struct http_req *req);
+int pay_reconcile_metrics(struct app *app);
+
 #endif
