@@ -96,7 +96,7 @@ const struct config_key config_keys[] = {
     I("trace", "batch", trace_batch, "512", 1, 100000),
     I("trace", "flush_ms", trace_flush_ms, "1000", 10, 600000),
     I("trace", "sample_percent", trace_sample_percent, "1", 0, 100),
-    I("trace", "forced_per_second", trace_forced_per_second, "10", 0, 1000000),
+    I("trace", "forced_per_second", trace_forced_rate, "10", 0, 1000000),
 };
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
 

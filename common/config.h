@@ -86,12 +86,12 @@ struct fs_config {
 	/* [metrics] */
 	char *metrics_dir; /* where <program>.metrics files are mapped; empty = off */
 	/* [trace] */
-	char *trace_socket;           /* datagram socket of jobs/trace-exporter; empty = off */
-	char *trace_otlp_url;         /* OTLP/HTTP JSON endpoint the exporter posts to */
-	long trace_batch;             /* spans per export */
-	long trace_flush_ms;          /* export at least this often */
-	long trace_sample_percent;    /* requests traced without a sampled traceparent */
-	long trace_forced_per_second; /* per process: sampled traceparents honoured per second */
+	char *trace_socket;        /* datagram socket of jobs/trace-exporter; empty = off */
+	char *trace_otlp_url;      /* OTLP/HTTP JSON endpoint the exporter posts to */
+	long trace_batch;          /* spans per export */
+	long trace_flush_ms;       /* export at least this often */
+	long trace_sample_percent; /* requests traced without a sampled traceparent */
+	long trace_forced_rate;    /* sampled traceparents followed per second per process */
 };
 
 /* What a config key holds. */

@@ -491,7 +491,7 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 	if (app.cfg.trace_socket[0] &&
 	    trace_open(app.cfg.trace_socket, program, (unsigned)app.cfg.trace_sample_percent) < 0)
 		log_warn("tracing off: bad trace.socket %s", app.cfg.trace_socket);
-	trace_set_forced_rate((unsigned)app.cfg.trace_forced_per_second);
+	trace_set_forced_rate((unsigned)app.cfg.trace_forced_rate);
 	if (!app.db || !app.cache || (init && init(&app) < 0)) {
 		log_error("start-up failed");
 		return 1;
