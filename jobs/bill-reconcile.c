@@ -338,8 +338,9 @@ static int recon_store(struct recon *x)
 		    "INSERT INTO flashsale_payment.reconcile_day (bill_date, status, "
 		    "local_pay_count, local_pay_amount, local_ref_count, local_ref_amount, "
 		    "wx_pay_count, wx_pay_amount, wx_ref_count, wx_ref_amount, diff_count, "
-		    "bill_sha1, create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-		    "?, UNIX_TIMESTAMP(), UNIX_TIMESTAMP()) ON DUPLICATE KEY UPDATE "
+		    "bill_sha1, run_seq, create_time, update_time) SELECT ?, ?, ?, ?, ?, ?, ?, ?, "
+		    "?, ?, ?, ?, COALESCE(MAX(run_seq), 0) + 1, UNIX_TIMESTAMP(), UNIX_TIMESTAMP() "
+		    "FROM flashsale_payment.reconcile_day ON DUPLICATE KEY UPDATE "
 		    "status = VALUES(status), local_pay_count = VALUES(local_pay_count), "
 		    "local_pay_amount = VALUES(local_pay_amount), "
 		    "local_ref_count = VALUES(local_ref_count), "
@@ -347,7 +348,7 @@ static int recon_store(struct recon *x)
 		    "wx_pay_count = VALUES(wx_pay_count), wx_pay_amount = VALUES(wx_pay_amount), "
 		    "wx_ref_count = VALUES(wx_ref_count), wx_ref_amount = VALUES(wx_ref_amount), "
 		    "diff_count = VALUES(diff_count), bill_sha1 = VALUES(bill_sha1), "
-		    "update_time = UNIX_TIMESTAMP()",
+		    "run_seq = VALUES(run_seq), update_time = UNIX_TIMESTAMP()",
 		    "ssiiiiiiiiis", x->date,
 		    json_array_size(x->diffs) ? "differences" : "reconciled", x->lc_pay_count,
 		    x->lc_pay_amount, x->lc_ref_count, x->lc_ref_amount, x->wx_pay_count,

@@ -14,10 +14,11 @@ CREATE TABLE IF NOT EXISTS flashsale_payment.reconcile_day (
   wx_ref_amount    BIGINT       NOT NULL DEFAULT 0 COMMENT 'fen',
   diff_count       INT          NOT NULL DEFAULT 0,
   bill_sha1        CHAR(40)     NOT NULL DEFAULT '' COMMENT 'hash_value of the bill (empty: no bill, no trades)',
+  run_seq          BIGINT       NOT NULL DEFAULT 0 COMMENT 'increases with every run: the latest run has the largest',
   create_time      BIGINT       NOT NULL,
   update_time      BIGINT       NOT NULL,
   PRIMARY KEY (bill_date),
-  KEY idx_update (update_time)
+  KEY idx_run (run_seq)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS flashsale_payment.reconcile_diff (

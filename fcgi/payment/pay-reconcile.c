@@ -196,11 +196,11 @@ int pay_reconcile_metrics(struct app *app)
 			    "flashsale_reconcile_differences", labels,
 			    "Differences found by the bill reconciliation run last, by kind.", 1);
 		}
-	/* The day reconciled last (by run time): the state an operator acts on. */
+	/* The day reconciled last (the latest run): the state an operator acts on. */
 	if (db_query(app->db, &rows,
 		     "SELECT d.kind, COUNT(*) AS n FROM flashsale_payment.reconcile_diff d JOIN "
-		     "(SELECT bill_date FROM flashsale_payment.reconcile_day ORDER BY update_time "
-		     "DESC, bill_date DESC LIMIT 1) l ON l.bill_date = d.bill_date GROUP BY d.kind",
+		     "(SELECT bill_date FROM flashsale_payment.reconcile_day ORDER BY run_seq DESC "
+		     "LIMIT 1) l ON l.bill_date = d.bill_date GROUP BY d.kind",
 		     ""))
 		return -1;
 	long long n[4] = {0};
