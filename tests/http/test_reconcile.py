@@ -89,7 +89,7 @@ class ReconcileBase(PaymentBase):
     def gauge(self, kind):
         r = get("/payment/v1/metrics")
         self.assertEqual(r.status, 200, r)
-        m = re.search(r'^flashsale_reconcile_differences\{kind="%s"\} (\d+)$' % kind, r.text,
+        m = re.search(r'^flashsale_reconcile_differences\{[^}]*kind="%s"\} (\d+)$' % kind, r.text,
                       re.M)
         self.assertTrue(m, r.text[:2000])
         return int(m.group(1))
