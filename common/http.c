@@ -115,6 +115,9 @@ int http_send(struct http_req *req, int status, const char *content_type, const 
 			      req->retry_after);
 	if (strcmp(req->method, "GET"))
 		n += snprintf(head + n, sizeof head - (size_t)n, "Cache-Control: no-store\r\n");
+	else if (req->cache_control && (status == 200 || status == 404))
+		n += snprintf(head + n, sizeof head - (size_t)n, "Cache-Control: %.100s\r\n",
+			      req->cache_control);
 	if (content_type)
 		n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n",
 			      content_type);
@@ -178,6 +181,19 @@ static size_t http_unescape(char *s)
 	return (size_t)(w - s);
 }
 
+/* Is name already a parameter, in any letter case? */
+static int http_query_has(json_t *params, const char *name)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(params, k, v)
+	{
+		if (!strcasecmp(k, name))
+			return 1;
+	}
+	return 0;
+}
+
 /* Parse the query string into req->params (an object of strings). */
 static int http_parse_query(struct http_req *req)
 {
@@ -198,7 +214,16 @@ static int http_parse_query(struct http_req *req)
 		char *val = eq ? eq + 1 : kv + strlen(kv);
 		if (eq)
 			*eq = 0;
-		http_unescape(kv);
+		/*
+		 * A web server's cache keys on parameters by name (nginx's $arg_x: the first
+		 * one, any case, not decoded): names must be plain and appear once, so the
+		 * parameter the program reads is the one in the key.
+		 */
+		if (strpbrk(kv, "%+") || http_query_has(req->params, kv)) {
+			rc = http_fail(req, E_PARAM, "%.64s: encoded or repeated parameter name",
+				       kv);
+			break;
+		}
 		size_t vlen = http_unescape(val);
 		json_t *js = json_stringn(val, vlen); /* NULL for invalid UTF-8 */
 		if (!js) {

@@ -252,6 +252,37 @@ await step('login', async () => {
 	expect(!(await page.locator('.nav a[href="/admin.html"]').count()), 'a normal user sees the Admin link');
 }, { needs: ['register'] });
 
+/**
+ * Issue 10 item 10: ?next= must never lead off the origin after login. "/\t/host" passes a
+ * naive "starts with / but not //" check, then the browser drops the tab and reads "//host".
+ * Logs the shopper in again on a second page of the same context (same user, new token).
+ */
+async function openRedirectAfterLogin() {
+	const origin = new URL(BASE).origin;
+	const p = await context.newPage();
+	try {
+		await p.goto(BASE + '/login.html?next=%2F%09%2F127.0.0.2%3A1%2Fstolen');
+		await p.fill('#mobile', mobile);
+		await p.fill('#password', password);
+		await p.click('#submit');
+		const end = Date.now() + 15000;
+		while (/\/login\.html/.test(p.url()) && Date.now() < end) await p.waitForTimeout(50);
+		expect(new URL(p.url()).origin === origin, `login led off the origin, to ${p.url()}`);
+		expect(new URL(p.url()).pathname === '/', `login led to ${p.url()}, not the home page`);
+		// The same rule for other shapes of an off-site next; same-origin paths survive.
+		const got = await p.evaluate(async () => {
+			const { safeNext } = await import('/js/ui.js');
+			return ['//evil.example/x', '/\\evil.example', '/\t/evil.example', 'https://evil.example/', 'javascript:alert(1)',
+				'/%2F%2Fevil', '/orders.html?x=1#top'].map(safeNext);
+		});
+		expect(JSON.stringify(got) === JSON.stringify(['/', '/', '/', '/', '/', '/%2F%2Fevil', '/orders.html?x=1#top']), `safeNext gave ${JSON.stringify(got)}`);
+	} finally {
+		await p.close();
+	}
+}
+
+await step('login ignores an off-site next (no open redirect)', openRedirectAfterLogin, { needs: ['login'] });
+
 await step('login required: my orders goes to login and back', async () => {
 	const ctx2 = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-quic'] });
 	try {
