@@ -49,13 +49,26 @@ class TestMicrocache(unittest.TestCase):
 
     def test_parameters_that_could_poison_the_key_are_refused(self):
         pid = create_product(self.admin, title="mc-poison " + uuid.uuid4().hex[:6])
-        for q in [f"id={pid}&ID=1", f"ID={pid}&id=1", f"id=1&id={pid}", f"%69d={pid}",
-                  f"i%64={pid}"]:
+        other = create_product(self.admin, title="mc-other " + uuid.uuid4().hex[:6])
+        # Cold entries: what reaches the program is refused when it names id twice (any case)
+        # or in an encoded form (nginx's key would read another id than the program).
+        cold = [f"id={pid}&ID={other}", f"%69d={other}"] if SERVER == "nginx" else [f"%69d={other}"]
+        for q in cold:
+            r = get(DETAIL + "?" + q)
+            self.assertEqual((r.status, r.code), (400, 100002), (q, r))
+        for q in [f"id={pid}&ID={other}", f"ID={pid}&id={other}", f"id={other}&id={pid}",
+                  f"%69d={other}", f"i%64={other}"]:
             with self.subTest(query=q):
                 r = get(DETAIL + "?" + q)
-                self.assertEqual((r.status, r.code), (400, 100002), r)
-        r = get(DETAIL, {"id": pid})
-        self.assertEqual((r.status, r.data["product"]["id"]), (200, pid), r)
+                # A cached entry may answer it (for the id its key names), or the program
+                # refuses it; Apache passes on only the first exact "id".
+                self.assertIn(r.status, (200, 400), r)
+                if r.status == 200:
+                    self.assertIn(r.data["product"]["id"], (pid, other), r)
+                # Whatever the ambiguous request got, each id still gets its own product.
+                for want in (pid, other):
+                    r = get(DETAIL, {"id": want})
+                    self.assertEqual((r.status, r.data["product"]["id"]), (200, want), r)
 
     def test_answers_say_how_long_they_may_be_kept(self):
         pid = create_product(self.admin)
