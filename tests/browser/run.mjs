@@ -38,9 +38,14 @@ for (const f of readdirSync(SHOTS)) if (f.endsWith('.png')) rmSync(join(SHOTS, f
 
 // ---------------------------------------------------------------- API helper
 
-/** Call the API directly (setup and checks beside the UI); returns {status, code, data, msg}. */
+/**
+ * Call the API directly (setup and checks beside the UI); returns {status, code, data, msg}.
+ * Reads go past the web server's microcache (no-cache, honoured from loopback): checks see
+ * the stored state, not a copy up to 2 s old.
+ */
 async function call(method, path, body, token) {
 	const headers = { Accept: 'application/json' };
+	if (method === 'GET') headers['Cache-Control'] = 'no-cache';
 	if (token) headers.Authorization = 'Bearer ' + token;
 	if (body !== undefined) headers['Content-Type'] = 'application/json';
 	const res = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -344,7 +349,7 @@ await step('admin creates a product', async () => {
 	S.productId = Number(m[1]);
 	const r = await call('GET', `/product/v1/product/detail?id=${S.productId}`);
 	expect(r.code === 200 && r.data.product.price === 1234 && r.data.product.stock === 50, `the product was stored as ${JSON.stringify(r.data)}`);
-	// The admin's reads carry the token, which bypasses the microcache: the table is current.
+	// The page's list is the public one: microcached, it shows the new product within ~2 s.
 	await page.locator(`#products tr[data-product-id="${S.productId}"]`).waitFor();
 }, { needs: ['grant admin via the CLI and log in again'] });
 
