@@ -15,7 +15,7 @@
 // (the built programs: jobs/flashsale-admin, fcgi/<domain>/flashsale-<domain>).
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -700,6 +700,37 @@ await step('admin edits and deletes a product', async () => {
 	r = await call('GET', `/product/v1/product/detail?id=${S.productId}`, undefined, S.adminToken);
 	expect(r.code === 300001, `the deleted product still answers ${r.code}`);
 }, { needs: ['admin creates a product'] });
+
+/** The stack's WeChat Pay simulator base URL ([wxpay] api_base of its flashsale.conf). */
+function simBase() {
+	const conf = readFileSync(join(TEST_VAR, 'flashsale.conf'), 'utf8');
+	const m = /\[wxpay\][^[]*?\napi_base\s*=\s*(\S+)/.exec(conf);
+	if (!m) throw new Skip('no [wxpay] api_base in the stack config');
+	return m[1];
+}
+
+await step('admin sees a reconciliation day and its differences', async () => {
+	await needBackend('payment', 'GET', '/payment/v1/admin/reconcile?date=2024-01-01');
+	if (!TEST_VAR || !BUILD) throw new Skip('FLASHSALE_TEST_VAR and FLASHSALE_BUILD are needed to run the job');
+	const day = `20${10 + Math.floor(Math.random() * 10)}-0${1 + Math.floor(Math.random() * 9)}-1${Math.floor(Math.random() * 9)}`;
+	const sn = 'PMTB' + tag + Date.now().toString(36);
+	const r = await fetch(simBase() + '/simulator/controls', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+		body: JSON.stringify({ bill_extra: { out_trade_no: sn, amount: 4321, date: day } }) });
+	expect(r.ok, `the simulator refused bill_extra (${r.status})`);
+	let status = 0;
+	try {
+		execFileSync(join(BUILD, 'jobs', 'flashsale-bill-reconcile'), ['--date', day], { env: { ...process.env, FLASHSALE_CONF: join(TEST_VAR, 'flashsale.conf') }, stdio: 'pipe' });
+	} catch (e) {
+		status = e.status;
+	}
+	expect(status === 3, `flashsale-bill-reconcile exited ${status}, not 3 (differences)`);
+	await page.goto(BASE + '/reconcile.html#' + day);
+	await waitText('#r-status', /Differences/);
+	await waitText('#r-diffs', new RegExp(sn));
+	expect(/Only at WeChat/.test(await text('#r-diffs')), 'the difference is not shown as only at WeChat');
+	expect(/¥43\.21/.test(await text('#r-diffs')), `the amount is not shown: ${await text('#r-diffs')}`);
+	await waitText('#r-days', new RegExp(day));
+}, { needs: ['grant admin via the CLI and log in again'] });
 
 await context.close();
 rmSync(profile, { recursive: true, force: true });

@@ -18,6 +18,16 @@ const KINDS = {
 	amount: 'Amount differs',
 	state: 'State differs',
 };
+const RESOLUTIONS = {
+	applied: 'Queried at WeChat and applied: now paid here',
+	already_paid: 'Already paid here (on another day)',
+	not_found: 'No such payment here: check by hand',
+	amount_mismatch: 'WeChat took another amount: check by hand',
+	not_paid: 'WeChat says not paid',
+	not_at_wechat: 'Unknown to WeChat when queried',
+	query_failed: 'WeChat query failed: the next run retries',
+	failed: 'Could not be applied: the next run retries',
+};
 
 /** Yesterday in Asia/Shanghai, YYYY-MM-DD (the job's default day). */
 function yesterday() {
@@ -61,7 +71,7 @@ async function showDay(date) {
 			...d.diffs.map((x) =>
 				el('tr', { class: 'diff-' + x.kind }, el('td', {}, KINDS[x.kind] || x.kind), el('td', {}, el('code', {}, x.outTradeNo || '')),
 					el('td', {}, x.outRefundNo ? el('code', {}, x.outRefundNo) : '—'), el('td', { class: 'num' }, side(x.local)),
-					el('td', { class: 'num' }, side(x.wechat)), el('td', {}, x.resolution || ''))),
+					el('td', { class: 'num' }, side(x.wechat)), el('td', {}, RESOLUTIONS[x.resolution] || x.resolution || ''))),
 		);
 	} catch (e) {
 		fail(e);
