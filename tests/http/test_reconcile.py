@@ -13,8 +13,8 @@ import time
 import unittest
 import uuid
 
-from fslib import (admin_token, conf_value, get, register, rsa_sign, run_job, secret_path,
-                   sim_call, sql, wait_until)
+from fslib import (VAR, admin_token, conf_value, get, register, rsa_sign, run_job,
+                   secret_path, sim_call, sql, wait_until)
 from test_payment import PRICE, PaymentBase
 
 RECONCILE = "/payment/v1/admin/reconcile"
@@ -249,6 +249,27 @@ class TestReconcile(ReconcileBase):
                              f"bill_date = '{day}'"), [["0"]])
         self.reconcile(day, expect=0)  # the next (intact) download is accepted
         self.assertEqual(self.view(day)["status"], "reconciled")
+
+    def test_bill_over_the_size_limit_is_refused(self):
+        import os
+        import tempfile
+        day = random_day()
+        control(bill_extra=[{"out_trade_no": "PMTL%02d%s" % (i, uuid.uuid4().hex[:16]),
+                             "amount": 100 + i, "date": day} for i in range(12)])
+        with open(os.path.join(VAR, "flashsale.conf")) as f:
+            conf = f.read()
+        conf = re.sub(r"(?m)^\[wxpay\]$", "[wxpay]\nbill_max_bytes = 1024", conf, count=1)
+        with tempfile.NamedTemporaryFile("w", suffix=".conf", dir=VAR, delete=False) as f:
+            f.write(conf)
+        try:
+            cp = run_job("bill-reconcile", "-c", f.name, "--date", day)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("larger than", cp.stderr)
+        self.assertEqual(self.view(day)["status"], "pending")
+        self.reconcile(day, expect=3)  # within the default limit: 12 trades only WeChat knows
+        self.assertEqual(len(self.view(day)["diffs"]), 12)
 
     def test_bad_dates(self):
         for bad in ["2026-02-30", "20261201", "2026-1-01", "yesterday", "2026-12-01x"]:
