@@ -220,8 +220,8 @@ static int http_parse_query(struct http_req *req)
 		 * parameter the program reads is the one in the key.
 		 */
 		if (strpbrk(kv, "%+") || http_query_has(req->params, kv)) {
-			rc = http_fail(req, E_PARAM, "%.64s: encoded or repeated parameter name",
-				       kv);
+			rc = http_fail(req, E_PARAM,
+				       "query parameter names must be plain and appear once");
 			break;
 		}
 		size_t vlen = http_unescape(val);
