@@ -54,10 +54,16 @@ static struct cache_script activity_close_script = {
 	   "return 1\n",
 };
 
-int activity_begin(struct db *db)
+const char *seckill_reason_str(int reason)
 {
-	int rc = db_begin(db);
-	return rc == DB_DOWN ? db_begin(db) : rc;
+	static const char *const strs[REASON_COUNT] = {
+	    [REASON_NONE] = "",
+	    [REASON_ACTIVITY_NOT_FOUND] = "activity not found",
+	    [REASON_ACTIVITY_CLOSED] = "activity closed",
+	    [REASON_SOLD_OUT] = "sold out",
+	    [REASON_LIMIT_REACHED] = "purchase limit reached",
+	};
+	return reason > 0 && reason < REASON_COUNT ? strs[reason] : "";
 }
 
 void activity_key(char *out, size_t len, long long id, const char *what)
@@ -182,11 +188,11 @@ static int activity_load_users(struct db *db, struct cache *c, long long id, con
 		if (r)
 			freeReplyObject(r);
 		if (!ok) {
-			rc = ACTIVITY_CACHE_DOWN;
+			rc = DB_CACHE_DOWN;
 			goto out;
 		}
 		if (!loaded) {
-			rc = ACTIVITY_UNCHANGED; /* someone else loaded it meanwhile */
+			rc = DB_UNCHANGED; /* someone else loaded it meanwhile */
 			goto out;
 		}
 	} while (i < n);
@@ -217,12 +223,12 @@ int activity_cache_load(struct db *db, struct cache *c, long long id)
 	activity_key(intents, sizeof intents, id, "intents");
 	r = cache_command(c, "EXISTS %s", info);
 	if (!r)
-		return ACTIVITY_CACHE_DOWN;
+		return DB_CACHE_DOWN;
 	int there = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 	freeReplyObject(r);
 	r = NULL;
 	if (there)
-		return ACTIVITY_UNCHANGED;
+		return DB_UNCHANGED;
 
 	int rc =
 	    db_query_row(db, &row,
@@ -234,7 +240,7 @@ int activity_cache_load(struct db *db, struct cache *c, long long id)
 	if (rc)
 		return rc;
 	if (!row)
-		return ACTIVITY_NOT_FOUND;
+		return DB_NOT_FOUND;
 	rc = activity_load_users(db, c, id, info, users);
 	if (rc)
 		goto out;
@@ -248,10 +254,10 @@ int activity_cache_load(struct db *db, struct cache *c, long long id)
 	}
 	r = cache_eval(c, &activity_info_script, 3, 12, argv);
 	if (!r || r->type != REDIS_REPLY_INTEGER) {
-		rc = ACTIVITY_CACHE_DOWN;
+		rc = DB_CACHE_DOWN;
 		goto out;
 	}
-	rc = r->integer == 1 ? ACTIVITY_CHANGED : ACTIVITY_UNCHANGED;
+	rc = r->integer == 1 ? DB_CHANGED : DB_UNCHANGED;
 	freeReplyObject(r);
 	r = NULL;
 	/* The group starts at 0 so no intent added before a writer first looks is skipped. */
@@ -261,7 +267,7 @@ int activity_cache_load(struct db *db, struct cache *c, long long id)
 	r = NULL;
 	if (json_integer_value(json_object_get(row, "status")) == ACTIVITY_LIVE)
 		r = cache_command(c, "SADD %s %s", ACTIVITY_STREAMS_KEY, intents);
-	if (rc == ACTIVITY_CHANGED)
+	if (rc == DB_CHANGED)
 		log_info("activity %lld loaded into Redis", id);
 out:
 	if (r)
@@ -287,7 +293,7 @@ int activity_cache_close(struct cache *c, long long id, int status)
 int activity_close(struct db *db, struct cache *c, long long id, int status, long long *unsold)
 {
 	json_t *row = NULL;
-	int rc = activity_begin(db);
+	int rc = db_begin(db);
 	if (rc)
 		return rc;
 	rc = db_query_row(db, &row,
@@ -297,11 +303,11 @@ int activity_close(struct db *db, struct cache *c, long long id, int status, lon
 	if (rc)
 		goto fail;
 	if (!row) {
-		rc = ACTIVITY_NOT_FOUND;
+		rc = DB_NOT_FOUND;
 		goto fail;
 	}
 	if (json_integer_value(json_object_get(row, "status")) != ACTIVITY_LIVE) {
-		rc = ACTIVITY_UNCHANGED;
+		rc = DB_UNCHANGED;
 		goto fail;
 	}
 	long long product_id = json_integer_value(json_object_get(row, "product_id"));
@@ -314,7 +320,7 @@ int activity_close(struct db *db, struct cache *c, long long id, int status, lon
 	if (rc)
 		goto fail;
 	if (db_affected_rows(db) != 1) {
-		rc = ACTIVITY_UNCHANGED;
+		rc = DB_UNCHANGED;
 		goto fail;
 	}
 	rc = stock_product_return(db, product_id, *unsold);
@@ -330,7 +336,7 @@ int activity_close(struct db *db, struct cache *c, long long id, int status, lon
 			 id);
 	log_info("activity %lld closed (status %d), %lld unsold units returned to product %lld", id,
 		 status, *unsold, product_id);
-	return ACTIVITY_CHANGED;
+	return DB_CHANGED;
 fail:
 	db_rollback(db);
 	json_decref(row);

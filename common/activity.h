@@ -25,19 +25,30 @@
 /* Activity status in MySQL and in {a:N}:info. */
 enum activity_status { ACTIVITY_LIVE = 0, ACTIVITY_CANCELLED = 1, ACTIVITY_ENDED = 2 };
 
-/* Outcomes beyond enum db_rc. */
-enum activity_rc {
-	ACTIVITY_CHANGED = 0,
-	ACTIVITY_UNCHANGED = 1, /* already in that state (or already loaded) */
-	ACTIVITY_NOT_FOUND = 2,
-	ACTIVITY_CACHE_DOWN = -10, /* Redis unreachable */
-};
+/* Activity changes answer enum db_change (db.h). Old names, for branches from before: */
+#define ACTIVITY_CHANGED    DB_CHANGED
+#define ACTIVITY_UNCHANGED  DB_UNCHANGED
+#define ACTIVITY_NOT_FOUND  DB_NOT_FOUND
+#define ACTIVITY_CACHE_DOWN DB_CACHE_DOWN
+
+/* Old name of db_begin (db.c has the one retry policy), for branches from before. */
+#define activity_begin db_begin
 
 /*
- * db_begin, tried once more when it failed on a connection that had died (MySQL restarted):
- * the failure marked the link broken, so the second try reconnects. Nothing was sent.
+ * Why a queued purchase failed: the `reason` of POST /seckill/result. The strings are
+ * part of the API (clients compare them whole): add new ones, never change one.
  */
-int activity_begin(struct db *db);
+enum seckill_reason {
+	REASON_NONE = 0,           /* "" */
+	REASON_ACTIVITY_NOT_FOUND, /* "activity not found" */
+	REASON_ACTIVITY_CLOSED,    /* "activity closed": cancelled or ended */
+	REASON_SOLD_OUT,           /* "sold out" */
+	REASON_LIMIT_REACHED,      /* "purchase limit reached" */
+	REASON_COUNT
+};
+
+/* The stable string of a reason ("" for REASON_NONE or an unknown value). */
+const char *seckill_reason_str(int reason);
 
 /* Write "{a:<id>}:<what>" into out. */
 void activity_key(char *out, size_t len, long long id, const char *what);
@@ -61,16 +72,16 @@ int activity_return_cache(struct cache *c, long long activity_id, long long user
 
 /*
  * Load an activity's Redis state from MySQL unless it is there already:
- * ACTIVITY_CHANGED (loaded), ACTIVITY_UNCHANGED, ACTIVITY_NOT_FOUND, a db_rc
- * or ACTIVITY_CACHE_DOWN. Never overwrites live state.
+ * DB_CHANGED (loaded), DB_UNCHANGED, DB_NOT_FOUND, a db_rc
+ * or DB_CACHE_DOWN. Never overwrites live state.
  */
 int activity_cache_load(struct db *db, struct cache *c, long long id);
 
 /*
  * Close a live activity (ACTIVITY_CANCELLED or ACTIVITY_ENDED) with a state-guarded
  * update that returns its unsold units to the product exactly once, in its own
- * transaction; then Redis: status set, remaining 0. ACTIVITY_CHANGED (*unsold
- * set), ACTIVITY_UNCHANGED (not live), ACTIVITY_NOT_FOUND or a db_rc.
+ * transaction; then Redis: status set, remaining 0. DB_CHANGED (*unsold
+ * set), DB_UNCHANGED (not live), DB_NOT_FOUND or a db_rc.
  */
 int activity_close(struct db *db, struct cache *c, long long id, int status, long long *unsold);
 

@@ -30,6 +30,7 @@ const struct config_key config_keys[] = {
     SS("mysql", "password", mysql_password, ""),
     I("mysql", "connect_timeout", mysql_connect_timeout, "2", 1, 60),
     I("mysql", "rw_timeout", mysql_rw_timeout, "5", 1, 600),
+    I("mysql", "request_wait_ms", mysql_request_wait_ms, "500", 0, 60000),
     S("redis", "socket", redis_socket, ""),
     S("redis", "host", redis_host, "127.0.0.1"),
     I("redis", "port", redis_port, "6379", 1, 65535),
@@ -48,6 +49,7 @@ const struct config_key config_keys[] = {
     I("product", "cache_ttl", product_cache_ttl, "60", 1, 86400),
     I("product", "missing_ttl", product_missing_ttl, "10", 1, 3600),
     I("http", "max_body", max_body, "65536", 1024, 1048576),
+    I("http", "body_timeout_ms", body_timeout_ms, "5000", 100, 600000),
     S("log", "file", log_file, ""),
     S("log", "level", log_level, "info"),
     /* [seckill] */

@@ -19,6 +19,8 @@ struct fs_config {
 	char *mysql_password;
 	long mysql_connect_timeout; /* seconds */
 	long mysql_rw_timeout;      /* seconds */
+	long
+	    mysql_request_wait_ms; /* FastCGI programs: longest wait for MySQL, ms (0: the above) */
 	/* [redis] */
 	char *redis_socket;
 	char *redis_host;
@@ -39,6 +41,7 @@ struct fs_config {
 	long login_addr_window;
 	/* [http] */
 	long max_body;
+	long body_timeout_ms;
 	/* [log] */
 	char *log_file;
 	char *log_level;

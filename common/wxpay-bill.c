@@ -9,13 +9,13 @@
 #include <strings.h>
 #include <time.h>
 
+#include "dynbuf.h"
 #include "wxpay-impl.h"
 
 /* An answer: status, body bounded by max, the Wechatpay-* headers. */
 struct bill_resp {
 	long status;
-	char *body;
-	size_t len, max;
+	struct dynbuf body; /* at most the caller's max */
 	int overflow;
 	char timestamp[24];
 	char nonce[WXPAY_NONCE_MAX + 1];
@@ -28,18 +28,11 @@ static size_t bill_on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct bill_resp *r = ud;
 	size_t n = size * nmemb;
-	if (r->len + n > r->max) {
+	if (n > r->body.max - dynbuf_len(&r->body)) {
 		r->overflow = 1;
 		return 0;
 	}
-	char *b = realloc(r->body, r->len + n + 1);
-	if (!b)
-		return 0;
-	memcpy(b + r->len, p, n);
-	r->body = b;
-	r->len += n;
-	r->body[r->len] = 0;
-	return n;
+	return dynbuf_add(&r->body, p, n) < 0 ? 0 : n;
 }
 
 /* Copy header name's value (trimmed) into dst when line is "name: value" and it fits. */
@@ -80,7 +73,7 @@ static int bill_get(struct wxpay *w, const char *path, size_t max, struct bill_r
 	struct curl_slist *h = NULL;
 
 	memset(r, 0, sizeof *r);
-	r->max = max;
+	dynbuf_init(&r->body, max);
 	if ((size_t)snprintf(url, sizeof url, "%s%s", w->api_base, path) >= sizeof url) {
 		snprintf(err, errlen, "URL too long");
 		return -1;
@@ -119,8 +112,7 @@ static int bill_get(struct wxpay *w, const char *path, size_t max, struct bill_r
 		snprintf(err, errlen, "%s",
 			 r->overflow ? "bill larger than the configured limit"
 				     : curl_easy_strerror(cc));
-		free(r->body);
-		r->body = NULL;
+		dynbuf_free(&r->body);
 		return -1;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -151,13 +143,13 @@ int wxpay_tradebill(struct wxpay *w, const char *date, char *url, size_t urllen,
 	if (bill_get(w, path, WXPAY_MAX_RESPONSE, &r, err, errlen) < 0)
 		return WXPAY_ERR;
 	struct wxpay_notice_hdr nh = {r.timestamp, r.nonce, r.signature, r.serial};
-	if (wxpay_notice_verify(w, &nh, r.body ? r.body : "", r.len, (long long)time(NULL)) !=
-	    NOTICE_OK) {
+	if (wxpay_notice_verify(w, &nh, dynbuf_ptr(&r.body), dynbuf_len(&r.body),
+				(long long)time(NULL)) != NOTICE_OK) {
 		snprintf(err, errlen, "tradebill answer (HTTP %ld) not signed by the platform",
 			 r.status);
 		goto out;
 	}
-	o = json_loadb(r.body ? r.body : "", r.len, 0, &jerr);
+	o = json_loadb(dynbuf_ptr(&r.body), dynbuf_len(&r.body), 0, &jerr);
 	if (r.status < 200 || r.status >= 300) {
 		const char *code = json_string_value(json_object_get(o, "code"));
 		const char *msg = json_string_value(json_object_get(o, "message"));
@@ -182,7 +174,7 @@ int wxpay_tradebill(struct wxpay *w, const char *date, char *url, size_t urllen,
 	rc = WXPAY_OK;
 out:
 	json_decref(o);
-	free(r.body);
+	dynbuf_free(&r.body);
 	return rc;
 }
 
@@ -206,12 +198,12 @@ int wxpay_bill_download(struct wxpay *w, const char *url, const char *sha1_hex, 
 		return WXPAY_ERR;
 	if (r.status != 200) {
 		snprintf(err, errlen, "bill download HTTP %ld", r.status);
-		free(r.body);
+		dynbuf_free(&r.body);
 		return WXPAY_ERR;
 	}
-	if (!EVP_Digest(r.body ? r.body : "", r.len, md, &mdlen, EVP_sha1(), NULL)) {
+	if (!EVP_Digest(dynbuf_ptr(&r.body), dynbuf_len(&r.body), md, &mdlen, EVP_sha1(), NULL)) {
 		snprintf(err, errlen, "SHA1 failed");
-		free(r.body);
+		dynbuf_free(&r.body);
 		return WXPAY_ERR;
 	}
 	for (unsigned i = 0; i < mdlen; i++)
@@ -219,15 +211,16 @@ int wxpay_bill_download(struct wxpay *w, const char *url, const char *sha1_hex, 
 	if (strcasecmp(hex, sha1_hex)) {
 		snprintf(err, errlen, "bill hash mismatch: SHA1 %s, hash_value %.64s", hex,
 			 sha1_hex);
-		free(r.body);
+		dynbuf_free(&r.body);
 		return WXPAY_ERR;
 	}
-	if (!r.body && !(r.body = calloc(1, 1))) {
+	*len = dynbuf_len(&r.body);
+	*body = *len ? dynbuf_take(&r.body) : calloc(1, 1); /* dynbuf_take: NULL when empty */
+	if (!*body) {
 		snprintf(err, errlen, "out of memory");
+		*len = 0;
 		return WXPAY_ERR;
 	}
-	*body = r.body;
-	*len = r.len;
 	return WXPAY_OK;
 }
 

@@ -23,7 +23,6 @@
 #include <time.h>
 
 #include "job.h"
-#include "lock.h"
 #include "log.h"
 #include "wxpay-bill.h"
 
@@ -31,7 +30,7 @@
 
 /* One run's state. */
 struct recon {
-	struct job j;
+	struct job *j;
 	struct wxpay *wx;
 	char date[16];
 	long long start;            /* first second of the day, Unix */
@@ -40,6 +39,7 @@ struct recon {
 	char sha1[WXBILL_HASH_MAX]; /* the bill's hash_value; empty when WeChat has no bill */
 	long long wx_pay_count, wx_pay_amount, wx_ref_count, wx_ref_amount;
 	long long lc_pay_count, lc_pay_amount, lc_ref_count, lc_ref_amount;
+	int oom; /* a row or difference could not be built: the run fails rather than drop it */
 };
 
 /* Parse YYYY-MM-DD (a real date) into the first second of that day in Asia/Shanghai. 0/-1. */
@@ -65,22 +65,25 @@ static int recon_parse_date(const char *s, long long *start)
 static int recon_bill_row(const struct wxbill_row *r, void *ud)
 {
 	struct recon *x = ud;
+	int rc;
 	if (r->refund) {
-		json_object_set_new(x->wx_ref, r->out_refund_no,
-				    json_pack("{s:I,s:s,s:s}", "amount", (json_int_t)r->amount,
-					      "state",
-					      r->refund_state[0] ? r->refund_state : "SUCCESS",
-					      "trade", r->out_trade_no));
+		rc = json_object_set_new(x->wx_ref, r->out_refund_no,
+					 json_pack("{s:I,s:s,s:s}", "amount", (json_int_t)r->amount,
+						   "state",
+						   r->refund_state[0] ? r->refund_state : "SUCCESS",
+						   "trade", r->out_trade_no));
 		x->wx_ref_count++;
 		x->wx_ref_amount += r->amount;
 	} else {
-		json_object_set_new(x->wx_pay, r->out_trade_no,
-				    json_pack("{s:I,s:s}", "amount", (json_int_t)r->amount, "state",
-					      r->trade_state));
+		rc = json_object_set_new(x->wx_pay, r->out_trade_no,
+					 json_pack("{s:I,s:s}", "amount", (json_int_t)r->amount,
+						   "state", r->trade_state));
 		x->wx_pay_count++;
 		x->wx_pay_amount += r->amount;
 	}
-	return 0;
+	if (rc < 0)
+		x->oom = 1;
+	return rc < 0 ? -1 : 0;
 }
 
 /* Fetch, check and parse the day's bill. 0, or -1 (logged). */
@@ -102,7 +105,7 @@ static int recon_fetch(struct recon *x)
 		fprintf(stderr, "flashsale-bill-reconcile: %s\n", err);
 		return -1;
 	}
-	if (wxpay_bill_download(x->wx, url, hash, (size_t)x->j.cfg.wxpay_bill_max_bytes, &body,
+	if (wxpay_bill_download(x->wx, url, hash, (size_t)x->j->cfg.wxpay_bill_max_bytes, &body,
 				&len, err, sizeof err) != WXPAY_OK) {
 		log_error("bill %s download: %s", x->date, err);
 		fprintf(stderr, "flashsale-bill-reconcile: %s\n", err);
@@ -123,12 +126,13 @@ static void recon_diff(struct recon *x, const char *kind, const char *trade, con
 		       long long lamount, const char *lstate, long long wamount, const char *wstate,
 		       const char *resolution)
 {
-	json_array_append_new(x->diffs,
-			      json_pack("{s:s,s:s,s:s,s:I,s:s?,s:I,s:s?,s:s}", "kind", kind,
-					"trade", trade ? trade : "", "refund", refund ? refund : "",
-					"lamount", (json_int_t)lamount, "lstate", lstate, "wamount",
-					(json_int_t)wamount, "wstate", wstate, "resolution",
-					resolution ? resolution : ""));
+	if (json_array_append_new(
+		x->diffs,
+		json_pack("{s:s,s:s,s:s,s:I,s:s?,s:I,s:s?,s:s}", "kind", kind, "trade",
+			  trade ? trade : "", "refund", refund ? refund : "", "lamount",
+			  (json_int_t)lamount, "lstate", lstate, "wamount", (json_int_t)wamount,
+			  "wstate", wstate, "resolution", resolution ? resolution : "")) < 0)
+		x->oom = 1;
 }
 
 /* A payment only WeChat knows: query it and apply it as the callback would. Its resolution. */
@@ -151,7 +155,7 @@ static const char *recon_apply(struct recon *x, const char *sn)
 		log_error("query %s: unusable answer", sn);
 		goto out;
 	}
-	switch (payment_apply(x->j.db, x->j.bus, &t)) {
+	switch (payment_apply(x->j->db, x->j->bus, &t)) {
 	case PAY_APPLIED: res = "applied"; break;
 	case PAY_ALREADY: res = "already_paid"; break;
 	case PAY_NOT_FOUND: res = "not_found"; break;
@@ -183,7 +187,7 @@ static int recon_payments(struct recon *x)
 	size_t i;
 	void *tmp;
 
-	int rc = db_query(x->j.db, &rows,
+	int rc = db_query(x->j->db, &rows,
 			  "SELECT sn, pay_total AS amount, pay_status AS st FROM "
 			  "flashsale_payment.payment WHERE pay_status IN (1, 2) AND pay_time >= ? "
 			  "AND pay_time < ? ORDER BY id",
@@ -205,7 +209,7 @@ static int recon_payments(struct recon *x)
 		if (!l) {
 			/* Not paid here (or not on this day): look at the row, if any. */
 			json_t *r = NULL;
-			db_query_row(x->j.db, &r,
+			db_query_row(x->j->db, &r,
 				     "SELECT pay_total AS amount, pay_status AS st FROM "
 				     "flashsale_payment.payment WHERE sn = ?",
 				     "s", sn);
@@ -248,7 +252,7 @@ static int recon_refunds(struct recon *x)
 	size_t i;
 	void *tmp;
 
-	int rc = db_query(x->j.db, &rows,
+	int rc = db_query(x->j->db, &rows,
 			  "SELECT sn, payment_sn AS trade, amount, status FROM "
 			  "flashsale_payment.refund WHERE requested = 1 AND create_time >= ? "
 			  "AND create_time < ? ORDER BY id",
@@ -270,7 +274,7 @@ static int recon_refunds(struct recon *x)
 		json_t *l = json_object_get(local, sn);
 		if (!l) {
 			json_t *r = NULL;
-			db_query_row(x->j.db, &r,
+			db_query_row(x->j->db, &r,
 				     "SELECT amount, status FROM flashsale_payment.refund "
 				     "WHERE sn = ?",
 				     "s", sn);
@@ -308,17 +312,17 @@ static int recon_store(struct recon *x)
 {
 	json_t *d;
 	size_t i;
-	int rc = db_begin(x->j.db);
+	int rc = db_begin(x->j->db);
 	if (rc)
 		return rc;
-	rc = db_exec(x->j.db, "DELETE FROM flashsale_payment.reconcile_diff WHERE bill_date = ?",
+	rc = db_exec(x->j->db, "DELETE FROM flashsale_payment.reconcile_diff WHERE bill_date = ?",
 		     "s", x->date);
 	json_array_foreach(x->diffs, i, d)
 	{
 		if (rc)
 			break;
 		rc = db_exec(
-		    x->j.db,
+		    x->j->db,
 		    "INSERT INTO flashsale_payment.reconcile_diff (bill_date, kind, out_trade_no, "
 		    "out_refund_no, local_amount, local_state, wx_amount, wx_state, resolution, "
 		    "create_time) VALUES (?, ?, ?, ?, NULLIF(?, -1), ?, NULLIF(?, -1), ?, ?, "
@@ -334,7 +338,7 @@ static int recon_store(struct recon *x)
 	}
 	if (!rc)
 		rc = db_exec(
-		    x->j.db,
+		    x->j->db,
 		    "INSERT INTO flashsale_payment.reconcile_day (bill_date, status, "
 		    "local_pay_count, local_pay_amount, local_ref_count, local_ref_amount, "
 		    "wx_pay_count, wx_pay_amount, wx_ref_count, wx_ref_amount, diff_count, "
@@ -355,33 +359,38 @@ static int recon_store(struct recon *x)
 		    x->wx_pay_amount, x->wx_ref_count, x->wx_ref_amount,
 		    (long long)json_array_size(x->diffs), x->sha1);
 	if (rc) {
-		db_rollback(x->j.db);
+		db_rollback(x->j->db);
 		return rc;
 	}
-	return db_commit(x->j.db);
+	return db_commit(x->j->db);
 }
 
-/* One run of the job (see the top of the file). */
-static int recon_main(int argc, char **argv)
+/* --date YYYY-MM-DD (default: yesterday, Asia/Shanghai). */
+static char recon_date_opt[16];
+
+/* --date DAY. */
+static int recon_parse(struct job *j, int argc, char **argv)
+{
+	(void)j;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--date") && i + 1 < argc)
+			snprintf(recon_date_opt, sizeof recon_date_opt, "%s", argv[++i]);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* One run: reconcile the day (see the top of the file). */
+static int recon_run(struct job *j)
 {
 	struct recon x;
-	struct lock lk = {0};
 	char err[512];
 	int rc = 1;
 
 	memset(&x, 0, sizeof x);
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--date") && i + 1 < argc)
-			snprintf(x.date, sizeof x.date, "%s", argv[++i]);
-		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
-			i++;
-		else {
-			fprintf(stderr,
-				"usage: flashsale-bill-reconcile [-c CONFIG] "
-				"[--date YYYY-MM-DD]  (Asia/Shanghai; default yesterday)\n");
-			return 2;
-		}
-	}
+	x.j = j;
+	snprintf(x.date, sizeof x.date, "%s", recon_date_opt);
 	if (!x.date[0]) {
 		time_t y = time(NULL) + CST_OFFSET - 86400;
 		struct tm tm;
@@ -393,28 +402,28 @@ static int recon_main(int argc, char **argv)
 			x.date);
 		return 2;
 	}
-	if (job_open(&x.j, "bill-reconcile", argc, argv, 1) < 0)
-		return 1;
-	if (!(x.wx = wxpay_new(&x.j.cfg, err, sizeof err))) {
+	if (!(x.wx = wxpay_new(&j->cfg, err, sizeof err))) {
 		fprintf(stderr, "flashsale-bill-reconcile: WeChat Pay not configured: %s\n", err);
-		goto out;
-	}
-	int got = lock_acquire(x.j.cache, &lk, "bill-reconcile", 600000);
-	if (got <= 0) {
-		fprintf(stderr, "flashsale-bill-reconcile: %s\n",
-			got == 0 ? "another run holds the lock" : "Redis unavailable");
-		rc = got == 0 ? 0 : 1;
 		goto out;
 	}
 	x.wx_pay = json_object();
 	x.wx_ref = json_object();
 	x.diffs = json_array();
+	if (!x.wx_pay || !x.wx_ref || !x.diffs) {
+		fprintf(stderr, "flashsale-bill-reconcile: out of memory\n");
+		goto out;
+	}
 	if (recon_fetch(&x) < 0)
-		goto unlock;
-	if (recon_payments(&x) || recon_refunds(&x) || recon_store(&x)) {
-		log_error("reconcile %s: database: %s", x.date, db_last_error(x.j.db));
+		goto out;
+	int db = recon_payments(&x) || recon_refunds(&x);
+	if (!db && x.oom) {
+		fprintf(stderr, "flashsale-bill-reconcile: out of memory\n");
+		goto out;
+	}
+	if (db || recon_store(&x)) {
+		log_error("reconcile %s: database: %s", x.date, db_last_error(j->db));
 		fprintf(stderr, "flashsale-bill-reconcile: database error\n");
-		goto unlock;
+		goto out;
 	}
 	size_t n = json_array_size(x.diffs);
 	log_json(n ? LOG_WARN : LOG_INFO, "bill reconciled",
@@ -426,18 +435,25 @@ static int recon_main(int argc, char **argv)
 	       "refunds here; %zu differences\n",
 	       x.date, x.wx_pay_count, x.wx_ref_count, x.lc_pay_count, x.lc_ref_count, n);
 	rc = n ? 3 : 0;
-unlock:
-	lock_release(x.j.cache, &lk);
 out:
 	json_decref(x.wx_pay);
 	json_decref(x.wx_ref);
 	json_decref(x.diffs);
 	wxpay_free(x.wx);
-	job_close(&x.j);
 	return rc;
 }
 
+/* The bus is for payment_apply (a payment only WeChat knows is applied as the callback does). */
+static const struct job_entry recon_entry = {
+    .name = "bill-reconcile",
+    .usage = "[--date YYYY-MM-DD]  (Asia/Shanghai; default yesterday)",
+    .needs = JOB_DB | JOB_CACHE | JOB_BUS | JOB_LOCK | JOB_RECORD,
+    .lock_ms = 600000,
+    .parse = recon_parse,
+    .run = recon_run,
+};
+
 int main(int argc, char **argv)
 {
-	return job_run_recorded("bill-reconcile", recon_main, argc, argv);
+	return job_main(&recon_entry, argc, argv);
 }

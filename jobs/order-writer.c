@@ -11,7 +11,6 @@
  * pending entries are claimed (XAUTOCLAIM) by the next writer and replayed harmlessly.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +23,10 @@
 #include "config.h"
 #include "db.h"
 #include "ids.h"
+#include "job.h"
 #include "log.h"
 #include "seckill-lib.h"
 #include "writer.h"
-
-static volatile sig_atomic_t writer_stop;
-
-/* SIGTERM/SIGINT: finish the batch in hand, then leave. */
-static void writer_on_term(int sig)
-{
-	(void)sig;
-	writer_stop = 1;
-}
 
 /* Milliseconds of the monotonic clock. */
 static long long writer_now_ms(void)
@@ -48,7 +39,7 @@ static long long writer_now_ms(void)
 /* Sleep ms milliseconds unless asked to stop. */
 static void writer_sleep(long ms)
 {
-	while (ms > 0 && !writer_stop) {
+	while (ms > 0 && !job_stop) {
 		long step = ms > 100 ? 100 : ms;
 		struct timespec ts = {0, step * 1000000L};
 		nanosleep(&ts, NULL);
@@ -317,49 +308,29 @@ out:
 	return rc;
 }
 
-/* Open the config, log and connections. 0 or -1. */
-static int writer_open(struct writer *w, int argc, char **argv)
+/* Take the job's config and connections; name the consumer. */
+static void writer_open(struct writer *w, const struct job *j)
 {
-	char err[512], host[64] = "localhost";
-	const char *conf = NULL;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-c") && i + 1 < argc)
-			conf = argv[++i];
-	if (config_load(&w->cfg, conf, err, sizeof err) < 0) {
-		fprintf(stderr, "flashsale-order-writer: %s\n", err);
-		return -1;
-	}
-	if (log_open("order-writer", w->cfg.log_file, w->cfg.log_level) < 0) {
-		fprintf(stderr, "flashsale-order-writer: cannot open log %s\n", w->cfg.log_file);
-		return -1;
-	}
+	char host[64] = "localhost";
+	w->cfg = j->cfg; /* a shallow copy: job_main frees the original */
+	w->db = j->db;
+	w->cache = j->cache;
 	gethostname(host, sizeof host - 1);
 	snprintf(w->consumer, sizeof w->consumer, "%s-%ld", host, (long)getpid());
 	/* The socket timeout must outlast a blocking read. */
 	w->block_ms = w->cfg.redis_timeout_ms / 2 < 1000 ? w->cfg.redis_timeout_ms / 2 : 1000;
-	w->db = db_new(&w->cfg);
-	w->cache = cache_new(&w->cfg);
-	return w->db && w->cache ? 0 : -1;
 }
 
-int main(int argc, char **argv)
+/* Read, decide, write and finish batches until job_stop. */
+static int order_writer_run(struct job *j)
 {
 	static struct writer w;
-	struct sigaction sa;
 	long backoff = 0;
 	long long refresh_at = 0, claim_at = 0, marker_at = 0;
 
-	if (writer_open(&w, argc, argv) < 0)
-		return 1;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = writer_on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	writer_open(&w, j);
 	log_info("order-writer %s ready", w.consumer);
-
-	while (!writer_stop) {
+	while (!job_stop) {
 		long long now = writer_now_ms();
 		if (now >= refresh_at || w.streams == NULL) {
 			if (writer_refresh_streams(&w) == 0)
@@ -385,8 +356,16 @@ int main(int argc, char **argv)
 	}
 	log_info("order-writer %s stopping: %lld orders written", w.consumer, w.orders);
 	writer_streams_free(&w);
-	db_free(w.db);
-	cache_free(w.cache);
-	config_free(&w.cfg);
 	return 0;
+}
+
+static const struct job_entry order_writer_entry = {
+    .name = "order-writer",
+    .needs = JOB_DB | JOB_CACHE | JOB_DAEMON,
+    .run = order_writer_run,
+};
+
+int main(int argc, char **argv)
+{
+	return job_main(&order_writer_entry, argc, argv);
 }

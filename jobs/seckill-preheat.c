@@ -9,7 +9,6 @@
 
 #include "activity.h"
 #include "config.h"
-#include "lock.h"
 #include "log.h"
 #include "job.h"
 
@@ -29,9 +28,9 @@ static int preheat_load(struct db *db, struct cache *c, long minutes, int *loade
 	{
 		long long id = json_integer_value(json_object_get(row, "id"));
 		int lrc = activity_cache_load(db, c, id);
-		if (lrc == ACTIVITY_CHANGED)
+		if (lrc == DB_CHANGED)
 			(*loaded)++;
-		else if (lrc != ACTIVITY_UNCHANGED)
+		else if (lrc != DB_UNCHANGED)
 			log_warn("preheat: activity %lld not loaded (%d)", id, lrc);
 	}
 	json_decref(rows);
@@ -66,7 +65,7 @@ static int preheat_settle(struct db *db, struct cache *c, long grace, int *settl
 		long long id = json_integer_value(json_object_get(row, "id")), unsold = 0;
 		if (preheat_inflight(c, id) != 0)
 			continue; /* Redis down or intents still queued: next run */
-		if (activity_close(db, c, id, ACTIVITY_ENDED, &unsold) == ACTIVITY_CHANGED)
+		if (activity_close(db, c, id, ACTIVITY_ENDED, &unsold) == DB_CHANGED)
 			(*settled)++;
 	}
 	json_decref(rows);
@@ -99,52 +98,27 @@ static void preheat_prune(struct cache *c)
 		freeReplyObject(r);
 }
 
-/* One run of the job (see main). */
-static int seckill_preheat_main(int argc, char **argv)
+/* One run: load what starts soon, settle what ended, prune drained streams. */
+static int seckill_preheat_run(struct job *j)
 {
-	struct fs_config cfg;
-	struct lock lk;
-	char err[512];
-	const char *conf = NULL;
 	int loaded = 0, settled = 0, rc = 1;
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-c") && i + 1 < argc) {
-			conf = argv[++i];
-		} else {
-			fprintf(stderr, "usage: flashsale-seckill-preheat [-c CONFIG]\n");
-			return 2;
-		}
-	}
-	if (config_load(&cfg, conf, err, sizeof err) < 0) {
-		fprintf(stderr, "flashsale-seckill-preheat: %s\n", err);
-		return 1;
-	}
-	log_open("seckill-preheat", cfg.log_file, cfg.log_level);
-	struct db *db = db_new(&cfg);
-	struct cache *c = cache_new(&cfg);
-	int got = db && c ? lock_acquire(c, &lk, "seckill-preheat", 55000) : -1;
-	if (got <= 0) {
-		fprintf(stderr, "flashsale-seckill-preheat: %s\n",
-			got == 0 ? "another run holds the lock" : "Redis unavailable");
-		rc = got == 0 ? 0 : 1;
-		goto out;
-	}
-	if (preheat_load(db, c, cfg.seckill_preheat_minutes, &loaded) == 0 &&
-	    preheat_settle(db, c, cfg.seckill_settle_grace, &settled) == 0)
+	if (preheat_load(j->db, j->cache, j->cfg.seckill_preheat_minutes, &loaded) == 0 &&
+	    preheat_settle(j->db, j->cache, j->cfg.seckill_settle_grace, &settled) == 0)
 		rc = 0;
-	preheat_prune(c);
-	lock_release(c, &lk);
+	preheat_prune(j->cache);
 	printf("preheat: %d activities loaded, %d settled%s\n", loaded, settled,
 	       rc ? " (MySQL unavailable)" : "");
-out:
-	db_free(db);
-	cache_free(c);
-	config_free(&cfg);
 	return rc;
 }
 
+static const struct job_entry seckill_preheat_entry = {
+    .name = "seckill-preheat",
+    .needs = JOB_DB | JOB_CACHE | JOB_LOCK | JOB_RECORD,
+    .lock_ms = 55000,
+    .run = seckill_preheat_run,
+};
+
 int main(int argc, char **argv)
 {
-	return job_run_recorded("seckill-preheat", seckill_preheat_main, argc, argv);
+	return job_main(&seckill_preheat_entry, argc, argv);
 }

@@ -18,6 +18,9 @@
 	"JSON_TABLE(?, '$[*]' COLUMNS (sn VARCHAR(40) PATH '$.sn', rid VARCHAR(64) PATH '$.rid', " \
 	"uid BIGINT PATH '$.uid', aid BIGINT PATH '$.aid', qty INT PATH '$.qty')) AS j"
 
+/* Intents one batch may hold: writer_batch (at most 10,000) per stream, with room. */
+#define BATCH_MAX_INTENTS (1u << 20)
+
 /* An activity of the batch as MySQL has it, locked, with the units this batch adds. */
 struct batch_activity {
 	long long id, stock, sold, returned, limit, status, added;
@@ -38,25 +41,22 @@ struct quota_map {
 void batch_init(struct batch *b)
 {
 	memset(b, 0, sizeof *b);
+	dynbuf_init(&b->buf, BATCH_MAX_INTENTS * sizeof(struct intent));
 }
 
 struct intent *batch_add(struct batch *b)
 {
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 256;
-		struct intent *v = realloc(b->v, cap * sizeof *v);
-		if (!v)
-			return NULL;
-		b->v = v;
-		b->cap = cap;
-	}
-	memset(&b->v[b->n], 0, sizeof b->v[b->n]);
-	return &b->v[b->n++];
+	struct intent *it = dynbuf_grow(&b->buf, sizeof *it);
+	if (!it)
+		return NULL;
+	b->v = (struct intent *)b->buf.s;
+	b->n++;
+	return it;
 }
 
 void batch_free(struct batch *b)
 {
-	free(b->v);
+	dynbuf_free(&b->buf);
 	memset(b, 0, sizeof *b);
 }
 
@@ -166,23 +166,23 @@ static void batch_decide(struct batch *b, struct batch_activity *acts, size_t na
 		struct batch_activity *a = batch_find(acts, nacts, it->aid);
 		if (!a) {
 			it->outcome = INTENT_REJECT_KEEP;
-			it->reason = "activity not found";
+			it->reason = REASON_ACTIVITY_NOT_FOUND;
 			continue;
 		}
 		if (a->status != ACTIVITY_LIVE) {
 			it->outcome = INTENT_REJECT_KEEP;
-			it->reason = "activity closed";
+			it->reason = REASON_ACTIVITY_CLOSED;
 			continue;
 		}
 		if (it->qty <= 0 || a->sold + a->returned + a->added + it->qty > a->stock) {
 			it->outcome = INTENT_REJECT_KEEP;
-			it->reason = "sold out";
+			it->reason = REASON_SOLD_OUT;
 			continue;
 		}
 		struct batch_quota *s = quota_slot(q, it->aid, it->uid);
 		if (s->units + it->qty > a->limit) {
 			it->outcome = INTENT_REJECT_RETURN;
-			it->reason = "purchase limit reached";
+			it->reason = REASON_LIMIT_REACHED;
 			continue;
 		}
 		s->units += it->qty;
@@ -203,10 +203,15 @@ static int batch_insert(struct writer *w, struct batch *b, struct batch_activity
 
 	for (size_t i = 0; i < b->n; i++) {
 		struct intent *it = &b->v[i];
-		if (it->outcome == INTENT_ACCEPT)
-			json_array_append_new(doc, json_pack("{s:s,s:s,s:I,s:I,s:I}", "sn", it->sn,
-							     "rid", it->rid, "uid", it->uid, "aid",
-							     it->aid, "qty", it->qty));
+		/* A row dropped for want of memory would be an order lost: fail the batch. */
+		if (it->outcome == INTENT_ACCEPT &&
+		    (!doc ||
+		     json_array_append_new(doc, json_pack("{s:s,s:s,s:I,s:I,s:I}", "sn", it->sn,
+							  "rid", it->rid, "uid", it->uid, "aid",
+							  it->aid, "qty", it->qty)) < 0)) {
+			rc = DB_ERR;
+			goto out;
+		}
 	}
 	if (json_array_size(doc) == 0)
 		goto out;
@@ -272,10 +277,13 @@ int batch_write(struct writer *w, struct batch *b)
 	int rc = DB_OK;
 
 	for (size_t i = 0; i < b->n; i++)
-		if (b->v[i].outcome == INTENT_NEW)
-			json_array_append_new(doc,
-					      json_pack("{s:s,s:I,s:I}", "rid", b->v[i].rid, "aid",
-							b->v[i].aid, "uid", b->v[i].uid));
+		if (b->v[i].outcome == INTENT_NEW &&
+		    (!doc || json_array_append_new(doc, json_pack("{s:s,s:I,s:I}", "rid",
+								  b->v[i].rid, "aid", b->v[i].aid,
+								  "uid", b->v[i].uid)) < 0)) {
+			rc = DB_ERR;
+			goto out;
+		}
 	if (json_array_size(doc) == 0)
 		goto out;
 	while (size < 2 * b->n)
@@ -288,7 +296,7 @@ int batch_write(struct writer *w, struct batch *b)
 		rc = DB_ERR;
 		goto out;
 	}
-	rc = activity_begin(w->db);
+	rc = db_begin(w->db);
 	if (rc) {
 		log_warn("order batch of %zu waits: MySQL unavailable", b->n);
 		goto out;
@@ -396,7 +404,7 @@ static int batch_finish_stream(struct writer *w, struct batch *b, size_t from, s
 		argv[argc++] = batch_kind(it->outcome);
 		argv[argc++] = it->outcome == INTENT_DONE || it->outcome == INTENT_ACCEPT
 				   ? it->sn
-				   : (it->reason ? it->reason : "");
+				   : seckill_reason_str(it->reason);
 	}
 	redisReply *r = cache_eval(w->cache, &finish_script, 4, (int)argc, argv);
 	if (r && r->type == REDIS_REPLY_INTEGER)

@@ -7,6 +7,7 @@
 #include "cache.h"
 #include "config.h"
 #include "db.h"
+#include "dynbuf.h"
 #include "ids.h"
 
 /* What became of one intent. */
@@ -27,13 +28,14 @@ struct intent {
 	long long aid, uid, qty;
 	int outcome;
 	char sn[ID_SN_MAX];
-	const char *reason;
+	int reason; /* enum seckill_reason (activity.h) of a rejection */
 };
 
 /* The intents of one XREADGROUP, in stream order. */
 struct batch {
-	struct intent *v;
-	size_t n, cap;
+	struct intent *v; /* into buf */
+	size_t n;
+	struct dynbuf buf;
 	long long accepted;
 };
 

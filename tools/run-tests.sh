@@ -13,7 +13,9 @@ source "$TOP/tools/stack.sh"
 
 TVAR=${FLASHSALE_TEST_VAR:-$VAR/test}
 TPORT=${FLASHSALE_TEST_PORT:-$((PORT + 10000))}
-APORT=$((TPORT + 1))
+# The test stack's ports, once: exported as FLASHSALE_TEST_PORT_{WEB,APACHE,SIM,OTLP} for tests.
+stack_ports "$TPORT"
+APORT=$PORT_APACHE
 ONLY=${1:-all}
 
 passed=0 failed=0 skipped=0
@@ -100,7 +102,7 @@ case "$ONLY" in all | apache)
 	say "starting Apache on 127.0.0.1:$APORT"
 	if ( stack_apache_start "$TVAR" "$RUN" "$APORT" ); then
 		run_counted http-apache python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$APORT" \
-			--server apache ${FLASHSALE_APACHE_SUITES:-usercenter product order}
+			--server apache ${FLASHSALE_APACHE_SUITES:-usercenter product order hardening}
 	else
 		record http-apache 0 1
 	fi

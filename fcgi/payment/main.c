@@ -25,8 +25,6 @@ static const struct route payment_routes[] = {
      .path = "/payment/v1/admin/reconcile/days",
      .flags = ROUTE_ADMIN,
      .handler = pay_reconcile_days},
-    {.method = "GET", .path = "/payment/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
-    {.method = "GET", .path = "/payment/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };
 
 /* Load the WeChat Pay client and the event bus; payments stay off (500003) without [wxpay]. */

@@ -136,10 +136,10 @@ int pay_reconcile(struct app *app, struct http_req *req)
 	    "update_time AS t FROM flashsale_payment.reconcile_day WHERE bill_date = ?",
 	    "s", date);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	if (!day) {
 		if ((rc = reconcile_local_now(app, start, &local)))
-			return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+			return err_from_db(rc);
 		req->data = json_pack("{s:s,s:s,s:o,s:{s:{s:i,s:i},s:{s:i,s:i}},s:[],s:n}", "date",
 				      date, "status", "pending", "local", local, "wechat",
 				      "payments", "count", 0, "amount", 0, "refunds", "count", 0,
@@ -148,7 +148,7 @@ int pay_reconcile(struct app *app, struct http_req *req)
 	}
 	if ((rc = reconcile_diffs(app, date, &diffs))) {
 		json_decref(day);
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	}
 	req->data = json_pack("{s:s,s:O,s:o,s:o,s:o,s:O}", "date", date, "status",
 			      json_object_get(day, "status"), "local",
@@ -174,7 +174,7 @@ int pay_reconcile_days(struct app *app, struct http_req *req)
 		      "ORDER BY bill_date DESC LIMIT ?",
 		      "i", limit);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	req->data = json_pack("{s:o}", "list", rows);
 	return req->data ? 0 : E_SERVER;
 }

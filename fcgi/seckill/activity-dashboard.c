@@ -231,7 +231,7 @@ int seckill_dashboard(struct app *app, struct http_req *req)
 		    "iiiiii", now + DASH_AHEAD, now - DASH_BEHIND, now - DASH_BEHIND, now, now,
 		    (long long)DASH_MAX);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	if (id && json_array_size(rows) == 0) {
 		json_decref(rows);
 		return E_ACTIVITY_NOT_FOUND;

@@ -42,14 +42,7 @@ static const struct route seckill_routes[] = {
      .path = "/seckill/v1/seckill/result",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = seckill_result},
-    {.method = "GET", .path = "/seckill/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
-    {.method = "GET", .path = "/seckill/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };
-
-int seckill_db_err(int rc)
-{
-	return rc == DB_DOWN || rc == ACTIVITY_CACHE_DOWN ? E_DB_BUSY : E_SERVER;
-}
 
 int main(int argc, char **argv)
 {

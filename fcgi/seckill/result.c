@@ -26,7 +26,7 @@ static int result_from_orders(struct app *app, struct http_req *req, const char 
 			      "user_id = ?",
 			      "si", rid, req->claims.user_id);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	if (!row)
 		return E_SECKILL_REQUEST_NOT_FOUND;
 	req->data =

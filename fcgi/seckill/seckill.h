@@ -51,7 +51,4 @@ long long seckill_memo_soldout(long long activity_id, int *complete);
 /* activity-dashboard.c: the operators' live view */
 int seckill_dashboard(struct app *app, struct http_req *req);
 
-/* Map a db_rc (or activity_rc) failure to an API code. */
-int seckill_db_err(int rc);
-
 #endif

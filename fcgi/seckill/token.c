@@ -42,10 +42,10 @@ int seckill_token(struct app *app, struct http_req *req)
 	if (found == 0) {
 		/* Not preheated (or Redis lost it): load it from MySQL once. */
 		rc = activity_cache_load(app->db, app->cache, id);
-		if (rc == ACTIVITY_NOT_FOUND)
+		if (rc == DB_NOT_FOUND)
 			return E_ACTIVITY_NOT_FOUND;
-		if (rc != ACTIVITY_CHANGED && rc != ACTIVITY_UNCHANGED)
-			return seckill_db_err(rc);
+		if (rc != DB_CHANGED && rc != DB_UNCHANGED)
+			return err_from_db(rc);
 		found = token_window(app, id, &start, &end, &status);
 	}
 	if (found < 0)

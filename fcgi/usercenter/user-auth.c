@@ -41,12 +41,6 @@ static int user_issue(struct app *app, struct http_req *req, long long uid, cons
 	return req->data ? 0 : E_SERVER;
 }
 
-/* Map a db_rc to an API code. */
-static int user_db_err(int rc)
-{
-	return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
-}
-
 int user_register(struct app *app, struct http_req *req)
 {
 	const char *mobile, *password, *nickname;
@@ -71,7 +65,7 @@ int user_register(struct app *app, struct http_req *req)
 	if (rc == DB_DUP)
 		return E_MOBILE_TAKEN;
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	return user_issue(app, req, db_insert_id(app->db), "user");
 }
 
@@ -107,7 +101,7 @@ int user_login(struct app *app, struct http_req *req)
 			  "WHERE mobile = ? AND del_state = 0",
 			  "s", mobile);
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	if (!user_dummy_hash[0])
 		passwd_hash("flashsale-dummy", app->cfg.pwhash_opslimit,
 			    app->cfg.pwhash_memlimit_kib, user_dummy_hash);
@@ -135,7 +129,7 @@ int user_refresh(struct app *app, struct http_req *req)
 	    "SELECT role FROM flashsale_usercenter.user WHERE id = ? AND del_state = 0", "i",
 	    req->claims.user_id);
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	if (!row)
 		return http_fail(req, E_TOKEN, "user no longer exists");
 	char role[16];

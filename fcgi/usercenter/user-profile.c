@@ -12,7 +12,7 @@ static int user_load(struct app *app, struct http_req *req)
 			      "FROM flashsale_usercenter.user WHERE id = ? AND del_state = 0",
 			      "i", req->claims.user_id);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	if (!row)
 		return http_fail(req, E_TOKEN, "user no longer exists");
 	req->data = json_pack("{s:o}", "userInfo", row);
@@ -45,6 +45,6 @@ int user_update(struct app *app, struct http_req *req)
 	    "WHERE id = ? AND del_state = 0",
 	    "ssssi", nickname, sex >= 0 ? sexbuf : NULL, avatar, info, req->claims.user_id);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	return user_load(app, req);
 }

@@ -15,6 +15,19 @@ BUILD = os.environ.get("FLASHSALE_BUILD", "")
 SERVER = os.environ.get("FLASHSALE_SERVER", "nginx")
 
 
+def _port(name, default=0):
+    """A test stack port exported by tools/run-tests.sh (FLASHSALE_TEST_PORT_<NAME>)."""
+    return int(os.environ.get("FLASHSALE_TEST_PORT_" + name, "0") or 0) or default
+
+
+# The test stack's ports, computed once by tools/stack-config.sh (stack_ports): nginx, Apache,
+# the WeChat Pay simulator and the tracing test's OTLP receiver. Never recompute the offsets.
+PORT_WEB = _port("WEB", urllib.parse.urlparse(BASE_URL).port)
+PORT_APACHE = _port("APACHE")
+PORT_SIM = _port("SIM")
+PORT_OTLP = _port("OTLP")
+
+
 class Resp:
     """One HTTP response: status, headers (lower-case names), text and parsed JSON (or None)."""
 
@@ -234,3 +247,22 @@ def run_job(name, *args, timeout=120):
     env = dict(os.environ, FLASHSALE_CONF=os.path.join(VAR, "flashsale.conf"))
     return subprocess.run([os.path.join(BUILD, "jobs", "flashsale-" + name), *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def domain_workers(domain):
+    """Pids of the test stack's FastCGI workers of a domain (its binary, this stack's config)."""
+    exe = os.path.realpath(os.path.join(BUILD, "fcgi", domain, "flashsale-" + domain))
+    conf = ("FLASHSALE_CONF=" + os.path.join(VAR, "flashsale.conf")).encode()
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            if not os.readlink("/proc/%s/exe" % p).startswith(exe):
+                continue
+            with open("/proc/%s/environ" % p, "rb") as f:
+                if conf in f.read().split(b"\0"):
+                    pids.append(int(p))
+        except OSError:
+            pass
+    return pids

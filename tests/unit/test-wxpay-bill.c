@@ -116,11 +116,7 @@ END_TEST
 int main(void)
 {
 	unit_clear_config_env();
-	Suite *s = suite_create("wxpay-bill");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, fen_amounts);
-	tcase_add_test(tc, parse_bill);
-	tcase_add_test(tc, parse_rejects);
-	suite_add_tcase(s, tc);
-	return unit_status("test-wxpay-bill", unit_run(s), NULL);
+	const TTest *tests[] = {fen_amounts, parse_bill, parse_rejects, NULL};
+	return unit_status("test-wxpay-bill", unit_run(unit_suite("wxpay-bill", NULL, NULL, tests)),
+			   NULL);
 }

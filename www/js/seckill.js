@@ -22,13 +22,20 @@ const FAIL_TEXT = {
 	300002: 'Sold out — every unit has been taken.',
 };
 
-/** Failure reasons the result endpoint may give, in words for people. */
+/**
+ * Failure reasons the result endpoint gives (API.md: the stable strings of /seckill/result),
+ * compared whole, in words for people.
+ */
+const REASON_TEXT = {
+	'activity not found': FAIL_TEXT[600001],
+	'activity closed': FAIL_TEXT[600003],
+	'sold out': FAIL_TEXT[600004],
+	'purchase limit reached': FAIL_TEXT[600005],
+};
+
+/** A failure reason in words for people. */
 function reasonText(reason) {
-	const r = String(reason || '').toLowerCase();
-	if (r.includes('sold')) return FAIL_TEXT[600004];
-	if (r.includes('limit')) return FAIL_TEXT[600005];
-	if (r.includes('end')) return FAIL_TEXT[600003];
-	return 'Your purchase did not go through' + (reason ? ': ' + reason : '.');
+	return REASON_TEXT[reason] || 'Your purchase did not go through' + (reason ? ': ' + reason : '.');
 }
 
 /** Load (or reload) the activity. */
