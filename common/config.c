@@ -63,6 +63,7 @@ const struct config_key config_keys[] = {
     I("seckill", "claim_idle_ms", seckill_claim_idle_ms, "5000", 100, 3600000),
     I("seckill", "preheat_minutes", seckill_preheat_minutes, "10", 1, 10080),
     I("seckill", "settle_grace", seckill_settle_grace, "60", 0, 86400),
+    I("seckill", "writer_attempts", seckill_writer_attempts, "3", 1, 1000),
     /* [order] */
     I("order", "pay_timeout", order_pay_timeout, "900", 1, 86400),
     /* [wxpay] */
@@ -85,6 +86,7 @@ const struct config_key config_keys[] = {
     I("events", "stream_maxlen", events_stream_maxlen, "100000", 100, 100000000),
     I("events", "claim_idle_ms", events_claim_idle_ms, "30000", 100, 3600000),
     I("events", "kafka_timeout_ms", events_kafka_timeout_ms, "10000", 1000, 300000),
+    I("events", "max_deliveries", events_max_deliveries, "5", 1, 1000000),
     /* [jobs] */
     S("jobs", "notify_url", notify_url, "http://127.0.0.1:8090/cgi-bin/message/subscribe/send"),
     S("jobs", "notify_template_id", notify_template_id, "order-paid"),

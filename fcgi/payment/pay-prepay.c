@@ -207,7 +207,7 @@ int pay_detail(struct app *app, struct http_req *req)
 	json_decref(order);
 	/* The paid attempt if there is one, else the latest. */
 	rc = db_query_row(app->db, &row,
-			  "SELECT pay_status AS payStatus, pay_total AS payTotal, pay_time AS "
+			  "SELECT sn, pay_status AS payStatus, pay_total AS payTotal, pay_time AS "
 			  "payTime, transaction_id AS transactionId, trade_type AS tradeType "
 			  "FROM flashsale_payment.payment WHERE order_sn = ? "
 			  "ORDER BY pay_status IN (1, 2) DESC, id DESC LIMIT 1",

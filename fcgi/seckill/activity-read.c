@@ -22,7 +22,7 @@ static long long activity_remaining(struct app *app, json_t *row, long long id, 
 
 	if (st != ACTIVITY_LIVE)
 		return 0;
-	activity_key(key, sizeof key, id, "stock");
+	activity_key(key, sizeof key, id, AK_STOCK, NULL);
 	redisReply *r = cache_command(app->cache, "GET %s", key);
 	long long left = mysql_left;
 	if (r && r->type == REDIS_REPLY_STRING)

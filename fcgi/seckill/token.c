@@ -14,7 +14,7 @@ static int token_window(struct app *app, long long id, long long *start, long lo
 			long long *status)
 {
 	char key[64];
-	activity_key(key, sizeof key, id, "info");
+	activity_key(key, sizeof key, id, AK_INFO, NULL);
 	redisReply *r = cache_command(app->cache, "HMGET %s start end status", key);
 	if (!r)
 		return -1;

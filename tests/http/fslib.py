@@ -73,9 +73,47 @@ def call(method, path, body=None, token=None, headers=None, raw=None, query=None
     try:
         conn.request(method, path, body=payload, headers=h)
         r = conn.getresponse()
-        return Resp(r.status, r.getheaders(), r.read())
+        resp = Resp(r.status, r.getheaders(), r.read())
+        record_response(method, path, resp)
+        return resp
     finally:
         conn.close()
+
+
+RESPONSES = os.path.join(os.environ["FLASHSALE_TEST_RESULTS"], "responses.jsonl") \
+    if os.environ.get("FLASHSALE_TEST_RESULTS") else None
+
+
+def _current_test():
+    """The id of the unittest test method on the call stack, or '' (for the report)."""
+    import sys
+    f = sys._getframe(2)
+    while f is not None:
+        s = f.f_locals.get("self")
+        if s is not None and hasattr(s, "_testMethodName") and hasattr(s, "id"):
+            return s.id()
+        f = f.f_back
+    return ""
+
+
+def record_response(method, path, resp):
+    """Append one response to $FLASHSALE_TEST_RESULTS/responses.jsonl: the OpenAPI suite
+    (tests/openapi/check-responses.mjs) validates each against doc/openapi.yaml."""
+    if not RESPONSES:
+        return
+    ctype = resp.headers.get("content-type", "")
+    line = json.dumps({
+        "method": method, "path": path.split("?", 1)[0], "status": resp.status,
+        "contentType": ctype, "requestId": resp.headers.get("x-request-id", ""),
+        "server": SERVER, "test": _current_test(),
+        "body": resp.text if "json" in ctype or not ctype else None,
+        "bodyLength": len(resp.text)}, ensure_ascii=False) + "\n"
+    with _record_lock:
+        with open(RESPONSES, "a", encoding="utf-8") as f:
+            f.write(line)
+
+
+_record_lock = threading.Lock()
 
 
 def post(path, body=None, token=None, **kw):
