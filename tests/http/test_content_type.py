@@ -5,7 +5,7 @@ import json
 import unittest
 import urllib.parse
 
-from fslib import BASE_URL, call, register
+from fslib import BASE_URL, Resp, call, record_response, register
 
 LOGIN = "/usercenter/v1/user/login"
 
@@ -22,7 +22,9 @@ def raw_post(path, body, content_type=None, token=None):
     try:
         conn.request("POST", path, body=body, headers=h)
         r = conn.getresponse()
-        return r.status, r.getheader("Content-Type"), r.read().decode()
+        resp = Resp(r.status, r.getheaders(), r.read())
+        record_response("POST", path, resp)  # checked against doc/openapi.yaml too
+        return resp.status, resp.headers.get("content-type"), resp.text
     finally:
         conn.close()
 
