@@ -90,6 +90,7 @@ const struct config_key config_keys[] = {
     S("wxpay", "platform_keys", wxpay_platform_keys, ""),
     S("wxpay", "refund_notify_url", wxpay_refund_url, ""),
     I("wxpay", "refund_query_after", wxpay_refund_after, "300", 0, 86400),
+    I("wxpay", "bill_max_bytes", wxpay_bill_max_bytes, "67108864", 1024, 1073741824),
     /* [events] */
     S("events", "transport", events_transport, "redis"),
     S("events", "kafka_brokers", events_kafka_brokers, ""),
@@ -110,6 +111,7 @@ const struct config_key config_keys[] = {
     I("trace", "batch", trace_batch, "512", 1, 100000),
     I("trace", "flush_ms", trace_flush_ms, "1000", 10, 600000),
     I("trace", "sample_percent", trace_sample_percent, "1", 0, 100),
+    I("trace", "forced_per_second", trace_forced_rate, "10", 0, 1000000),
     /* [coupon] */
     I("coupon", "redeem_per_user", coupon_redeem_per_user, "10", 1, 1000000),
     I("coupon", "redeem_per_addr", coupon_redeem_per_addr, "60", 1, 1000000),

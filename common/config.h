@@ -87,6 +87,7 @@ struct fs_config {
 	char *wxpay_platform_keys;    /* more platform keys: CERT.pem or SERIAL=KEY.pem, a list */
 	char *wxpay_refund_url;       /* refund callback URL given to WeChat (default derived) */
 	long wxpay_refund_after;      /* refund-query queries PROCESSING refunds this old */
+	long wxpay_bill_max_bytes;    /* bill-reconcile: largest trade bill downloaded */
 				      /* [events] (keys of the event transport go here) */
 	char *events_transport;       /* redis or kafka */
 	char *events_kafka_brokers;   /* bootstrap.servers when transport is kafka */
@@ -108,6 +109,7 @@ struct fs_config {
 	long trace_batch;          /* spans per export */
 	long trace_flush_ms;       /* export at least this often */
 	long trace_sample_percent; /* requests traced without a sampled traceparent */
+	long trace_forced_rate;    /* sampled traceparents followed per second per process */
 	/* [coupon] (keys of the coupon domain go here) */
 	long coupon_redeem_per_user; /* redeem attempts per user per minute */
 	long coupon_redeem_per_addr; /* redeem attempts per client address per minute */

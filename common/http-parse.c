@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int http_request_id_valid(const char *s)
 {
@@ -29,6 +30,19 @@ size_t http_unescape(char *s)
 	}
 	*w = 0;
 	return (size_t)(w - s);
+}
+
+/* Is name already a parameter, in any letter case? */
+static int http_query_has(json_t *params, const char *name)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(params, k, v)
+	{
+		if (!strcasecmp(k, name))
+			return 1;
+	}
+	return 0;
 }
 
 int http_query_parse(const char *query, json_t **out, char *why, size_t whylen)
@@ -60,7 +74,16 @@ int http_query_parse(const char *query, json_t **out, char *why, size_t whylen)
 		char *val = eq ? eq + 1 : kv + strlen(kv);
 		if (eq)
 			*eq = 0;
-		http_unescape(kv);
+		/*
+		 * A web server's cache keys on parameters by name (nginx's $arg_x: the first
+		 * one, any case, not decoded): names must be plain and appear once, so the
+		 * parameter the program reads is the one in the key.
+		 */
+		if (strpbrk(kv, "%+") || http_query_has(*out, kv)) {
+			snprintf(why, whylen,
+				 "query parameter names must be plain and appear once");
+			goto out;
+		}
 		size_t vlen = http_unescape(val);
 		json_t *js = json_stringn(val, vlen); /* NULL for invalid UTF-8 */
 		if (!js) {

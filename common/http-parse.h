@@ -16,8 +16,9 @@ size_t http_unescape(char *s);
 
 /*
  * Parse a query string ("a=1&b=x%20y"; NULL or "" is empty) into *out, a new object of
- * strings (a later repeat of a name wins). 0, or -1 with why set (too long, too many
- * parameters, a value that is not UTF-8) and *out NULL.
+ * strings; values are decoded, names must be plain (no '%' or '+') and appear once in any
+ * letter case. 0, or -1 with why set (too long, too many parameters, a name encoded or
+ * repeated, a value that is not UTF-8) and *out NULL.
  */
 int http_query_parse(const char *query, json_t **out, char *why, size_t whylen);
 

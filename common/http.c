@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -83,6 +84,7 @@ static const char *http_reason(int status)
 	case 404: return "Not Found";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
@@ -104,6 +106,8 @@ int http_send(struct http_req *req, int status, const char *content_type, const 
 		dynbuf_printf(&head, "Retry-After: %ld\r\n", req->retry_after);
 	if (strcmp(req->method, "GET"))
 		dynbuf_addstr(&head, "Cache-Control: no-store\r\n");
+	else if (req->cache_control && (status == 200 || status == 404))
+		dynbuf_printf(&head, "Cache-Control: %.100s\r\n", req->cache_control);
 	if (content_type)
 		dynbuf_printf(&head, "Content-Type: %s\r\n", content_type);
 	if (dynbuf_printf(&head, "Content-Length: %zu\r\n\r\n", len) < 0) {
@@ -190,6 +194,28 @@ static void http_drain(struct http_io *io, size_t limit)
 	int n;
 	while (seen < limit && (n = FCGX_GetStr(buf, sizeof buf, io->fcgx.in)) > 0)
 		seen += (size_t)n;
+}
+
+/* Is a Content-Type JSON: application/json or application/<x>+json, any parameters? */
+static int http_json_type(const char *ct)
+{
+	if (!ct)
+		return 0;
+	size_t n = strcspn(ct, "; \t");
+	if (n == 16 && !strncasecmp(ct, "application/json", 16))
+		return 1;
+	return n > 17 && !strncasecmp(ct, "application/", 12) &&
+	       !strncasecmp(ct + n - 5, "+json", 5);
+}
+
+/* A body that is not JSON by its Content-Type: HTTP 415 with the envelope of code 100002. */
+static int http_fail_unsupported(struct http_req *req)
+{
+	static const char body[] =
+	    "{\"code\":100002,\"msg\":\"Content-Type must be application/json\"}";
+	http_fail(req, E_PARAM, "Content-Type must be application/json");
+	http_send(req, 415, "application/json", body, sizeof body - 1);
+	return E_PARAM;
 }
 
 /* CLOCK_MONOTONIC in milliseconds. */
@@ -293,6 +319,8 @@ static int http_read_body(struct app *app, struct http_req *req)
 		req->params = json_object();
 		return 0;
 	}
+	if (!http_json_type(http_param(req, "CONTENT_TYPE")))
+		return http_fail_unsupported(req);
 	json_error_t jerr;
 	req->params = json_loadb(io->body, got, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req->params)
@@ -545,6 +573,7 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 	if (app.cfg.trace_socket[0] &&
 	    trace_open(app.cfg.trace_socket, program, (unsigned)app.cfg.trace_sample_percent) < 0)
 		log_warn("tracing off: bad trace.socket %s", app.cfg.trace_socket);
+	trace_set_forced_rate((unsigned)app.cfg.trace_forced_rate);
 	if (!app.db || !app.cache || (init && init(&app) < 0)) {
 		log_error("start-up failed");
 		return 1;

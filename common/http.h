@@ -67,6 +67,8 @@ struct http_req {
 	json_t *data;
 	long retry_after;
 	int sent; /* a ROUTE_RAW handler answered */
+	/* GET: a Cache-Control header sent with a 200 or 404 answer */
+	const char *cache_control;
 };
 
 /* Hook a program runs once at start-up, after config, db and cache exist. */

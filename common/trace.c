@@ -21,7 +21,36 @@ static struct {
 	char span_id[17];
 	char parent_id[17];
 	unsigned long long start_ns;
-} T = {.fd = -1};
+	/* Token bucket of client-forced samples: at most forced_rate per second. */
+	unsigned forced_rate;
+	double forced_tokens;
+	unsigned long long forced_ns;
+} T = {.fd = -1, .forced_rate = 10, .forced_tokens = 10};
+
+void trace_set_forced_rate(unsigned per_second)
+{
+	T.forced_rate = per_second;
+	T.forced_tokens = per_second;
+	T.forced_ns = 0;
+}
+
+/* Take a token for a client-forced sample; 1 if one was left. */
+static int trace_forced_take(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	unsigned long long now =
+	    (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+	if (T.forced_ns)
+		T.forced_tokens += (double)(now - T.forced_ns) * T.forced_rate / 1e9;
+	T.forced_ns = now;
+	if (T.forced_tokens > T.forced_rate)
+		T.forced_tokens = T.forced_rate;
+	if (T.forced_tokens < 1)
+		return 0;
+	T.forced_tokens -= 1;
+	return 1;
+}
 
 int trace_open(const char *socket_path, const char *service, unsigned sample_percent)
 {
@@ -87,11 +116,13 @@ void trace_request_begin(const char *traceparent)
 		    trace_valid_hex(traceparent + 3, 32) && trace_valid_hex(traceparent + 36, 16);
 	/*
 	 * Sampling keeps tracing off the hot path's budget: a caller that sampled its
-	 * own span (traceparent flag 01) is always followed; other requests are traced
-	 * at trace.sample_percent.
+	 * own span (traceparent flag 01) is followed up to trace.forced_per_second per
+	 * process, so a client cannot make every request traced; the rest are traced at
+	 * trace.sample_percent (continuing the caller's trace when it sent one).
 	 */
-	int sampled = valid ? (strtol(traceparent + 53, NULL, 16) & 1)
-			    : randombytes_uniform(100) < T.sample_percent;
+	int sampled = valid && (strtol(traceparent + 53, NULL, 16) & 1) && trace_forced_take();
+	if (!sampled)
+		sampled = randombytes_uniform(100) < T.sample_percent;
 	if (!sampled)
 		return;
 	if (valid) {

@@ -14,6 +14,9 @@
  */
 int trace_open(const char *socket_path, const char *service, unsigned sample_percent);
 
+/* Cap client-forced samples (a traceparent with the sampled flag) to per_second (default 10). */
+void trace_set_forced_rate(unsigned per_second);
+
 /* Close the socket. */
 void trace_close(void);
 

@@ -2,6 +2,9 @@
  * settle.c - flashsale-settle (cron, daily): one settlement row per merchant and
  * UTC day with the count and gross of that day's paid orders. Re-running a day
  * recomputes it in place (unique merchant + day), so the job is idempotent.
+ * Each run also marks the settled days of the last week with the state of the bill
+ * reconciliation of that date (reconcile_status: pending, reconciled, differences; see
+ * jobs/bill-reconcile.c), so a settlement whose money WeChat has not confirmed stands out.
  *
  * usage: flashsale-settle [-c CONFIG] [--day YYYY-MM-DD]   (default: yesterday, UTC)
  */
@@ -62,6 +65,27 @@ static int settle_day(struct db *db, const char *day, long long start)
 	return db_commit(db);
 }
 
+/* Mark the settlements of day and the 7 days before with their reconciliation's state. */
+static int settle_mark(struct db *db, const char *day, long long *unreconciled)
+{
+	json_t *row = NULL;
+	int rc = db_exec(db,
+			 "UPDATE flashsale_order.settlement s LEFT JOIN "
+			 "flashsale_payment.reconcile_day r ON r.bill_date = s.day "
+			 "SET s.reconcile_status = COALESCE(r.status, 'pending') "
+			 "WHERE s.day BETWEEN DATE_SUB(?, INTERVAL 7 DAY) AND ?",
+			 "ss", day, day);
+	if (!rc)
+		rc = db_query_row(db, &row,
+				  "SELECT COUNT(*) AS n FROM flashsale_order.settlement WHERE day "
+				  "BETWEEN DATE_SUB(?, INTERVAL 7 DAY) AND ? AND reconcile_status "
+				  "<> 'reconciled'",
+				  "ss", day, day);
+	*unreconciled = row ? json_integer_value(json_object_get(row, "n")) : 0;
+	json_decref(row);
+	return rc;
+}
+
 /* --day YYYY-MM-DD (default: yesterday, UTC). */
 static char settle_day_opt[16];
 
@@ -93,13 +117,20 @@ static int settle_run(struct job *j)
 		fprintf(stderr, "flashsale-settle: --day must be YYYY-MM-DD, got \"%s\"\n", day);
 		return 2;
 	}
+	long long unreconciled = 0;
 	int rc = settle_day(j->db, day, start);
+	if (!rc)
+		rc = settle_mark(j->db, day, &unreconciled);
 	if (rc)
 		log_error("settle %s failed: %s", day, db_last_error(j->db));
 	else
 		log_info("settled %s", day);
+	if (!rc && unreconciled)
+		log_warn("%lld settlements of the week to %s are not reconciled with WeChat",
+			 unreconciled, day);
 	if (!rc)
-		printf("settled %s\n", day);
+		printf("settled %s (%lld settlements of the last 8 days not reconciled)\n", day,
+		       unreconciled);
 	return rc ? 1 : 0;
 }
 

@@ -21,9 +21,25 @@ static const struct route payment_routes[] = {
      .path = "/payment/v1/thirdPayment/detail",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = pay_detail},
+    {.method = "GET",
+     .path = "/payment/v1/admin/reconcile",
+     .flags = ROUTE_ADMIN,
+     .handler = pay_reconcile},
+    {.method = "GET",
+     .path = "/payment/v1/admin/reconcile/days",
+     .flags = ROUTE_ADMIN,
+     .handler = pay_reconcile_days},
 };
 
 /* Load the WeChat Pay client and the event bus; payments stay off (500003) without [wxpay]. */
+/* Scrape-time gauges: refunds (pay-refund.c) and the reconciliation (pay-reconcile.c). */
+static int pay_metrics(struct app *app)
+{
+	int refunds = pay_metrics_refresh(app);
+	int reconcile = pay_reconcile_metrics(app);
+	return refunds < 0 || reconcile < 0 ? -1 : 0;
+}
+
 static int payment_init(struct app *app)
 {
 	static struct payment_app pa;
@@ -39,7 +55,7 @@ static int payment_init(struct app *app)
 		return -1;
 	}
 	app->domain = &pa;
-	app->metrics_refresh = pay_metrics_refresh;
+	app->metrics_refresh = pay_metrics;
 	return 0;
 }
 

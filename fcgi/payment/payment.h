@@ -22,5 +22,9 @@ int pay_callback(struct app *app, struct http_req *req);
 /* pay-refund.c: a decrypted REFUND.* resource -> HTTP status (why set on refusal); metrics */
 int pay_on_refund(struct app *app, json_t *res, const char **why);
 int pay_metrics_refresh(struct app *app);
+/* pay-reconcile.c: the daily bill reconciliation (admin view, scrape-time gauge) */
+int pay_reconcile(struct app *app, struct http_req *req);
+int pay_reconcile_days(struct app *app, struct http_req *req);
+int pay_reconcile_metrics(struct app *app);
 
 #endif

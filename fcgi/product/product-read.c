@@ -64,6 +64,7 @@ int product_list(struct app *app, struct http_req *req)
 	if (keyword && product_like_escape(keyword, pattern, sizeof pattern) < 0)
 		return http_fail(req, E_PARAM, "keyword must not contain control characters");
 	long long offset = (page - 1) * size;
+	req->cache_control = PRODUCT_CACHE_CONTROL; /* sent only with a 200 */
 	if (keyword && *keyword) {
 		rc = db_query_row(app->db, &count,
 				  "SELECT COUNT(*) AS total " PRODUCT_LIVE PRODUCT_MATCH, "s",
@@ -164,6 +165,7 @@ int product_detail(struct app *app, struct http_req *req)
 
 	if ((rc = param_int(req, "id", 1, 1, PRODUCT_ID_MAX, &id)))
 		return rc;
+	req->cache_control = PRODUCT_CACHE_CONTROL; /* with the product or its 300001 */
 	int cached = product_cache_get(app, id, &product, gen, sizeof gen);
 	if (cached == 0 || cached < 0) {
 		/* Not cached, or Redis is down: MariaDB is the source of truth either way. */

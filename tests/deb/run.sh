@@ -61,7 +61,7 @@ for d in usercenter product seckill order payment; do
 	check "program flashsale-$d" has "/usr/libexec/flashsale/flashsale-$d"
 done
 for j in order-writer order-events notify settle order-timeout seckill-preheat reconcile \
-	trace-exporter admin; do
+	bill-reconcile trace-exporter admin; do
 	check "job flashsale-$j" has "/usr/libexec/flashsale/flashsale-$j"
 done
 check "sample config /etc/flashsale/flashsale.conf" has /etc/flashsale/flashsale.conf
@@ -72,6 +72,7 @@ check "logrotate file" has /etc/logrotate.d/flashsale
 check "nginx configuration" has /usr/share/flashsale/nginx.conf
 check "Apache configuration" has /usr/share/flashsale/apache.conf
 check "storefront www/" has /usr/share/flashsale/www/index.html
+check "reconciliation page www/reconcile.html" has /usr/share/flashsale/www/reconcile.html
 check "API reference www/docs/" has /usr/share/flashsale/www/docs/index.html
 check "migrations" has /usr/share/flashsale/sql/001_usercenter.sql
 check "Prometheus rules" has /usr/share/flashsale/prometheus/flashsale.rules.yml

@@ -40,12 +40,12 @@ START_TEST(test_unescape)
 }
 END_TEST
 
-/* Names and values decoded, a value-less name is "", a repeat wins, empty is {}. */
+/* Values decoded, a value-less name is "", empty is {}. */
 START_TEST(test_parse)
 {
 	json_t *o;
 	char why[128];
-	ck_assert_int_eq(http_query_parse("id=7&kw=%E4%B8%AD+x&flag&id=8", &o, why, sizeof why), 0);
+	ck_assert_int_eq(http_query_parse("id=8&kw=%E4%B8%AD+x&flag", &o, why, sizeof why), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "id")), "8");
 	ck_assert_str_eq(json_string_value(json_object_get(o, "kw")), "\xe4\xb8\xad x");
 	ck_assert_str_eq(json_string_value(json_object_get(o, "flag")), "");
@@ -56,6 +56,24 @@ START_TEST(test_parse)
 	json_decref(o);
 	ck_assert_int_eq(http_query_parse("&&", &o, why, sizeof why), 0);
 	ck_assert_uint_eq(json_object_size(o), 0);
+	json_decref(o);
+}
+END_TEST
+
+/* A name encoded or repeated (in any letter case) is refused: a cache keys on the plain first. */
+START_TEST(test_parse_names)
+{
+	const char *bad[] = {"id=7&id=8", "id=7&ID=8", "%69d=7", "i%64=7", "a+b=1", "x=1&X", NULL};
+	json_t *o = (json_t *)1;
+	char why[128];
+	for (int i = 0; bad[i]; i++) {
+		ck_assert_msg(http_query_parse(bad[i], &o, why, sizeof why) == -1, "%s", bad[i]);
+		ck_assert_ptr_null(o);
+		ck_assert_str_eq(why, "query parameter names must be plain and appear once");
+	}
+	ck_assert_int_eq(http_query_parse("id=7&idx=8&kw=a%2Bb", &o, why, sizeof why), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "kw")), "a+b");
+	ck_assert_uint_eq(json_object_size(o), 3);
 	json_decref(o);
 }
 END_TEST
@@ -91,7 +109,7 @@ END_TEST
 /* Run the suite. */
 int main(void)
 {
-	const TTest *tests[] = {test_request_id, test_unescape, test_parse, test_parse_limits,
-				NULL};
+	const TTest *tests[] = {test_request_id,  test_unescape,     test_parse,
+				test_parse_names, test_parse_limits, NULL};
 	return unit_run(unit_suite("http-parse", NULL, NULL, tests)) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,4 +1,5 @@
-/* test-trace.c - trace.h: sampling, traceparent, root and child spans as datagrams. */
+/* test-trace.c - trace.h: sampling (and its cap on client-forced samples), traceparent, root and
+ * child spans as datagrams. */
 #include <check.h>
 #include <jansson.h>
 #include <poll.h>
@@ -143,10 +144,62 @@ START_TEST(test_no_exporter)
 }
 END_TEST
 
+/* How many of n requests with a sampled traceparent were traced. */
+static int traced_of(int n)
+{
+	int traced = 0;
+	for (int i = 0; i < n; i++) {
+		char tp[64];
+		snprintf(tp, sizeof tp, "00-%032x-%016x-01", i + 1, i + 7);
+		trace_request_begin(tp);
+		traced += trace_enabled();
+		trace_request_end("/unit", 200);
+	}
+	return traced;
+}
+
+/* A client's sampled traceparent is followed at most forced_rate times per second. */
+START_TEST(test_forced_samples_are_capped)
+{
+	ck_assert_int_eq(trace_open(path, "unit", 0), 0); /* sample_percent 0 */
+	trace_set_forced_rate(5);
+	int first = traced_of(200);
+	ck_assert_int_ge(first, 5);
+	ck_assert_int_le(first, 6); /* the burst, plus what refilled meanwhile */
+	usleep(1100000);            /* a second later the bucket is full again */
+	int second = traced_of(200);
+	ck_assert_int_ge(second, 5);
+	ck_assert_int_le(second, 6);
+}
+END_TEST
+
+/* A cap of 0 follows no traceparent; an unsampled one is never forced, whatever the cap. */
+START_TEST(test_zero_follows_none_and_unsampled_is_not_forced)
+{
+	ck_assert_int_eq(trace_open(path, "unit", 0), 0);
+	trace_set_forced_rate(0);
+	ck_assert_int_eq(traced_of(50), 0);
+	trace_set_forced_rate(1000);
+	trace_request_begin("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00");
+	ck_assert_int_eq(trace_enabled(), 0); /* the flag is off and sample_percent is 0 */
+	trace_request_end("/unit", 200);
+	trace_request_begin("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+	ck_assert_int_eq(trace_enabled(), 1);
+	ck_assert_str_eq(trace_id(), "0af7651916cd43dd8448eb211c80319c");
+	trace_request_end("/unit", 200);
+}
+END_TEST
+
 /* Run the suite. */
 int main(void)
 {
-	const TTest *tests[] = {test_off, test_follow_parent, test_sampling, test_no_exporter,
+	unit_clear_config_env();
+	const TTest *tests[] = {test_off,
+				test_follow_parent,
+				test_sampling,
+				test_no_exporter,
+				test_forced_samples_are_capped,
+				test_zero_follows_none_and_unsampled_is_not_forced,
 				NULL};
 	return unit_run(unit_suite("trace", setup, teardown, tests)) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { refundModule } from './refund.mjs';
+import { createBill } from './bill.mjs';
 
 const MAX_BODY = 64 * 1024;
 const SKEW = 300; // seconds a merchant request's timestamp may be off
@@ -455,6 +456,7 @@ async function handle(req, res) {
 		if (err) return v3error(res, 401, 'SIGN_ERROR', err);
 		const b = req.method === 'POST' ? parseJson(buf) : {};
 		if (b === null) return v3error(res, 400, 'PARAM_ERROR', 'body must be a JSON object');
+		if (bill.handle(req, res, url)) return; // trade bills (bill.mjs)
 		if (req.method === 'POST' && (m = path.match(/^\/v3\/pay\/transactions\/(jsapi|native)$/))) return prepay(res, m[1], b);
 		if (req.method === 'GET' && (m = path.match(/^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/))) {
 			if (url.searchParams.get('mchid') !== cfg.mchid) return v3error(res, 400, 'PARAM_ERROR', 'mchid does not match');
@@ -515,6 +517,15 @@ async function handle(req, res) {
 		const rec = await notify(t, { tamper, replay: b.replay === true });
 		return send(res, rec.status === 0 && rec.error === 'nothing to replay yet' ? 409 : 200, rec);
 	}
+	if (req.method === 'POST' && path === '/simulator/controls') {
+		const b = parseJson(buf);
+		if (!b) return send(res, 400, { error: 'body must be a JSON object' });
+		const err = bill.control(b); // bill_extra, bill_date_shift, bill_corrupt (bill.mjs)
+		if (err) return send(res, 400, { error: err });
+		// close_fails, refund_result, notify (refund.mjs), which answers with its controls.
+		if (await R.control(req, res, path, buf)) return;
+		return send(res, 200, { ok: true });
+	}
 	if (req.method === 'GET' && (m = path.match(/^\/simulator\/trades\/([^/]+)$/))) {
 		const t = trades.get(decodeURIComponent(m[1]));
 		if (!t) return send(res, 404, { error: 'no such trade' });
@@ -533,6 +544,8 @@ async function handle(req, res) {
 	if (await R.control(req, res, path, buf)) return;
 	return send(res, 404, { error: 'not found' });
 }
+
+const bill = createBill({ cfg, trades, refunds: R.refunds, send, v3error, log, randomDigits, randomAlnum, now });
 
 const server = http.createServer((req, res) => {
 	handle(req, res).catch((e) => {

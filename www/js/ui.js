@@ -168,10 +168,21 @@ export function goLogin() {
 	location.assign(loginUrl());
 }
 
-/** A same-origin path to return to after login; anything else becomes '/'. */
+/**
+ * A same-origin path to return to after login; anything else becomes '/'. The URL is parsed as
+ * the browser will parse it (which drops tabs and newlines and reads "/\t/host" as "//host"),
+ * and only a URL of this origin is kept, as its path, query and fragment.
+ */
 export function safeNext(next) {
-	if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return '/';
-	return next;
+	if (typeof next !== 'string' || !next.startsWith('/')) return '/';
+	let u;
+	try {
+		u = new URL(next, location.origin);
+	} catch {
+		return '/';
+	}
+	if (u.origin !== location.origin) return '/';
+	return u.pathname + u.search + u.hash;
 }
 
 /** The query parameter name of the current URL. */

@@ -1,0 +1,459 @@
+/* wxpay-bill.c - WeChat Pay v3 trade bills: tradebill call, signed download (SHA1), parser. */
+#include "wxpay-bill.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dynbuf.h"
+#include "wxpay-impl.h"
+
+/* An answer: status, body bounded by max, the Wechatpay-* headers. */
+struct bill_resp {
+	long status;
+	struct dynbuf body; /* at most the caller's max */
+	int overflow;
+	char timestamp[24];
+	char nonce[WXPAY_NONCE_MAX + 1];
+	char signature[WXPAY_SIG_MAX + 1];
+	char serial[WXPAY_SERIAL_MAX + 1];
+};
+
+/* curl write callback: append up to r->max bytes, else abort the transfer. */
+static size_t bill_on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct bill_resp *r = ud;
+	size_t n = size * nmemb;
+	if (n > r->body.max - dynbuf_len(&r->body)) {
+		r->overflow = 1;
+		return 0;
+	}
+	return dynbuf_add(&r->body, p, n) < 0 ? 0 : n;
+}
+
+/* Copy header name's value (trimmed) into dst when line is "name: value" and it fits. */
+static void bill_header_take(const char *line, size_t n, const char *name, char *dst, size_t cap)
+{
+	size_t nl = strlen(name);
+	if (n <= nl + 1 || strncasecmp(line, name, nl) || line[nl] != ':')
+		return;
+	const char *v = line + nl + 1, *e = line + n;
+	while (v < e && (*v == ' ' || *v == '\t'))
+		v++;
+	while (e > v && isspace((unsigned char)e[-1]))
+		e--;
+	size_t len = (size_t)(e - v);
+	if (len >= cap)
+		len = 0;
+	memcpy(dst, v, len);
+	dst[len] = 0;
+}
+
+/* curl header callback: keep the Wechatpay-* headers. */
+static size_t bill_on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct bill_resp *r = ud;
+	size_t n = size * nmemb;
+	bill_header_take(p, n, "Wechatpay-Timestamp", r->timestamp, sizeof r->timestamp);
+	bill_header_take(p, n, "Wechatpay-Nonce", r->nonce, sizeof r->nonce);
+	bill_header_take(p, n, "Wechatpay-Signature", r->signature, sizeof r->signature);
+	bill_header_take(p, n, "Wechatpay-Serial", r->serial, sizeof r->serial);
+	return n;
+}
+
+/* A signed GET of path (with query) at api_base, body up to max. 0, or -1 (err set). */
+static int bill_get(struct wxpay *w, const char *path, size_t max, struct bill_resp *r, char *err,
+		    size_t errlen)
+{
+	char url[WXBILL_URL_MAX + 256], auth[WXPAY_AUTH_MAX], hdr[WXPAY_AUTH_MAX + 32], nonce[33];
+	struct curl_slist *h = NULL;
+
+	memset(r, 0, sizeof *r);
+	dynbuf_init(&r->body, max);
+	if ((size_t)snprintf(url, sizeof url, "%s%s", w->api_base, path) >= sizeof url) {
+		snprintf(err, errlen, "URL too long");
+		return -1;
+	}
+	wxpay_nonce(nonce);
+	if (wxpay_authorization(w, "GET", path, "", (long long)time(NULL), nonce, auth,
+				sizeof auth) < 0) {
+		snprintf(err, errlen, "cannot sign the request");
+		return -1;
+	}
+	if (!w->curl && !(w->curl = curl_easy_init())) {
+		snprintf(err, errlen, "curl unavailable");
+		return -1;
+	}
+	CURL *c = w->curl;
+	curl_easy_reset(c);
+	snprintf(hdr, sizeof hdr, "Authorization: %s", auth);
+	h = curl_slist_append(h, hdr);
+	h = curl_slist_append(h, "Accept: application/json");
+	h = curl_slist_append(h, "User-Agent: flashsale-wxpay/0.1");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* A bill can be large: the whole-request timeout is a few times a normal call's. */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, w->timeout_ms * 6);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			 w->timeout_ms < 2000 ? w->timeout_ms : 2000L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bill_on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, bill_on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	CURLcode cc = curl_easy_perform(c);
+	curl_slist_free_all(h);
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "%s",
+			 r->overflow ? "bill larger than the configured limit"
+				     : curl_easy_strerror(cc));
+		dynbuf_free(&r->body);
+		return -1;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	return 0;
+}
+
+/* Is s a date YYYY-MM-DD? */
+static int bill_date_ok(const char *s)
+{
+	return s && strlen(s) == 10 && strspn(s, "0123456789-") == 10 && s[4] == '-' && s[7] == '-';
+}
+
+int wxpay_tradebill(struct wxpay *w, const char *date, char *url, size_t urllen, char *hash,
+		    size_t hashlen, char *err, size_t errlen)
+{
+	char path[128];
+	struct bill_resp r;
+	json_error_t jerr;
+	json_t *o = NULL;
+	int rc = WXPAY_ERR;
+
+	url[0] = hash[0] = 0;
+	if (!bill_date_ok(date)) {
+		snprintf(err, errlen, "bad bill date");
+		return WXPAY_ERR;
+	}
+	snprintf(path, sizeof path, "/v3/bill/tradebill?bill_date=%s&bill_type=ALL", date);
+	if (bill_get(w, path, WXPAY_MAX_RESPONSE, &r, err, errlen) < 0)
+		return WXPAY_ERR;
+	struct wxpay_notice_hdr nh = {r.timestamp, r.nonce, r.signature, r.serial};
+	if (wxpay_notice_verify(w, &nh, dynbuf_ptr(&r.body), dynbuf_len(&r.body),
+				(long long)time(NULL)) != NOTICE_OK) {
+		snprintf(err, errlen, "tradebill answer (HTTP %ld) not signed by the platform",
+			 r.status);
+		goto out;
+	}
+	o = json_loadb(dynbuf_ptr(&r.body), dynbuf_len(&r.body), 0, &jerr);
+	if (r.status < 200 || r.status >= 300) {
+		const char *code = json_string_value(json_object_get(o, "code"));
+		const char *msg = json_string_value(json_object_get(o, "message"));
+		snprintf(err, errlen, "tradebill HTTP %ld %.32s: %.160s", r.status,
+			 code ? code : "?", msg ? msg : "");
+		if (code && !strcmp(code, "NO_STATEMENT_EXIST"))
+			rc = WXPAY_NOT_FOUND;
+		else if (r.status >= 400 && r.status < 500)
+			rc = WXPAY_REJECTED;
+		goto out;
+	}
+	const char *u = json_string_value(json_object_get(o, "download_url"));
+	const char *ht = json_string_value(json_object_get(o, "hash_type"));
+	const char *hv = json_string_value(json_object_get(o, "hash_value"));
+	if (!u || !hv || !ht || strcasecmp(ht, "SHA1") || strlen(u) >= urllen ||
+	    strlen(hv) >= hashlen) {
+		snprintf(err, errlen, "tradebill answer without a usable download_url/SHA1 hash");
+		goto out;
+	}
+	memcpy(url, u, strlen(u) + 1);
+	memcpy(hash, hv, strlen(hv) + 1);
+	rc = WXPAY_OK;
+out:
+	json_decref(o);
+	dynbuf_free(&r.body);
+	return rc;
+}
+
+int wxpay_bill_download(struct wxpay *w, const char *url, const char *sha1_hex, size_t max,
+			char **body, size_t *len, char *err, size_t errlen)
+{
+	struct bill_resp r;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	size_t base = strlen(w->api_base);
+
+	*body = NULL;
+	*len = 0;
+	/* Only a URL of WeChat's API host is fetched with our signature. */
+	if (strncmp(url, w->api_base, base) || url[base] != '/') {
+		snprintf(err, errlen, "download_url is not under the API base");
+		return WXPAY_ERR;
+	}
+	if (bill_get(w, url + base, max, &r, err, errlen) < 0)
+		return WXPAY_ERR;
+	if (r.status != 200) {
+		snprintf(err, errlen, "bill download HTTP %ld", r.status);
+		dynbuf_free(&r.body);
+		return WXPAY_ERR;
+	}
+	if (!EVP_Digest(dynbuf_ptr(&r.body), dynbuf_len(&r.body), md, &mdlen, EVP_sha1(), NULL)) {
+		snprintf(err, errlen, "SHA1 failed");
+		dynbuf_free(&r.body);
+		return WXPAY_ERR;
+	}
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (strcasecmp(hex, sha1_hex)) {
+		snprintf(err, errlen, "bill hash mismatch: SHA1 %s, hash_value %.64s", hex,
+			 sha1_hex);
+		dynbuf_free(&r.body);
+		return WXPAY_ERR;
+	}
+	*len = dynbuf_len(&r.body);
+	*body = *len ? dynbuf_take(&r.body) : calloc(1, 1); /* dynbuf_take: NULL when empty */
+	if (!*body) {
+		snprintf(err, errlen, "out of memory");
+		*len = 0;
+		return WXPAY_ERR;
+	}
+	return WXPAY_OK;
+}
+
+/* ---- the bill format ------------------------------------------------------------------------ */
+
+#define WXBILL_MAX_COLS 64
+
+/* A line split into fields (pointers into the line, not NUL-terminated). */
+struct bill_fields {
+	int n;
+	const char *f[WXBILL_MAX_COLS];
+	size_t len[WXBILL_MAX_COLS];
+};
+
+/*
+ * Split a line. Data lines: every field starts with '`' and fields are separated by ",`"
+ * (a comma inside a value, as in a product name, stays in it). Header lines: plain commas.
+ */
+static int bill_split(const char *s, size_t n, struct bill_fields *out)
+{
+	out->n = 0;
+	int ticked = n > 0 && s[0] == '`';
+	size_t i = 0;
+	while (i <= n) {
+		if (out->n == WXBILL_MAX_COLS)
+			return -1;
+		size_t start = ticked ? i + 1 : i, j = start;
+		if (ticked && (i >= n || s[i] != '`'))
+			return -1;
+		while (j < n && !(s[j] == ',' && (!ticked || (j + 1 < n && s[j + 1] == '`'))))
+			j++;
+		out->f[out->n] = s + start;
+		out->len[out->n] = j >= start ? j - start : 0;
+		out->n++;
+		i = j + 1;
+		if (j >= n)
+			break;
+	}
+	return 0;
+}
+
+/* Index of the column named name in a header, or -1. */
+static int bill_col(const struct bill_fields *h, const char *name)
+{
+	size_t nl = strlen(name);
+	for (int i = 0; i < h->n; i++)
+		if (h->len[i] == nl && !memcmp(h->f[i], name, nl))
+			return i;
+	return -1;
+}
+
+/* Copy field i into dst (empty when absent); -1 if it does not fit. */
+static int bill_take(const struct bill_fields *r, int i, char *dst, size_t cap)
+{
+	dst[0] = 0;
+	if (i < 0 || i >= r->n)
+		return 0;
+	if (r->len[i] >= cap)
+		return -1;
+	memcpy(dst, r->f[i], r->len[i]);
+	dst[r->len[i]] = 0;
+	return 0;
+}
+
+int wxbill_fen(const char *s, size_t n, long long *fen)
+{
+	long long yuan = 0;
+	size_t i = 0;
+	int neg = 0, digits = 0;
+	if (i < n && s[i] == '-') {
+		neg = 1;
+		i++;
+	}
+	for (; i < n && isdigit((unsigned char)s[i]); i++, digits++) {
+		if (yuan > 100000000000LL)
+			return -1;
+		yuan = yuan * 10 + (s[i] - '0');
+	}
+	long long cents = 0;
+	if (i < n && s[i] == '.') {
+		i++;
+		int k = 0;
+		for (; i < n && isdigit((unsigned char)s[i]) && k < 2; i++, k++)
+			cents = cents * 10 + (s[i] - '0');
+		if (k == 1)
+			cents *= 10;
+		/* Only zeros may follow (WeChat writes some columns with more decimals). */
+		for (; i < n && s[i] == '0'; i++)
+			;
+	}
+	if (!digits || i != n)
+		return -1;
+	*fen = (neg ? -1 : 1) * (yuan * 100 + cents);
+	return 0;
+}
+
+/* Field i as a non-negative count; -1 if absent or not digits. */
+static int bill_count(const struct bill_fields *f, int i, long long *out)
+{
+	if (i < 0 || i >= f->n || !f->len[i] || f->len[i] > 12)
+		return -1;
+	long long v = 0;
+	for (size_t k = 0; k < f->len[i]; k++) {
+		if (!isdigit((unsigned char)f->f[i][k]))
+			return -1;
+		v = v * 10 + (f->f[i][k] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* WeChat's refund states in a bill, in our words (refund table). */
+static void bill_refund_state(char *st)
+{
+	if (!strcmp(st, "REFUNDCLOSE"))
+		strcpy(st, "CLOSED");
+	else if (!strcmp(st, "CHANGE"))
+		strcpy(st, "ABNORMAL");
+}
+
+/* The columns a parse reads, by index into the header. */
+struct bill_cols {
+	int out_trade_no, out_refund_no, trade_state, refund_state, total, refund_req, refund;
+};
+
+/* Turn one data line into a row; -1 if a needed field is missing or malformed. */
+static int bill_row(const struct bill_fields *f, const struct bill_cols *c, struct wxbill_row *r)
+{
+	memset(r, 0, sizeof *r);
+	if (bill_take(f, c->out_trade_no, r->out_trade_no, sizeof r->out_trade_no) ||
+	    bill_take(f, c->out_refund_no, r->out_refund_no, sizeof r->out_refund_no) ||
+	    bill_take(f, c->trade_state, r->trade_state, sizeof r->trade_state) ||
+	    bill_take(f, c->refund_state, r->refund_state, sizeof r->refund_state) ||
+	    !r->out_trade_no[0] || !r->trade_state[0])
+		return -1;
+	/* Payment rows carry "0" as their refund numbers. */
+	if (!strcmp(r->out_refund_no, "0"))
+		r->out_refund_no[0] = 0;
+	r->refund = r->out_refund_no[0] != 0;
+	int col = r->refund ? (c->refund_req >= 0 && c->refund_req < f->n && f->len[c->refund_req]
+				   ? c->refund_req
+				   : c->refund)
+			    : c->total;
+	if (col < 0 || col >= f->n || wxbill_fen(f->f[col], f->len[col], &r->amount) < 0)
+		return -1;
+	bill_refund_state(r->refund_state);
+	return 0;
+}
+
+int wxbill_parse(const char *text, size_t len, wxbill_row_fn fn, void *ud,
+		 struct wxbill_summary *sum, char *err, size_t errlen)
+{
+	struct bill_fields f, head = {0};
+	struct bill_cols c = {-1, -1, -1, -1, -1, -1, -1};
+	const char *p = text, *end = text + len;
+	long long rows = 0, lineno = 0;
+	int in_summary = 0, have_summary = 0, s_rows = -1, s_total = -1, s_refund = -1;
+
+	memset(sum, 0, sizeof *sum);
+	if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) /* a UTF-8 byte order mark */
+		p += 3;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		size_t n = (size_t)(e - p);
+		if (n && p[n - 1] == '\r')
+			n--;
+		const char *line = p;
+		p = nl ? nl + 1 : end;
+		if (!n)
+			continue;
+		lineno++;
+		if (bill_split(line, n, &f) < 0) {
+			snprintf(err, errlen, "bill line %lld: malformed", lineno);
+			return -1;
+		}
+		if (lineno == 1) {
+			head = f;
+			c = (struct bill_cols){
+			    bill_col(&f, "商户订单号"), bill_col(&f, "商户退款单号"),
+			    bill_col(&f, "交易状态"),   bill_col(&f, "退款状态"),
+			    bill_col(&f, "订单金额"),   bill_col(&f, "申请退款金额"),
+			    bill_col(&f, "退款金额")};
+			if (c.out_trade_no < 0 || c.trade_state < 0 || c.total < 0 ||
+			    line[0] == '`') {
+				snprintf(err, errlen, "bill header lacks the trade columns");
+				return -1;
+			}
+			continue;
+		}
+		if (line[0] != '`') {
+			/* The summary header: the next line holds the totals. */
+			s_rows = bill_col(&f, "总交易单数");
+			s_total = bill_col(&f, "应结订单总金额");
+			s_refund = bill_col(&f, "退款总金额");
+			if (in_summary || s_rows < 0) {
+				snprintf(err, errlen, "bill line %lld: unexpected header", lineno);
+				return -1;
+			}
+			in_summary = 1;
+			continue;
+		}
+		if (in_summary) {
+			if (have_summary || bill_count(&f, s_rows, &sum->rows) < 0 ||
+			    (s_total >= 0 && s_total < f.n &&
+			     wxbill_fen(f.f[s_total], f.len[s_total], &sum->total) < 0) ||
+			    (s_refund >= 0 && s_refund < f.n &&
+			     wxbill_fen(f.f[s_refund], f.len[s_refund], &sum->refund_total) < 0)) {
+				snprintf(err, errlen, "bill line %lld: bad summary", lineno);
+				return -1;
+			}
+			have_summary = 1;
+			continue;
+		}
+		struct wxbill_row r;
+		if (f.n != head.n || bill_row(&f, &c, &r) < 0) {
+			snprintf(err, errlen, "bill line %lld: bad trade row", lineno);
+			return -1;
+		}
+		rows++;
+		if (fn && fn(&r, ud)) {
+			snprintf(err, errlen, "bill line %lld: rejected", lineno);
+			return -1;
+		}
+	}
+	if (lineno == 0) {
+		snprintf(err, errlen, "empty bill");
+		return -1;
+	}
+	if (!have_summary || sum->rows != rows) {
+		snprintf(err, errlen, "bill summary missing or counts %lld rows, found %lld",
+			 have_summary ? sum->rows : -1, rows);
+		return -1;
+	}
+	return 0;
+}
