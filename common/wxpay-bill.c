@@ -370,6 +370,36 @@ static int bill_row(const struct bill_fields *f, const struct bill_cols *c, stru
 	return 0;
 }
 
+/* The columns of the header line; -1 without the trade columns. */
+static int bill_header(const struct bill_fields *f, const char *line, struct bill_cols *c)
+{
+	*c = (struct bill_cols){bill_col(f, "商户订单号"), bill_col(f, "商户退款单号"),
+				bill_col(f, "交易状态"),   bill_col(f, "退款状态"),
+				bill_col(f, "订单金额"),   bill_col(f, "申请退款金额"),
+				bill_col(f, "退款金额")};
+	return c->out_trade_no < 0 || c->trade_state < 0 || c->total < 0 || line[0] == '`' ? -1 : 0;
+}
+
+/* The summary's columns (from its header line): rows, total, refunds. */
+struct bill_sum_cols {
+	int rows, total, refund;
+};
+
+/* The totals of the summary line into sum; -1 if one is malformed. */
+static int bill_summary(const struct bill_fields *f, const struct bill_sum_cols *s,
+			struct wxbill_summary *sum)
+{
+	if (bill_count(f, s->rows, &sum->rows) < 0)
+		return -1;
+	if (s->total >= 0 && s->total < f->n &&
+	    wxbill_fen(f->f[s->total], f->len[s->total], &sum->total) < 0)
+		return -1;
+	if (s->refund >= 0 && s->refund < f->n &&
+	    wxbill_fen(f->f[s->refund], f->len[s->refund], &sum->refund_total) < 0)
+		return -1;
+	return 0;
+}
+
 int wxbill_parse(const char *text, size_t len, wxbill_row_fn fn, void *ud,
 		 struct wxbill_summary *sum, char *err, size_t errlen)
 {
@@ -377,7 +407,8 @@ int wxbill_parse(const char *text, size_t len, wxbill_row_fn fn, void *ud,
 	struct bill_cols c = {-1, -1, -1, -1, -1, -1, -1};
 	const char *p = text, *end = text + len;
 	long long rows = 0, lineno = 0;
-	int in_summary = 0, have_summary = 0, s_rows = -1, s_total = -1, s_refund = -1;
+	int in_summary = 0, have_summary = 0;
+	struct bill_sum_cols sc = {-1, -1, -1};
 
 	memset(sum, 0, sizeof *sum);
 	if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) /* a UTF-8 byte order mark */
@@ -399,13 +430,7 @@ int wxbill_parse(const char *text, size_t len, wxbill_row_fn fn, void *ud,
 		}
 		if (lineno == 1) {
 			head = f;
-			c = (struct bill_cols){
-			    bill_col(&f, "商户订单号"), bill_col(&f, "商户退款单号"),
-			    bill_col(&f, "交易状态"),   bill_col(&f, "退款状态"),
-			    bill_col(&f, "订单金额"),   bill_col(&f, "申请退款金额"),
-			    bill_col(&f, "退款金额")};
-			if (c.out_trade_no < 0 || c.trade_state < 0 || c.total < 0 ||
-			    line[0] == '`') {
+			if (bill_header(&f, line, &c) < 0) {
 				snprintf(err, errlen, "bill header lacks the trade columns");
 				return -1;
 			}
@@ -413,10 +438,10 @@ int wxbill_parse(const char *text, size_t len, wxbill_row_fn fn, void *ud,
 		}
 		if (line[0] != '`') {
 			/* The summary header: the next line holds the totals. */
-			s_rows = bill_col(&f, "总交易单数");
-			s_total = bill_col(&f, "应结订单总金额");
-			s_refund = bill_col(&f, "退款总金额");
-			if (in_summary || s_rows < 0) {
+			sc = (struct bill_sum_cols){bill_col(&f, "总交易单数"),
+						    bill_col(&f, "应结订单总金额"),
+						    bill_col(&f, "退款总金额")};
+			if (in_summary || sc.rows < 0) {
 				snprintf(err, errlen, "bill line %lld: unexpected header", lineno);
 				return -1;
 			}
@@ -424,11 +449,7 @@ int wxbill_parse(const char *text, size_t len, wxbill_row_fn fn, void *ud,
 			continue;
 		}
 		if (in_summary) {
-			if (have_summary || bill_count(&f, s_rows, &sum->rows) < 0 ||
-			    (s_total >= 0 && s_total < f.n &&
-			     wxbill_fen(f.f[s_total], f.len[s_total], &sum->total) < 0) ||
-			    (s_refund >= 0 && s_refund < f.n &&
-			     wxbill_fen(f.f[s_refund], f.len[s_refund], &sum->refund_total) < 0)) {
+			if (have_summary || bill_summary(&f, &sc, sum) < 0) {
 				snprintf(err, errlen, "bill line %lld: bad summary", lineno);
 				return -1;
 			}

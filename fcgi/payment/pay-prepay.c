@@ -85,82 +85,48 @@ static int pay_order_has_paid(struct app *app, const char *order_sn)
 	return row != NULL;
 }
 
-int pay_wxpay(struct app *app, struct http_req *req)
+/* May the order be paid now: waiting, within its window, positive, not paid by another attempt? */
+static int pay_check_payable(struct app *app, struct http_req *req, json_t *order,
+			     const char *order_sn, long long now)
+{
+	long long state = json_integer_value(json_object_get(order, "tradeState"));
+	long long deadline = json_integer_value(json_object_get(order, "payDeadline"));
+	if (state == 1 || state == 2 || state == 3)
+		return http_fail(req, E_PAYMENT_DONE, "order already paid");
+	if (state != 0)
+		return http_fail(req, E_PAYMENT_DONE, "order cancelled; payment closed");
+	if (deadline <= now)
+		return http_fail(req, E_PAYMENT_DONE, "payment window of this order has closed");
+	/* What the user pays: total_price less a coupon's discount. */
+	if (json_integer_value(json_object_get(order, "payTotal")) <= 0)
+		return http_fail(req, E_PARAM, "orderSn: order total must be positive");
+	int paid = pay_order_has_paid(app, order_sn);
+	if (paid != 0)
+		return paid < 0 ? err_from_db(paid)
+				: http_fail(req, E_PAYMENT_DONE, "order already paid");
+	return 0;
+}
+
+/* A new payment attempt: the row, the prepay at WeChat, the prepay stored, the answer. */
+static int pay_new_attempt(struct app *app, struct http_req *req, json_t *order,
+			   const char *order_sn, const char *type, const char *openid,
+			   long long now)
 {
 	struct payment_app *pa = app->domain;
-	const char *order_sn, *service, *type = "JSAPI";
-	char openid[72] = "", sn[ID_SN_MAX], prepay[WXPAY_PREPAY_MAX], err[256], desc[160];
-	json_t *order = NULL, *reuse = NULL;
-	long long now = (long long)time(NULL);
-	int rc;
-
-	if ((rc = param_str(req, "orderSn", 1, 1, 40, &order_sn)) ||
-	    (rc = param_str(req, "serviceType", 1, 1, 16, &service)) ||
-	    (rc = param_str(req, "tradeType", 0, 1, 16, &type)))
-		return rc;
-	if (!type)
-		type = "JSAPI";
-	if (strcmp(service, "order"))
-		return http_fail(req, E_PARAM, "serviceType must be \"order\"");
-	if (strcmp(type, "JSAPI") && strcmp(type, "NATIVE"))
-		return http_fail(req, E_PARAM, "tradeType must be JSAPI or NATIVE");
-	if ((rc = pay_load_order(app, req, order_sn, &order)))
-		return rc;
-
-	long long state = json_integer_value(json_object_get(order, "tradeState"));
-	/* What the user pays: total_price less a coupon's discount. */
+	char sn[ID_SN_MAX], prepay[WXPAY_PREPAY_MAX], err[256], desc[160];
 	long long total = json_integer_value(json_object_get(order, "payTotal"));
 	long long deadline = json_integer_value(json_object_get(order, "payDeadline"));
 	const char *title = json_string_value(json_object_get(order, "title"));
-	if (state == 1 || state == 2 || state == 3) {
-		rc = http_fail(req, E_PAYMENT_DONE, "order already paid");
-		goto out;
-	}
-	if (state != 0) {
-		rc = http_fail(req, E_PAYMENT_DONE, "order cancelled; payment closed");
-		goto out;
-	}
-	if (deadline <= now) {
-		rc = http_fail(req, E_PAYMENT_DONE, "payment window of this order has closed");
-		goto out;
-	}
-	if (total <= 0) {
-		rc = http_fail(req, E_PARAM, "orderSn: order total must be positive");
-		goto out;
-	}
-	int paid = pay_order_has_paid(app, order_sn);
-	if (paid != 0) {
-		rc = paid < 0 ? err_from_db(paid)
-			      : http_fail(req, E_PAYMENT_DONE, "order already paid");
-		goto out;
-	}
-	if (!strcmp(type, "JSAPI") && (rc = pay_openid(app, req, openid, sizeof openid)))
-		goto out;
-	if (!pa->wx) {
-		rc = http_fail(req, E_PAY_GATEWAY, "WeChat Pay is not configured");
-		goto out;
-	}
-
-	if ((rc = pay_find_reusable(app, order_sn, type, total, &reuse))) {
-		rc = err_from_db(rc);
-		goto out;
-	}
-	if (reuse) {
-		rc = pay_answer(pa, req, type, json_string_value(json_object_get(reuse, "prepay")));
-		goto out;
-	}
 
 	id_sn_new(sn, sizeof sn, "PMT");
-	rc =
+	int rc =
 	    db_exec(app->db,
 		    "INSERT INTO flashsale_payment.payment (sn, order_sn, user_id, service_type, "
 		    "trade_type, pay_total, pay_status, pay_deadline, create_time, update_time) "
 		    "VALUES (?, ?, ?, 'order', ?, ?, 0, ?, ?, ?)",
 		    "ssisiiii", sn, order_sn, req->claims.user_id, type, total, deadline, now, now);
-	if (rc) {
-		rc = err_from_db(rc);
-		goto out;
-	}
+	if (rc)
+		return err_from_db(rc);
 	snprintf(desc, sizeof desc, "%s", title && *title ? title : "flashsale order");
 	struct wxpay_trade t = {.out_trade_no = sn,
 				.description = desc,
@@ -177,18 +143,53 @@ int pay_wxpay(struct app *app, struct http_req *req)
 		 * it stays waiting, and order-timeout queries and closes it. */
 		if (wrc == WXPAY_REJECTED)
 			payment_mark_closed(app->db, sn, "PREPAY_REJECTED");
-		rc = http_fail(req, E_PAY_GATEWAY, "payment gateway error; try again");
-		goto out;
+		return http_fail(req, E_PAY_GATEWAY, "payment gateway error; try again");
 	}
 	rc = db_exec(app->db,
 		     "UPDATE flashsale_payment.payment SET prepay = ?, trade_state = 'NOTPAY', "
 		     "update_time = ? WHERE sn = ?",
 		     "sis", prepay, now, sn);
-	if (rc) {
+	if (rc)
+		return err_from_db(rc);
+	return pay_answer(pa, req, type, prepay);
+}
+
+int pay_wxpay(struct app *app, struct http_req *req)
+{
+	struct payment_app *pa = app->domain;
+	const char *order_sn, *service, *type = "JSAPI";
+	char openid[72] = "";
+	json_t *order = NULL, *reuse = NULL;
+	long long now = (long long)time(NULL);
+	int rc;
+
+	if ((rc = param_str(req, "orderSn", 1, 1, 40, &order_sn)) ||
+	    (rc = param_str(req, "serviceType", 1, 1, 16, &service)) ||
+	    (rc = param_str(req, "tradeType", 0, 1, 16, &type)))
+		return rc;
+	if (!type)
+		type = "JSAPI";
+	if (strcmp(service, "order"))
+		return http_fail(req, E_PARAM, "serviceType must be \"order\"");
+	if (strcmp(type, "JSAPI") && strcmp(type, "NATIVE"))
+		return http_fail(req, E_PARAM, "tradeType must be JSAPI or NATIVE");
+	if ((rc = pay_load_order(app, req, order_sn, &order)))
+		return rc;
+	if ((rc = pay_check_payable(app, req, order, order_sn, now)))
+		goto out;
+	if (!strcmp(type, "JSAPI") && (rc = pay_openid(app, req, openid, sizeof openid)))
+		goto out;
+	if (!pa->wx) {
+		rc = http_fail(req, E_PAY_GATEWAY, "WeChat Pay is not configured");
+		goto out;
+	}
+	long long total = json_integer_value(json_object_get(order, "payTotal"));
+	if ((rc = pay_find_reusable(app, order_sn, type, total, &reuse))) {
 		rc = err_from_db(rc);
 		goto out;
 	}
-	rc = pay_answer(pa, req, type, prepay);
+	rc = reuse ? pay_answer(pa, req, type, json_string_value(json_object_get(reuse, "prepay")))
+		   : pay_new_attempt(app, req, order, order_sn, type, openid, now);
 out:
 	json_decref(order);
 	json_decref(reuse);
