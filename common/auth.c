@@ -1,4 +1,4 @@
-/* auth.c - JWT issue/verify with libjwt 1.x; sessions are Redis keys fs:sess:<jti>. */
+/* auth.c - JWT issue/verify with libjwt 1.x; sessions in one Redis hash per user. */
 #include "auth.h"
 
 #include <errno.h>
@@ -85,35 +85,126 @@ fail:
 	return rc;
 }
 
-int auth_session_open(struct cache *c, const struct auth_claims *claims)
+/*
+ * Sessions live in one Redis hash per user, fs:usess:<uid>: field jti, value
+ * "<uid> <role> <iat> <exp> <parent jti or ->". One key per user keeps every
+ * operation on one key (one Cluster slot), bounds the sessions a user can hold
+ * (the oldest are evicted past auth.max_sessions), lets "log out everywhere"
+ * be one DEL, and carries the role as it is now (role changes revoke the hash).
+ */
+
+/* Open: drop expired fields, evict the oldest past the cap, add the new one. */
+static struct cache_script auth_open_script = {
+    .src =
+	"local key, now, cap, exp = KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), "
+	"tonumber(ARGV[5])\n"
+	"local all = redis.call('HGETALL', key)\n"
+	"local live, maxexp = {}, exp\n"
+	"for i = 1, #all, 2 do\n"
+	"  local iat, e = string.match(all[i + 1], '^%d+ %S+ (%d+) (%d+)')\n"
+	"  e = tonumber(e or 0)\n"
+	"  if e <= now then redis.call('HDEL', key, all[i])\n"
+	"  else live[#live + 1] = {all[i], tonumber(iat)}; if e > maxexp then maxexp = e end end\n"
+	"end\n"
+	"table.sort(live, function(a, b) return a[2] < b[2] end)\n"
+	"local n = 0\n"
+	"while #live - n >= cap do n = n + 1; redis.call('HDEL', key, live[n][1]) end\n"
+	"redis.call('HSET', key, ARGV[1], ARGV[2])\n"
+	"redis.call('EXPIREAT', key, maxexp)\n"
+	"return n\n",
+};
+
+/* Revoke a session and every session refreshed from it (its descendants). */
+static struct cache_script auth_revoke_script = {
+    .src = "local all = redis.call('HGETALL', KEYS[1])\n"
+	   "local parent = {}\n"
+	   "for i = 1, #all, 2 do parent[all[i]] = string.match(all[i + 1], ' (%S+)$') end\n"
+	   "local dead, changed = {[ARGV[1]] = true}, true\n"
+	   "while changed do\n"
+	   "  changed = false\n"
+	   "  for f, p in pairs(parent) do\n"
+	   "    if not dead[f] and dead[p] then dead[f] = true; changed = true end\n"
+	   "  end\n"
+	   "end\n"
+	   "local n = 0\n"
+	   "for f in pairs(dead) do n = n + redis.call('HDEL', KEYS[1], f) end\n"
+	   "return n\n",
+};
+
+/* The per-user session hash key. */
+static void auth_session_key(long long uid, char *key, size_t len)
 {
-	long long ttl = claims->exp - (long long)time(NULL);
-	if (ttl <= 0)
+	snprintf(key, len, "fs:usess:%lld", uid);
+}
+
+int auth_session_open_child(struct cache *c, const struct auth_claims *claims, const char *parent,
+			    long max_sessions)
+{
+	long long now = (long long)time(NULL);
+	if (claims->exp <= now)
 		return -1;
-	redisReply *r =
-	    cache_command(c, "SET fs:sess:%s %lld EX %lld", claims->jti, claims->user_id, ttl);
-	int ok = r && r->type == REDIS_REPLY_STATUS;
+	char key[48], value[128], snow[24], scap[24], sexp[24];
+	auth_session_key(claims->user_id, key, sizeof key);
+	snprintf(value, sizeof value, "%lld %s %lld %lld %s", claims->user_id, claims->role,
+		 claims->iat, claims->exp, parent && *parent ? parent : "-");
+	snprintf(snow, sizeof snow, "%lld", now);
+	snprintf(scap, sizeof scap, "%ld", max_sessions > 0 ? max_sessions : 1);
+	snprintf(sexp, sizeof sexp, "%lld", claims->exp);
+	const char *argv[] = {key, claims->jti, value, snow, scap, sexp};
+	redisReply *r = cache_eval(c, &auth_open_script, 1, 6, argv);
+	int ok = r && r->type == REDIS_REPLY_INTEGER;
 	if (r)
 		freeReplyObject(r);
 	return ok ? 0 : -1;
 }
 
-int auth_session_check(struct cache *c, const struct auth_claims *claims)
+int auth_session_open(struct cache *c, const struct auth_claims *claims)
 {
-	redisReply *r = cache_command(c, "EXISTS fs:sess:%s", claims->jti);
-	if (!r || r->type != REDIS_REPLY_INTEGER) {
+	return auth_session_open_child(c, claims, NULL, AUTH_DEFAULT_MAX_SESSIONS);
+}
+
+int auth_session_check(struct cache *c, struct auth_claims *claims)
+{
+	char key[48];
+	auth_session_key(claims->user_id, key, sizeof key);
+	redisReply *r = cache_command(c, "HGET %s %s", key, claims->jti);
+	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
 		if (r)
 			freeReplyObject(r);
 		return -1;
 	}
-	int live = r->integer == 1;
+	int live = 0;
+	long long uid = 0, iat = 0, exp = 0;
+	char role[16];
+	/* The stored user id must be the token's, and the role is taken from the session. */
+	if (r->type == REDIS_REPLY_STRING &&
+	    sscanf(r->str, "%lld %15s %lld %lld", &uid, role, &iat, &exp) == 4 &&
+	    uid == claims->user_id && exp > (long long)time(NULL) &&
+	    (!strcmp(role, "user") || !strcmp(role, "admin"))) {
+		snprintf(claims->role, sizeof claims->role, "%s", role);
+		live = 1;
+	}
 	freeReplyObject(r);
 	return live;
 }
 
 int auth_session_revoke(struct cache *c, const struct auth_claims *claims)
 {
-	redisReply *r = cache_command(c, "DEL fs:sess:%s", claims->jti);
+	char key[48];
+	auth_session_key(claims->user_id, key, sizeof key);
+	const char *argv[] = {key, claims->jti};
+	redisReply *r = cache_eval(c, &auth_revoke_script, 1, 2, argv);
+	int ok = r && r->type == REDIS_REPLY_INTEGER;
+	if (r)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+int auth_session_revoke_all(struct cache *c, long long uid)
+{
+	char key[48];
+	auth_session_key(uid, key, sizeof key);
+	redisReply *r = cache_command(c, "DEL %s", key);
 	int ok = r && r->type == REDIS_REPLY_INTEGER;
 	if (r)
 		freeReplyObject(r);
