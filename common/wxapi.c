@@ -214,11 +214,15 @@ static int wxapi_fetch_token(struct wxapi *w, int force, char *out, size_t len, 
 	return rc;
 }
 
-int wxapi_access_token(struct wxapi *w, int force, char *out, size_t len)
+/*
+ * The token into out. refused: a token WeChat refused (NULL: none); a cached token
+ * other than it is good, the refused one is renewed. One worker renews at a time.
+ */
+static int wxapi_token(struct wxapi *w, const char *refused, char *out, size_t len)
 {
 	char tkey[96], lkey[96], stale[WXAPI_TOKEN_MAX] = "", owner[33];
 	unsigned char rnd[16];
-	int rc;
+	int rc, force = refused != NULL;
 
 	if (!wxapi_plain(w->cfg->wx_appid, 64) || !w->cfg->wx_secret[0])
 		return WXAPI_NOCONFIG;
@@ -226,10 +230,11 @@ int wxapi_access_token(struct wxapi *w, int force, char *out, size_t len)
 	int found = wxapi_cached(w, tkey, out, len);
 	if (found < 0)
 		return WXAPI_NOCACHE;
-	if (found && !force)
+	/* Another worker may have renewed the refused token already. */
+	if (found && (!force || strcmp(out, refused)))
 		return WXAPI_OK;
-	if (found)
-		snprintf(stale, sizeof stale, "%s", out);
+	if (force)
+		snprintf(stale, sizeof stale, "%s", refused);
 	randombytes_buf(rnd, sizeof rnd);
 	sodium_bin2hex(owner, sizeof owner, rnd, sizeof rnd);
 	redisReply *r = cache_command(w->cache, "SET %s %s NX PX %d", lkey, owner, WXAPI_LOCK_MS);
@@ -276,6 +281,19 @@ unlock : {
 	return rc;
 }
 
+int wxapi_access_token(struct wxapi *w, int force, char *out, size_t len)
+{
+	char cur[WXAPI_TOKEN_MAX] = "";
+	if (!force)
+		return wxapi_token(w, NULL, out, len);
+	/* Forced: renew whatever is cached now. */
+	char tkey[96], lkey[96];
+	wxapi_keys(w, tkey, lkey, sizeof tkey);
+	if (wxapi_cached(w, tkey, cur, sizeof cur) < 0)
+		return WXAPI_NOCACHE;
+	return wxapi_token(w, cur, out, len);
+}
+
 /* Is this errcode WeChat's "access token invalid or expired"? */
 static int wxapi_token_refused(long errcode)
 {
@@ -285,7 +303,7 @@ static int wxapi_token_refused(long errcode)
 int wxapi_post(struct wxapi *w, const char *api, const char *path, const char *body, json_t **reply,
 	       long *errcode)
 {
-	char token[WXAPI_TOKEN_MAX], full[1024];
+	char token[WXAPI_TOKEN_MAX], refused[WXAPI_TOKEN_MAX], full[1024];
 	json_t *v = NULL;
 	int rc = WXAPI_UNREACHABLE;
 
@@ -293,7 +311,9 @@ int wxapi_post(struct wxapi *w, const char *api, const char *path, const char *b
 	if (reply)
 		*reply = NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		rc = wxapi_access_token(w, attempt > 0, token, sizeof token);
+		if (attempt)
+			snprintf(refused, sizeof refused, "%s", token);
+		rc = wxapi_token(w, attempt ? refused : NULL, token, sizeof token);
 		if (rc != WXAPI_OK)
 			break;
 		if ((size_t)snprintf(full, sizeof full, "%s?access_token=%s", path, token) >=
@@ -307,6 +327,7 @@ int wxapi_post(struct wxapi *w, const char *api, const char *path, const char *b
 			break;
 	}
 	sodium_memzero(token, sizeof token);
+	sodium_memzero(refused, sizeof refused);
 	sodium_memzero(full, sizeof full);
 	if (reply && (rc == WXAPI_OK || rc == WXAPI_REJECTED))
 		*reply = v;

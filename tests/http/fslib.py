@@ -234,3 +234,54 @@ def run_job(name, *args, timeout=120):
     env = dict(os.environ, FLASHSALE_CONF=os.path.join(VAR, "flashsale.conf"))
     return subprocess.run([os.path.join(BUILD, "jobs", "flashsale-" + name), *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+# --- usercenter: calls from other loopback addresses, WeChat login codes, the SMS outbox -----
+
+def call_from(addr, method, path, body=None, token=None, timeout=30):
+    """Like call(), with the connection's source address bound to addr (e.g. 127.0.0.7)."""
+    u = urllib.parse.urlparse(BASE_URL)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout,
+                                      source_address=(addr, 0))
+    h = {"Connection": "close", "Content-Type": "application/json"}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    try:
+        conn.request(method, path, body=json.dumps({} if body is None else body).encode(),
+                     headers=h)
+        r = conn.getresponse()
+        return Resp(r.status, r.getheaders(), r.read())
+    finally:
+        conn.close()
+
+
+def random_loopback():
+    """A random loopback address other than 127.0.0.1 (fresh per-address counters)."""
+    return "127.%d.%d.%d" % (random.randrange(1, 255), random.randrange(0, 256),
+                             random.randrange(1, 255))
+
+
+def wx_code(openid=None, phone=None):
+    """A wx.login code (or, with phone, a getPhoneNumber code) from the simulator: (code, openid)."""
+    body = {}
+    if openid:
+        body["openid"] = openid
+    if phone:
+        body["phone"] = phone
+    r = sim_call("POST", "/simulator/wx/login", body)
+    assert r.status == 200, r
+    return r.json["code"], r.json["openid"]
+
+
+def wx_controls(**body):
+    """POST /simulator/wx/controls; returns the answer ({issued, valid})."""
+    r = sim_call("POST", "/simulator/wx/controls", body)
+    assert r.status == 200, r
+    return r.json
+
+
+def sms_outbox(mobile):
+    """The simulated SMS gateway's messages to mobile, newest first."""
+    r = sim_call("GET", "/simulator/sms?mobile=" + mobile)
+    assert r.status == 200, r
+    return r.json["list"]
