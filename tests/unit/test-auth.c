@@ -358,7 +358,7 @@ START_TEST(test_bearer)
 }
 END_TEST
 
-/* Sessions: open makes check 1, revoke makes it 0; the key expires with the token. */
+/* Sessions: open makes check 1, revoke makes it 0; the user's hash expires with the token. */
 START_TEST(test_session)
 {
 	struct cache *c = cache_new(&cfg);
@@ -369,7 +369,7 @@ START_TEST(test_session)
 	ck_assert_int_eq(auth_session_check(c, &a), 0);
 	ck_assert_int_eq(auth_session_open(c, &a), 0);
 	ck_assert_int_eq(auth_session_check(c, &a), 1);
-	redisReply *r = cache_command(c, "TTL fs:sess:%s", a.jti);
+	redisReply *r = cache_command(c, "TTL fs:usess:%lld", a.user_id);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
 	ck_assert_msg(r->integer > cfg.access_expire - 10 && r->integer <= cfg.access_expire,
@@ -415,6 +415,87 @@ START_TEST(test_session_expired)
 }
 END_TEST
 
+/* A user keeps at most max_sessions sessions; the oldest go first. */
+START_TEST(test_session_cap)
+{
+	struct cache *c = cache_new(&cfg);
+	struct auth_claims a[5];
+	char *t[5];
+	long long uid = 424242;
+	ck_assert_int_eq(auth_session_revoke_all(c, uid), 0);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[i], &a[i]), 0);
+		a[i].iat += i; /* distinct ages */
+		ck_assert_int_eq(auth_session_open_child(c, &a[i], NULL, 3), 0);
+	}
+	ck_assert_int_eq(auth_session_check(c, &a[0]), 0);
+	ck_assert_int_eq(auth_session_check(c, &a[1]), 0);
+	for (int i = 2; i < 5; i++)
+		ck_assert_int_eq(auth_session_check(c, &a[i]), 1);
+	ck_assert_int_eq(auth_session_revoke_all(c, uid), 0);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(auth_session_check(c, &a[i]), 0);
+		free(t[i]);
+	}
+	cache_free(c);
+}
+END_TEST
+
+/* Revoking a session revokes those refreshed from it, not its siblings. */
+START_TEST(test_session_children)
+{
+	struct cache *c = cache_new(&cfg);
+	struct auth_claims p, k, g, o;
+	char *t[4];
+	long long uid = 424243;
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[0], &p), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[1], &k), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[2], &g), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[3], &o), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &p, NULL, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &k, p.jti, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &g, k.jti, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &o, NULL, 10), 0);
+	ck_assert_int_eq(auth_session_revoke(c, &p), 0);
+	ck_assert_int_eq(auth_session_check(c, &p), 0);
+	ck_assert_int_eq(auth_session_check(c, &k), 0);
+	ck_assert_int_eq(auth_session_check(c, &g), 0);
+	ck_assert_int_eq(auth_session_check(c, &o), 1);
+	auth_session_revoke_all(c, uid);
+	for (int i = 0; i < 4; i++)
+		free(t[i]);
+	cache_free(c);
+}
+END_TEST
+
+/* The session names its user and carries the current role, which the check hands back. */
+START_TEST(test_session_user_and_role)
+{
+	struct cache *c = cache_new(&cfg);
+	struct auth_claims a;
+	char *tok = NULL;
+	long long uid = 424244;
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "admin", &tok, &a), 0);
+	ck_assert_int_eq(auth_session_open(c, &a), 0);
+	struct auth_claims other = a;
+	other.user_id = uid + 1; /* same jti, another user */
+	ck_assert_int_eq(auth_session_check(c, &other), 0);
+	char v[128];
+	snprintf(v, sizeof v, "%lld user %lld %lld -", uid, a.iat, a.exp);
+	redisReply *r = cache_command(c, "HSET fs:usess:%lld %s %s", uid, a.jti, v);
+	freeReplyObject(r);
+	ck_assert_int_eq(auth_session_check(c, &a), 1);
+	ck_assert_str_eq(a.role, "user");
+	snprintf(v, sizeof v, "%lld user %lld %lld -", uid + 1, a.iat, a.exp);
+	r = cache_command(c, "HSET fs:usess:%lld %s %s", uid, a.jti, v);
+	freeReplyObject(r);
+	ck_assert_int_eq(auth_session_check(c, &a), 0);
+	auth_session_revoke_all(c, uid);
+	free(tok);
+	cache_free(c);
+}
+END_TEST
+
 /* With Redis unreachable a session check answers -1, not "revoked". */
 START_TEST(test_session_redis_down)
 {
@@ -456,6 +537,9 @@ static Suite *auth_suite(int with_redis)
 		tcase_add_test(ts, test_session);
 		tcase_add_test(ts, test_session_independent);
 		tcase_add_test(ts, test_session_expired);
+		tcase_add_test(ts, test_session_cap);
+		tcase_add_test(ts, test_session_children);
+		tcase_add_test(ts, test_session_user_and_role);
 		suite_add_tcase(s, ts);
 	}
 	return s;

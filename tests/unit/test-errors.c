@@ -16,7 +16,7 @@ static const struct api_row api_table[] = {
     {100007, 429}, {100008, 403}, {100009, 404}, {100010, 413}, {200001, 409}, {200002, 401},
     {300001, 404}, {300002, 409}, {400001, 404}, {400002, 409}, {500001, 404}, {500002, 409},
     {500003, 502}, {600001, 404}, {600002, 409}, {600003, 409}, {600004, 409}, {600005, 409},
-    {600006, 403}, {600007, 404},
+    {600006, 403}, {600007, 404}, {100011, 400}, {200003, 409}, {200004, 502},
 };
 
 #define API_ROWS (sizeof api_table / sizeof api_table[0])
@@ -69,7 +69,10 @@ START_TEST(test_enum_values)
 			     E_SOLD_OUT,
 			     E_LIMIT_REACHED,
 			     E_SECKILL_TOKEN,
-			     E_SECKILL_REQUEST_NOT_FOUND};
+			     E_SECKILL_REQUEST_NOT_FOUND,
+			     E_SMS_CODE,
+			     E_WX_BOUND,
+			     E_WX_LOGIN};
 	ck_assert_uint_eq(sizeof codes / sizeof codes[0], API_ROWS);
 	for (size_t i = 0; i < API_ROWS; i++)
 		ck_assert_int_eq(codes[i], api_table[i].code);
@@ -87,7 +90,7 @@ END_TEST
 /* Codes outside the table answer 500 with a generic message. */
 START_TEST(test_unknown)
 {
-	const int unknown[] = {-1, 1, 200, 404, 99999, 100000, 100011, 200003, 600008, 999999};
+	const int unknown[] = {-1, 1, 200, 404, 99999, 100000, 100099, 200099, 600099, 999999};
 	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
 		ck_assert_int_eq(err_http_status(unknown[i]), 500);
 		ck_assert_ptr_nonnull(err_message(unknown[i]));
