@@ -9,8 +9,11 @@ import threading
 import time
 import unittest
 
+import json
+
 import fslib
 from fslib import post, sql
+from test_payment import PaymentBase, user_id
 
 UC = "/usercenter/v1"
 APPID = "wx2421b1c4370ec43b"
@@ -256,6 +259,45 @@ class AccessTokenTest(WxCase):
         for api in ("jscode2session", "getuserphonenumber"):
             self.assertRegex(r.text, r'flashsale_wx_api_calls_total\{program="usercenter",'
                              r'api="%s",result="ok"\} [1-9]' % api)
+
+
+class PaymentWithWechatTest(PaymentBase):
+    """The bound openid pays by JSAPI; the notify job renews a refused access token."""
+
+    def test_bound_openid_is_the_jsapi_payer(self):
+        _, token = fslib.register()
+        uid = user_id(token)
+        code, openid = fslib.wx_code()
+        r = post(UC + "/user/wxBind", {"code": code}, token=token)
+        self.assertEqual(r.code, 200, r)
+        osn = self.new_order(token, uid)
+        r = self.prepay(osn, "JSAPI", token=token)
+        self.assertEqual(r.status, 200, r)
+        trade = self.sim_trade(self.payment_sn(osn))
+        self.assertEqual((trade["trade_type"], trade["payer"]["openid"]), ("JSAPI", openid))
+
+    def test_notify_renews_a_refused_token(self):
+        if not os.path.exists(os.path.join(fslib.RUN, "notify.pid")):
+            self.skipTest("notify daemon not running")
+        _, token = fslib.register()
+        uid = user_id(token)
+        code, openid = fslib.wx_code()
+        self.assertEqual(post(UC + "/user/wxBind", {"code": code}, token=token).code, 200)
+        # Make sure a token is cached, then have WeChat refuse it (40001).
+        if not fslib.redis("GET", token_key()):
+            t = post(UC + "/user/wxMiniAuth", {"code": fslib.wx_code()[0]}).data["accessToken"]
+            pc, _ = fslib.wx_code(phone=fslib.unique_mobile())
+            self.assertEqual(post(UC + "/user/wxPhone", {"code": pc}, token=t).code, 200)
+        self.assertTrue(fslib.redis("GET", token_key()))
+        issued0 = fslib.wx_controls(tokens="invalidate")["issued"]
+        osn, psn = self.native(token, uid)
+        self.sim_pay(psn)
+        msgs = fslib.wait_until(lambda: [
+            m for m in fslib.sim_call("GET", "/simulator/messages").json["messages"]
+            if osn in json.dumps(m, ensure_ascii=False)], timeout=20)
+        self.assertTrue(msgs, "no subscribe message for the order")
+        self.assertEqual(msgs[0]["touser"], openid)
+        self.assertGreaterEqual(fslib.wx_controls()["issued"], issued0 + 1)
 
 
 if __name__ == "__main__":
