@@ -6,6 +6,8 @@
 DOMAINS="usercenter product seckill order payment"
 DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify trace-exporter"}
 JOBS_PER_DOMAIN=${FLASHSALE_WORKERS:-4}
+# Workers of usercenter's password-hashing pool (register, login).
+HASH_WORKERS=${FLASHSALE_HASH_WORKERS:-2}
 
 # Debian packages each command needs.
 PKGS_BASE="autoconf automake libtool pkg-config make gcc libfcgi-dev libhiredis-dev libmariadb-dev
@@ -276,6 +278,18 @@ stack_fcgi_start() {
 			/usr/bin/multiwatch -f "$JOBS_PER_DOMAIN" -- "$bin" >/dev/null 2>>"$var/log/$d.log" ||
 			die "spawn-fcgi $d failed"
 	done
+	# usercenter's password-hashing routes (register, login) have a pool of their own at a lower
+	# CPU priority: Argon2id hashes (64 MiB each) queue among themselves and yield the CPU to
+	# every other request, instead of filling the usercenter workers (nginx.conf, apache.conf).
+	bin="$BUILD/fcgi/usercenter/flashsale-usercenter"
+	if [ -x "$bin" ]; then
+		rm -f "$run/usercenter-auth.sock"
+		FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/usercenter.log" \
+			spawn-fcgi -s "$run/usercenter-auth.sock" -M 0660 -G www-data \
+			-P "$run/usercenter-auth.extra.pid" -- /usr/bin/nice -n 10 \
+			/usr/bin/multiwatch -f "$HASH_WORKERS" -- "$bin" >/dev/null 2>>"$var/log/usercenter.log" ||
+			die "spawn-fcgi usercenter-auth failed"
+	fi
 }
 
 # Start each built daemon job under a restart loop (the supervisor).
@@ -436,6 +450,7 @@ stack_down() {
 	for f in "$run"/*.extra.pid; do [ -e "$f" ] && files+=("$f"); done
 	stop_pidfiles "${files[@]}" "$run/wxpay-sim.pid"
 	for d in $DOMAINS; do rm -f "$run/$d.sock"; done
+	rm -f "$run/usercenter-auth.sock"
 	stop_pidfiles "$run/redis.pid" "$run/mysqld.pid"
 	return 0
 }

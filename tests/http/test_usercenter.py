@@ -827,6 +827,38 @@ class RegisterLimitTest(UCTestCase):
         self.assertOk(fslib.call_from(fslib.random_loopback(), "POST", UC + "/user/register",
                                       {"mobile": fslib.unique_mobile(), "password": "x12345"}))
 
+    def test_hashing_has_its_own_pool(self):
+        # Argon2id hashes run in usercenter's own lower-priority pool: while all of its workers
+        # are busy (here: stopped), other usercenter requests still answer at once.
+        import signal
+        import subprocess
+        with open(os.path.join(fslib.RUN, "usercenter-auth.extra.pid")) as f:
+            pool = int(f.read().strip())
+        nice = subprocess.run(["ps", "-o", "ni=", "-p", str(pool)], capture_output=True,
+                              text=True).stdout.strip()
+        self.assertEqual(nice, "10")
+        workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(pool)],
+                                                  capture_output=True, text=True).stdout.split()]
+        self.assertTrue(workers)
+        _, token = fslib.register()
+        done = []
+        try:
+            for w in workers:
+                os.kill(w, signal.SIGSTOP)
+            t = threading.Thread(target=lambda: done.append(post(
+                UC + "/user/register", {"mobile": fslib.unique_mobile(), "password": "x12345"})))
+            t.start()
+            time.sleep(0.2)
+            t0 = time.time()
+            self.assertOk(self.detail(token))
+            self.assertLess(time.time() - t0, 1.0)
+            self.assertEqual(done, [])  # the registration waits for its pool
+        finally:
+            for w in workers:
+                os.kill(w, signal.SIGCONT)
+        t.join(30)
+        self.assertEqual(done[0].code, 200, done)
+
     def test_taken_mobile_is_refused_before_hashing(self):
         mobile, _ = fslib.register()
         hashes0 = user_row(mobile)["password"]
