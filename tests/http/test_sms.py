@@ -4,6 +4,11 @@ smsCode (the simulated gateway's outbox at GET /simulator/sms), loginBySms, regi
 code; a wrong code, an expired code, a used code, five wrong tries, resending too early, the
 daily caps per mobile and per address, and the code stored hashed.
 """
+import json
+import os
+import socket
+import subprocess
+import tempfile
 import time
 import unittest
 
@@ -227,6 +232,52 @@ class RegisterWithCodeTest(SmsCase):
         mobile, _ = fslib.register()
         self.assertEqual(sql("SELECT mobile_verified FROM flashsale_usercenter.user "
                              "WHERE mobile = '%s'" % mobile), [["0"]])
+
+
+class RequiredCodeTest(SmsCase):
+    """usercenter.require_sms_code = 1 (the production default), on a usercenter program of
+    the build started for this test with that setting, reached over FastCGI directly."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="fs-sms-")
+        cls.sock_path = os.path.join(cls.dir, "uc.sock")
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(cls.sock_path)
+        lsock.listen(16)
+        env = dict(os.environ, FLASHSALE_CONF=os.path.join(fslib.VAR, "flashsale.conf"),
+                   FLASHSALE_USERCENTER_REQUIRE_SMS_CODE="1",
+                   FLASHSALE_LOG_FILE=os.path.join(cls.dir, "uc.log"), FLASHSALE_METRICS_DIR="",
+                   FLASHSALE_TRACE_SOCKET="")
+        # libfcgi accepts on standard input when it is a listening socket (as spawn-fcgi does).
+        cls.proc = subprocess.Popen([os.path.join(fslib.BUILD, "fcgi", "usercenter",
+                                                  "flashsale-usercenter")],
+                                    stdin=lsock.fileno(), env=env)
+        lsock.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(10)
+
+    def register(self, body):
+        return fslib.fcgi_call(self.sock_path, "POST", UC + "/user/register",
+                               json.dumps(body).encode())
+
+    def test_register_needs_the_code(self):
+        mobile = fslib.unique_mobile()
+        r = self.register({"mobile": mobile, "password": "secret123"})
+        self.assertErr(r, 100002, 400)
+        self.assertIn("code", r.json["msg"])
+        self.assertEqual(sql("SELECT COUNT(*) FROM flashsale_usercenter.user WHERE mobile = "
+                             "'%s'" % mobile), [["0"]])
+        code = self.code_for(mobile, "register")
+        self.assertErr(self.register({"mobile": mobile, "password": "secret123",
+                                      "code": self.wrong(code)}), 100011, 400)
+        r = self.register({"mobile": mobile, "password": "secret123", "code": code})
+        self.assertOk(r)
+        self.assertEqual(sql("SELECT mobile_verified FROM flashsale_usercenter.user "
+                             "WHERE mobile = '%s'" % mobile), [["1"]])
 
 
 if __name__ == "__main__":
