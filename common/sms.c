@@ -49,7 +49,7 @@ static void sms_sign(const char *secret, const char *ts, const char *nonce, cons
 int sms_send_code(const struct fs_config *cfg, const char *mobile, const char *code, char *err,
 		  size_t errlen)
 {
-	static struct sms_buf buf;
+	struct sms_buf buf; /* on the stack: one per call, any thread */
 	char ts[24], nonce[33], sig[65], hdr[4][160];
 	unsigned char rnd[16];
 	struct curl_slist *h = NULL;

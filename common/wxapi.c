@@ -15,18 +15,19 @@
 #define WXAPI_LOCK_MS      5000        /* a renewing worker holds the lock at most this long */
 #define WXAPI_WAIT_MS      2500        /* others wait this long for its new token */
 
-/* A client: its settings, the token cache and a reusable curl handle. */
-struct wxapi {
-	const struct fs_config *cfg;
-	struct cache *cache;
-	CURL *curl;
-};
-
 /* A bounded answer body. */
 struct wxapi_buf {
 	char data[WXAPI_MAX_RESPONSE + 1];
 	size_t len;
 	int overflow;
+};
+
+/* A client (one per thread): its settings, the token cache, a curl handle, a body buffer. */
+struct wxapi {
+	const struct fs_config *cfg;
+	struct cache *cache;
+	CURL *curl;
+	struct wxapi_buf buf;
 };
 
 /* Escape-free characters only: codes, appids and secrets are plain tokens. */
@@ -104,16 +105,16 @@ static size_t wxapi_on_body(char *p, size_t size, size_t n, void *ud)
 static int wxapi_http(struct wxapi *w, const char *api, const char *path, const char *body,
 		      json_t **out, long *errcode)
 {
-	static struct wxapi_buf buf;
+	struct wxapi_buf *b = &w->buf;
 	char url[2048];
 	long status = 0;
 	int rc = WXAPI_UNREACHABLE;
 
 	*out = NULL;
 	*errcode = 0;
-	buf.len = 0;
-	buf.overflow = 0;
-	buf.data[0] = 0;
+	b->len = 0;
+	b->overflow = 0;
+	b->data[0] = 0;
 	if ((size_t)snprintf(url, sizeof url, "%s%s", w->cfg->wx_api_base, path) >= sizeof url)
 		goto done;
 	if (!w->curl && !(w->curl = curl_easy_init()))
@@ -129,7 +130,7 @@ static int wxapi_http(struct wxapi *w, const char *api, const char *path, const 
 			 w->cfg->wx_timeout_ms < 1000 ? w->cfg->wx_timeout_ms : 1000L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, wxapi_on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -140,11 +141,11 @@ static int wxapi_http(struct wxapi *w, const char *api, const char *path, const 
 	if (cc != CURLE_OK) {
 		/* The URL carries the secret or the token: log the API's name only. */
 		log_warn("wxapi %s: %s%s", api, curl_easy_strerror(cc),
-			 buf.overflow ? " (answer too large)" : "");
+			 b->overflow ? " (answer too large)" : "");
 		goto done;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	json_t *v = status == 200 ? json_loadb(buf.data, buf.len, 0, NULL) : NULL;
+	json_t *v = status == 200 ? json_loadb(b->data, b->len, 0, NULL) : NULL;
 	if (!json_is_object(v)) {
 		log_warn("wxapi %s: HTTP %ld, no JSON object", api, status);
 		json_decref(v);
@@ -157,7 +158,7 @@ static int wxapi_http(struct wxapi *w, const char *api, const char *path, const 
 	if (rc == WXAPI_REJECTED)
 		log_warn("wxapi %s: errcode %ld", api, *errcode);
 done:
-	sodium_memzero(buf.data, buf.len); /* it may have held a session_key or a token */
+	sodium_memzero(b->data, b->len); /* it may have held a session_key or a token */
 	wxapi_count(api, rc);
 	return rc;
 }
