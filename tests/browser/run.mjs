@@ -15,7 +15,7 @@
 // (the built programs: jobs/flashsale-admin, fcgi/<domain>/flashsale-<domain>).
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -668,6 +668,33 @@ await step('admin edits and deletes a product', async () => {
 	r = await call('GET', `/product/v1/product/detail?id=${S.productId}`, undefined, S.adminToken);
 	expect(r.code === 300001, `the deleted product still answers ${r.code}`);
 }, { needs: ['admin creates a product'] });
+
+await step('log in with an SMS code (a new mobile gets an account)', async () => {
+	if (!TEST_VAR) throw new Skip('FLASHSALE_TEST_VAR is needed to find the simulated SMS gateway');
+	const conf = readFileSync(join(TEST_VAR, 'flashsale.conf'), 'utf8');
+	const sim = /\[wx\][^[]*?api_base = (\S+)/.exec(conf)[1];
+	const smsMobile = '1' + String(Math.floor(3e9 + Math.random() * 6.9e9)).padStart(10, '0').slice(0, 10);
+	await page.evaluate(() => localStorage.clear());
+	await page.goto(BASE + '/login.html');
+	await page.fill('#sms-mobile', smsMobile);
+	await page.click('#sms-submit');
+	await waitText('#sms-msg', /6-digit code/);
+	await page.click('#sms-send');
+	await waitText('#sms-msg', /on its way/);
+	await waitText('#sms-send', /Resend in \d+ s/);
+	expect(await page.locator('#sms-send').isDisabled(), 'the send button is not disabled after a send');
+	const box = await (await fetch(`${sim}/simulator/sms?mobile=${smsMobile}`)).json();
+	expect(box.list.length === 1, `the gateway got ${box.list.length} messages`);
+	await page.fill('#sms-code', String((Number(box.list[0].code) + 1) % 1000000).padStart(6, '0'));
+	await page.click('#sms-submit');
+	await waitText('#sms-msg', /wrong, expired or used up/);
+	await page.fill('#sms-code', box.list[0].code);
+	await page.click('#sms-submit');
+	await page.waitForURL(BASE + '/');
+	await waitText('#username', new RegExp(smsMobile.slice(7)));
+	const r = await call('POST', '/usercenter/v1/user/detail', {}, await token());
+	expect(r.code === 200 && r.data.userInfo.mobile === smsMobile && r.data.userInfo.mobileVerified === true, `odd profile ${JSON.stringify(r)}`);
+});
 
 await context.close();
 rmSync(profile, { recursive: true, force: true });

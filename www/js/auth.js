@@ -34,6 +34,71 @@ function validate() {
 	return null;
 }
 
+/** Logged in: cache the profile for the header, then go back to where the shopper came from. */
+async function enter(d) {
+	setAuth(d);
+	try {
+		const u = await apiPost('/usercenter/v1/user/detail', {});
+		if (u.userInfo) setCachedProfile(u.userInfo);
+	} catch (e) {
+		/* the header fetches it later */
+	}
+	location.assign(next);
+}
+
+// SMS code login (login page): send a code, then log in (an unknown mobile gets an account).
+if ($('sms-form')) {
+	const send = $('sms-send');
+	let timer = null;
+	const mobileOk = () => /^1\d{10}$/.test($('sms-mobile').value.trim());
+	/** Keep the send button off for s seconds, counting down. */
+	const cooldown = (s) => {
+		clearInterval(timer);
+		send.disabled = true;
+		const stepDown = () => {
+			if (s <= 0) {
+				clearInterval(timer);
+				send.disabled = false;
+				send.textContent = 'Send code';
+				return;
+			}
+			send.textContent = `Resend in ${s--} s`;
+		};
+		stepDown();
+		timer = setInterval(stepDown, 1000);
+	};
+	send.addEventListener('click', async () => {
+		if (!mobileOk()) {
+			showMsg('sms-msg', 'Enter an 11-digit mobile number starting with 1.');
+			return;
+		}
+		send.disabled = true;
+		try {
+			const d = await api('POST', '/usercenter/v1/user/smsCode', { mobile: $('sms-mobile').value.trim(), scene: 'login' });
+			showMsg('sms-msg', 'A code is on its way by SMS. It is valid for 5 minutes.', 'info');
+			cooldown(d.resendAfter || 60);
+			$('sms-code').focus();
+		} catch (e) {
+			if (e.retryAfter) cooldown(e.retryAfter);
+			else send.disabled = false;
+			showMsg('sms-msg', errText(e, { 100007: 'Please wait a little before asking for another code.' }));
+		}
+	});
+	$('sms-form').addEventListener('submit', async (ev) => {
+		ev.preventDefault();
+		const code = $('sms-code').value.trim();
+		if (!mobileOk()) return showMsg('sms-msg', 'Enter an 11-digit mobile number starting with 1.');
+		if (!/^\d{6}$/.test(code)) return showMsg('sms-msg', 'Enter the 6-digit code from the SMS.');
+		const done = busy($('sms-submit'), 'Logging in…');
+		try {
+			await enter(await api('POST', '/usercenter/v1/user/loginBySms', { mobile: $('sms-mobile').value.trim(), code }));
+		} catch (e) {
+			done();
+			showMsg('sms-msg', errText(e, { 100011: 'That code is wrong, expired or used up. Ask for a new one.' }));
+		}
+	});
+}
+
 $('auth-form').addEventListener('submit', async (ev) => {
 	ev.preventDefault();
 	const problem = validate();
@@ -49,15 +114,7 @@ $('auth-form').addEventListener('submit', async (ev) => {
 	const done = busy($('submit'), mode === 'register' ? 'Creating account…' : 'Logging in…');
 	showMsg('form-msg', '');
 	try {
-		const d = await api('POST', '/usercenter/v1/user/' + mode, body);
-		setAuth(d);
-		try {
-			const u = await apiPost('/usercenter/v1/user/detail', {});
-			if (u.userInfo) setCachedProfile(u.userInfo);
-		} catch (e) {
-			/* the header fetches it later */
-		}
-		location.assign(next);
+		await enter(await api('POST', '/usercenter/v1/user/' + mode, body));
 	} catch (e) {
 		done();
 		showMsg(
