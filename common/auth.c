@@ -87,17 +87,24 @@ fail:
 
 /*
  * Sessions live in one Redis hash per user, fs:usess:<uid>: field jti, value
- * "<uid> <role> <iat> <exp> <parent jti or ->". One key per user keeps every
+ * "<uid> <role> <iat> <exp> <family>", where family is the jti of the login the
+ * session was refreshed from (its own for a login). One key per user keeps every
  * operation on one key (one Cluster slot), bounds the sessions a user can hold
- * (the oldest are evicted past auth.max_sessions), lets "log out everywhere"
- * be one DEL, and carries the role as it is now (role changes revoke the hash).
+ * (the oldest are evicted past auth.max_sessions), lets "log out everywhere" be
+ * one DEL, and carries the role as it is now (role changes revoke the hash).
  */
 
-/* Open: drop expired fields, evict the oldest past the cap, add the new one. */
+/* Open: drop expired fields, evict the oldest past the cap, add the new one to its family. */
 static struct cache_script auth_open_script = {
     .src =
 	"local key, now, cap, exp = KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), "
 	"tonumber(ARGV[5])\n"
+	"local family = ARGV[1]\n"
+	"if ARGV[6] ~= '' then\n"
+	"  local pv = redis.call('HGET', key, ARGV[6])\n"
+	"  local f = pv and string.match(pv, ' (%S+)$')\n"
+	"  if f and f ~= '-' then family = f else family = ARGV[6] end\n"
+	"end\n"
 	"local all = redis.call('HGETALL', key)\n"
 	"local live, maxexp = {}, exp\n"
 	"for i = 1, #all, 2 do\n"
@@ -109,25 +116,28 @@ static struct cache_script auth_open_script = {
 	"table.sort(live, function(a, b) return a[2] < b[2] end)\n"
 	"local n = 0\n"
 	"while #live - n >= cap do n = n + 1; redis.call('HDEL', key, live[n][1]) end\n"
-	"redis.call('HSET', key, ARGV[1], ARGV[2])\n"
+	"redis.call('HSET', key, ARGV[1], ARGV[2] .. ' ' .. family)\n"
 	"redis.call('EXPIREAT', key, maxexp)\n"
 	"return n\n",
 };
 
-/* Revoke a session and every session refreshed from it (its descendants). */
+/*
+ * Revoke a session with its whole family: the login it was refreshed from and every
+ * session refreshed from that login (a client may refresh just before logging out).
+ */
 static struct cache_script auth_revoke_script = {
-    .src = "local all = redis.call('HGETALL', KEYS[1])\n"
-	   "local parent = {}\n"
-	   "for i = 1, #all, 2 do parent[all[i]] = string.match(all[i + 1], ' (%S+)$') end\n"
-	   "local dead, changed = {[ARGV[1]] = true}, true\n"
-	   "while changed do\n"
-	   "  changed = false\n"
-	   "  for f, p in pairs(parent) do\n"
-	   "    if not dead[f] and dead[p] then dead[f] = true; changed = true end\n"
+    .src = "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
+	   "if not v then return 0 end\n"
+	   "local fam = string.match(v, ' (%S+)$')\n"
+	   "if not fam or fam == '-' then fam = ARGV[1] end\n"
+	   "local all = redis.call('HGETALL', KEYS[1])\n"
+	   "local n = 0\n"
+	   "for i = 1, #all, 2 do\n"
+	   "  local f = string.match(all[i + 1], ' (%S+)$')\n"
+	   "  if all[i] == ARGV[1] or all[i] == fam or f == fam then\n"
+	   "    n = n + redis.call('HDEL', KEYS[1], all[i])\n"
 	   "  end\n"
 	   "end\n"
-	   "local n = 0\n"
-	   "for f in pairs(dead) do n = n + redis.call('HDEL', KEYS[1], f) end\n"
 	   "return n\n",
 };
 
@@ -145,13 +155,13 @@ int auth_session_open_child(struct cache *c, const struct auth_claims *claims, c
 		return -1;
 	char key[48], value[128], snow[24], scap[24], sexp[24];
 	auth_session_key(claims->user_id, key, sizeof key);
-	snprintf(value, sizeof value, "%lld %s %lld %lld %s", claims->user_id, claims->role,
-		 claims->iat, claims->exp, parent && *parent ? parent : "-");
+	snprintf(value, sizeof value, "%lld %s %lld %lld", claims->user_id, claims->role,
+		 claims->iat, claims->exp);
 	snprintf(snow, sizeof snow, "%lld", now);
 	snprintf(scap, sizeof scap, "%ld", max_sessions > 0 ? max_sessions : 1);
 	snprintf(sexp, sizeof sexp, "%lld", claims->exp);
-	const char *argv[] = {key, claims->jti, value, snow, scap, sexp};
-	redisReply *r = cache_eval(c, &auth_open_script, 1, 6, argv);
+	const char *argv[] = {key, claims->jti, value, snow, scap, sexp, parent ? parent : ""};
+	redisReply *r = cache_eval(c, &auth_open_script, 1, 7, argv);
 	int ok = r && r->type == REDIS_REPLY_INTEGER;
 	if (r)
 		freeReplyObject(r);

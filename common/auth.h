@@ -45,7 +45,7 @@ int auth_session_open_child(struct cache *c, const struct auth_claims *claims, c
  */
 int auth_session_check(struct cache *c, struct auth_claims *claims);
 
-/* Revoke the token's session, and the sessions refreshed from it, at once. */
+/* Revoke the token's session and its family (the login it came from and all refreshes). */
 int auth_session_revoke(struct cache *c, const struct auth_claims *claims);
 
 /* Revoke every session of a user (logout everywhere, role changes). */

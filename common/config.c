@@ -109,6 +109,7 @@ const struct config_key config_keys[] = {
     I("events", "claim_idle_ms", events_claim_idle_ms, "30000", 100, 3600000),
     I("events", "kafka_timeout_ms", events_kafka_timeout_ms, "10000", 1000, 300000),
     /* [jobs] */
+    S("jobs", "notify_url", notify_url, ""),
     S("jobs", "notify_template_id", notify_template_id, "order-paid"),
     I("jobs", "notify_attempts", notify_attempts, "8", 1, 100),
     I("jobs", "notify_backoff_ms", notify_backoff_ms, "500", 10, 600000),

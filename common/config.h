@@ -104,6 +104,7 @@ struct fs_config {
 	long events_claim_idle_ms;    /* pending entries idle this long are claimed */
 	long events_kafka_timeout_ms; /* delivery report deadline (message.timeout.ms) */
 				      /* [jobs] (keys of jobs/ go here) */
+	char *notify_url;             /* subscribe-message endpoint; empty: [wx] api_base's */
 	char *notify_template_id;     /* template of the "order paid" message */
 	long notify_attempts;         /* tries before a notification is given up */
 	long notify_backoff_ms;       /* first retry delay, doubled each time */

@@ -27,6 +27,7 @@ struct wxapi {
 	const struct fs_config *cfg;
 	struct cache *cache;
 	CURL *curl;
+	long status; /* HTTP status of the last answer, 0 for none */
 	struct wxapi_buf buf;
 };
 
@@ -56,6 +57,11 @@ void wxapi_free(struct wxapi *w)
 	if (w->curl)
 		curl_easy_cleanup(w->curl);
 	free(w);
+}
+
+long wxapi_last_status(const struct wxapi *w)
+{
+	return w->status;
 }
 
 const char *wxapi_strerror(int rc)
@@ -112,10 +118,14 @@ static int wxapi_http(struct wxapi *w, const char *api, const char *path, const 
 
 	*out = NULL;
 	*errcode = 0;
+	w->status = 0;
 	b->len = 0;
 	b->overflow = 0;
 	b->data[0] = 0;
-	if ((size_t)snprintf(url, sizeof url, "%s%s", w->cfg->wx_api_base, path) >= sizeof url)
+	/* A path on the API base, or a whole URL (e.g. jobs.notify_url). */
+	int whole = !strncmp(path, "http://", 7) || !strncmp(path, "https://", 8);
+	if ((size_t)snprintf(url, sizeof url, "%s%s", whole ? "" : w->cfg->wx_api_base, path) >=
+	    sizeof url)
 		goto done;
 	if (!w->curl && !(w->curl = curl_easy_init()))
 		goto done;
@@ -145,6 +155,7 @@ static int wxapi_http(struct wxapi *w, const char *api, const char *path, const 
 		goto done;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	w->status = status;
 	json_t *v = status == 200 ? json_loadb(b->data, b->len, 0, NULL) : NULL;
 	if (!json_is_object(v)) {
 		log_warn("wxapi %s: HTTP %ld, no JSON object", api, status);
@@ -317,8 +328,8 @@ int wxapi_post(struct wxapi *w, const char *api, const char *path, const char *b
 		rc = wxapi_token(w, attempt ? refused : NULL, token, sizeof token);
 		if (rc != WXAPI_OK)
 			break;
-		if ((size_t)snprintf(full, sizeof full, "%s?access_token=%s", path, token) >=
-		    sizeof full) {
+		if ((size_t)snprintf(full, sizeof full, "%s%caccess_token=%s", path,
+				     strchr(path, '?') ? '&' : '?', token) >= sizeof full) {
 			rc = WXAPI_UNREACHABLE;
 			break;
 		}

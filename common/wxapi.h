@@ -49,12 +49,16 @@ int wxapi_phone_number(struct wxapi *w, const char *code, char *phone, size_t ph
 int wxapi_access_token(struct wxapi *w, int force, char *out, size_t len);
 
 /*
- * POST body to path?access_token=TOKEN (e.g. "/cgi-bin/message/subscribe/send"); an
+ * POST body to path?access_token=TOKEN (a path on [wx] api_base such as
+ * "/cgi-bin/message/subscribe/send", or a whole http(s) URL); an
  * answer of 40001/42001 renews the token and tries once more. *reply (may be NULL) gets
  * the parsed answer on WXAPI_OK and WXAPI_REJECTED.
  */
 int wxapi_post(struct wxapi *w, const char *api, const char *path, const char *body, json_t **reply,
 	       long *errcode);
+
+/* The HTTP status of the last answer (0: none came), for messages. */
+long wxapi_last_status(const struct wxapi *w);
 
 /* Short text for a result (for logs and messages). */
 const char *wxapi_strerror(int rc);

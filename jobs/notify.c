@@ -105,8 +105,9 @@ static int notify_post(struct notifier *n, const char *body, char *err, size_t e
 {
 	json_t *v = NULL;
 	long errcode = 0;
-	int rc = wxapi_post(n->wx, "subscribe_send", "/cgi-bin/message/subscribe/send", body, &v,
-			    &errcode);
+	const char *url =
+	    n->cfg->notify_url[0] ? n->cfg->notify_url : "/cgi-bin/message/subscribe/send";
+	int rc = wxapi_post(n->wx, "subscribe_send", url, body, &v, &errcode);
 	if (rc == WXAPI_OK) {
 		json_t *id = json_object_get(v, "msgid");
 		if (json_is_integer(id))
@@ -117,6 +118,8 @@ static int notify_post(struct notifier *n, const char *body, char *err, size_t e
 	} else if (rc == WXAPI_REJECTED) {
 		const char *m = json_string_value(json_object_get(v, "errmsg"));
 		snprintf(err, errlen, "errcode %ld %.200s", errcode, m ? m : "");
+	} else if (wxapi_last_status(n->wx)) {
+		snprintf(err, errlen, "HTTP %ld: %s", wxapi_last_status(n->wx), wxapi_strerror(rc));
 	} else {
 		snprintf(err, errlen, "%s", wxapi_strerror(rc));
 	}
@@ -359,7 +362,8 @@ int main(int argc, char **argv)
 		log_error("notify: cannot start");
 		rc = 1;
 	} else {
-		log_info("notify ready: sending through %s", j.cfg.wx_api_base);
+		log_info("notify ready: sending to %s",
+			 j.cfg.notify_url[0] ? j.cfg.notify_url : j.cfg.wx_api_base);
 		while (!job_stop) {
 			notify_sweep(&sweeper);
 			struct timespec ts = {0, 200 * 1000000L};

@@ -587,13 +587,20 @@ class SessionTest(UCTestCase):
         self.assertOk(self.detail(bystander))
         self.assertOk(self.detail(fslib.login(mobile)))
 
-    def test_logout_revokes_refreshed_children(self):
+    def test_logout_revokes_the_refresh_family(self):
         mobile, token = fslib.register()
         child = self.refresh_when_due(token).data["accessToken"]
         grandchild = self.refresh_when_due(child).data["accessToken"]
         other = fslib.login(mobile)
         self.assertOk(post(UC + "/user/logout", {}, token=token))
         for t in (token, child, grandchild):
+            self.assertErr(self.detail(t), 100003, 401)
+        self.assertOk(self.detail(other))
+        # logging out with the newest of a family (the storefront refreshes first) ends it all
+        login = fslib.login(mobile)
+        newest = self.refresh_when_due(login).data["accessToken"]
+        self.assertOk(post(UC + "/user/logout", {}, token=newest))
+        for t in (login, newest):
             self.assertErr(self.detail(t), 100003, 401)
         self.assertOk(self.detail(other))
 

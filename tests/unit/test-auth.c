@@ -441,7 +441,7 @@ START_TEST(test_session_cap)
 }
 END_TEST
 
-/* Revoking a session revokes those refreshed from it, not its siblings. */
+/* Revoking a session revokes its family (login and refreshes), not other logins. */
 START_TEST(test_session_children)
 {
 	struct cache *c = cache_new(&cfg);
@@ -461,6 +461,18 @@ START_TEST(test_session_children)
 	ck_assert_int_eq(auth_session_check(c, &k), 0);
 	ck_assert_int_eq(auth_session_check(c, &g), 0);
 	ck_assert_int_eq(auth_session_check(c, &o), 1);
+	/* Revoking the newest of a family ends the login it came from too. */
+	struct auth_claims q, r2;
+	char *t2[2];
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t2[0], &q), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t2[1], &r2), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &q, NULL, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &r2, q.jti, 10), 0);
+	ck_assert_int_eq(auth_session_revoke(c, &r2), 0);
+	ck_assert_int_eq(auth_session_check(c, &q), 0);
+	ck_assert_int_eq(auth_session_check(c, &o), 1);
+	free(t2[0]);
+	free(t2[1]);
 	auth_session_revoke_all(c, uid);
 	for (int i = 0; i < 4; i++)
 		free(t[i]);
