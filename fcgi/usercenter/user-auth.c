@@ -106,7 +106,7 @@ int user_register(struct app *app, struct http_req *req)
 	    (rc = param_str(req, "code", 0, 1, 16, &code)))
 		return rc;
 	if (!code && app->cfg.require_sms_code)
-		return http_fail(req, E_PARAM, "code is required (POST /user/smsCode first)");
+		return http_fail(req, E_PARAM, "code is required: ask for an SMS code first");
 	/* Cheap refusals before the costly hash: the address cap, then a taken mobile. */
 	if ((rc = user_register_throttle(app, req)))
 		return rc;

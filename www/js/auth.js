@@ -28,6 +28,8 @@ function validate() {
 	if (mode === 'register') {
 		if (password.length < 6) return 'The password needs at least 6 characters.';
 		if (password !== $('password2').value) return 'The two passwords do not match.';
+		const code = $('reg-code').value.trim();
+		if (code && !/^\d{6}$/.test(code)) return 'The SMS code has 6 digits.';
 	} else if (!password) {
 		return 'Enter your password.';
 	}
@@ -46,12 +48,10 @@ async function enter(d) {
 	location.assign(next);
 }
 
-// SMS code login (login page): send a code, then log in (an unknown mobile gets an account).
-if ($('sms-form')) {
-	const send = $('sms-send');
+/** A "Send code" button: sends the SMS code of scene to the number in mobileEl, then counts down. */
+function wireSendCode(send, mobileEl, msgId, scene, codeEl) {
 	let timer = null;
-	const mobileOk = () => /^1\d{10}$/.test($('sms-mobile').value.trim());
-	/** Keep the send button off for s seconds, counting down. */
+	/** Keep the button off for s seconds, counting down. */
 	const cooldown = (s) => {
 		clearInterval(timer);
 		send.disabled = true;
@@ -68,26 +68,36 @@ if ($('sms-form')) {
 		timer = setInterval(stepDown, 1000);
 	};
 	send.addEventListener('click', async () => {
-		if (!mobileOk()) {
-			showMsg('sms-msg', 'Enter an 11-digit mobile number starting with 1.');
+		if (!/^1\d{10}$/.test(mobileEl.value.trim())) {
+			showMsg(msgId, 'Enter an 11-digit mobile number starting with 1.');
 			return;
 		}
 		send.disabled = true;
 		try {
-			const d = await api('POST', '/usercenter/v1/user/smsCode', { mobile: $('sms-mobile').value.trim(), scene: 'login' });
-			showMsg('sms-msg', 'A code is on its way by SMS. It is valid for 5 minutes.', 'info');
+			const d = await api('POST', '/usercenter/v1/user/smsCode', { mobile: mobileEl.value.trim(), scene });
+			showMsg(msgId, 'A code is on its way by SMS. It is valid for 5 minutes.', 'info');
 			cooldown(d.resendAfter || 60);
-			$('sms-code').focus();
+			codeEl.focus();
 		} catch (e) {
 			if (e.retryAfter) cooldown(e.retryAfter);
 			else send.disabled = false;
-			showMsg('sms-msg', errText(e, { 100007: 'Please wait a little before asking for another code.' }));
+			showMsg(msgId, errText(e, {
+				100007: 'Please wait a little before asking for another code.',
+				200001: 'This mobile number is already registered. Log in instead?',
+			}));
 		}
 	});
+}
+
+if ($('reg-send')) wireSendCode($('reg-send'), $('mobile'), 'form-msg', 'register', $('reg-code'));
+
+// SMS code login (login page): send a code, then log in (an unknown mobile gets an account).
+if ($('sms-form')) {
+	wireSendCode($('sms-send'), $('sms-mobile'), 'sms-msg', 'login', $('sms-code'));
 	$('sms-form').addEventListener('submit', async (ev) => {
 		ev.preventDefault();
 		const code = $('sms-code').value.trim();
-		if (!mobileOk()) return showMsg('sms-msg', 'Enter an 11-digit mobile number starting with 1.');
+		if (!/^1\d{10}$/.test($('sms-mobile').value.trim())) return showMsg('sms-msg', 'Enter an 11-digit mobile number starting with 1.');
 		if (!/^\d{6}$/.test(code)) return showMsg('sms-msg', 'Enter the 6-digit code from the SMS.');
 		const done = busy($('sms-submit'), 'Logging in…');
 		try {
@@ -110,6 +120,8 @@ $('auth-form').addEventListener('submit', async (ev) => {
 	if (mode === 'register') {
 		const nick = $('nickname').value.trim();
 		if (nick) body.nickname = nick;
+		const code = $('reg-code').value.trim();
+		if (code) body.code = code;
 	}
 	const done = busy($('submit'), mode === 'register' ? 'Creating account…' : 'Logging in…');
 	showMsg('form-msg', '');
@@ -122,6 +134,7 @@ $('auth-form').addEventListener('submit', async (ev) => {
 			errText(e, {
 				200001: 'This mobile number is already registered. Log in instead?',
 				200002: 'Mobile number or password is incorrect.',
+				100011: 'That SMS code is wrong, expired or used up. Ask for a new one.',
 			}),
 		);
 	}
