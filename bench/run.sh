@@ -59,7 +59,8 @@ SOLDOUT=$(id_of soldout)
 PRODUCT=$(id_of product)
 
 say "starting the ceilings on 127.0.0.1:$CPORT"
-cc -O2 -o "$BVAR/ceiling-fcgi" "$TOP/bench/ceiling-fcgi.c" -lfcgi -lhiredis ||
+sh "$TOP/tools/lua2c.sh" "$BVAR/lua-scripts.c" "$TOP/lua/purchase.lua" &&
+	cc -O2 -o "$BVAR/ceiling-fcgi" "$TOP/bench/ceiling-fcgi.c" "$BVAR/lua-scripts.c" -lfcgi -lhiredis ||
 	die "cannot build bench/ceiling-fcgi.c"
 "${RCLI[@]}" HSET "{a:$CEILING_ID}:info" start 0 end 4102444800 limit 1000000000 price 100 \
 	product 1 status 0 stock 1000000000 >/dev/null

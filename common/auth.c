@@ -127,18 +127,32 @@ static struct cache_script auth_open_script = {
  */
 static struct cache_script auth_revoke_script = {
     .src = "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
-	   "if not v then return 0 end\n"
+	   "if not v then return {} end\n"
 	   "local fam = string.match(v, ' (%S+)$')\n"
 	   "if not fam or fam == '-' then fam = ARGV[1] end\n"
 	   "local all = redis.call('HGETALL', KEYS[1])\n"
-	   "local n = 0\n"
+	   "local out = {}\n"
 	   "for i = 1, #all, 2 do\n"
 	   "  local f = string.match(all[i + 1], ' (%S+)$')\n"
 	   "  if all[i] == ARGV[1] or all[i] == fam or f == fam then\n"
-	   "    n = n + redis.call('HDEL', KEYS[1], all[i])\n"
+	   "    redis.call('HDEL', KEYS[1], all[i])\n"
+	   "    out[#out + 1] = all[i]\n"
+	   "    out[#out + 1] = string.match(all[i + 1], '^%d+ %S+ %d+ (%d+)') or '0'\n"
 	   "  end\n"
 	   "end\n"
-	   "return n\n",
+	   "return out\n",
+};
+
+/* Revoke every session of a user: the jti and exp of each, then the hash is gone. */
+static struct cache_script auth_revoke_all_script = {
+    .src = "local all = redis.call('HGETALL', KEYS[1])\n"
+	   "local out = {}\n"
+	   "for i = 1, #all, 2 do\n"
+	   "  out[#out + 1] = all[i]\n"
+	   "  out[#out + 1] = string.match(all[i + 1], '^%d+ %S+ %d+ (%d+)') or '0'\n"
+	   "end\n"
+	   "redis.call('DEL', KEYS[1])\n"
+	   "return out\n",
 };
 
 /* The per-user session hash key. */
@@ -198,27 +212,49 @@ int auth_session_check(struct cache *c, struct auth_claims *claims)
 	return live;
 }
 
-int auth_session_revoke(struct cache *c, const struct auth_claims *claims)
+/* Run a revoke script; hand each revoked (jti, exp) pair it answers to fn. */
+static int auth_revoke_run(struct cache *c, struct cache_script *script, int argc,
+			   const char **argv, auth_revoked_fn fn, void *arg)
+{
+	redisReply *r = cache_eval(c, script, 1, argc, argv);
+	int rc = r && r->type == REDIS_REPLY_ARRAY ? 0 : -1;
+	for (size_t i = 0; !rc && i + 1 < r->elements; i += 2) {
+		redisReply *j = r->element[i], *e = r->element[i + 1];
+		if (j->type != REDIS_REPLY_STRING || e->type != REDIS_REPLY_STRING)
+			continue;
+		if (fn && fn(arg, j->str, strtoll(e->str, NULL, 10)) < 0)
+			rc = -1;
+	}
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
+int auth_session_revoke_each(struct cache *c, const struct auth_claims *claims, auth_revoked_fn fn,
+			     void *arg)
 {
 	char key[48];
 	auth_session_key(claims->user_id, key, sizeof key);
 	const char *argv[] = {key, claims->jti};
-	redisReply *r = cache_eval(c, &auth_revoke_script, 1, 2, argv);
-	int ok = r && r->type == REDIS_REPLY_INTEGER;
-	if (r)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
+	return auth_revoke_run(c, &auth_revoke_script, 2, argv, fn, arg);
+}
+
+int auth_session_revoke(struct cache *c, const struct auth_claims *claims)
+{
+	return auth_session_revoke_each(c, claims, NULL, NULL);
+}
+
+int auth_session_revoke_all_each(struct cache *c, long long uid, auth_revoked_fn fn, void *arg)
+{
+	char key[48];
+	auth_session_key(uid, key, sizeof key);
+	const char *argv[] = {key};
+	return auth_revoke_run(c, &auth_revoke_all_script, 1, argv, fn, arg);
 }
 
 int auth_session_revoke_all(struct cache *c, long long uid)
 {
-	char key[48];
-	auth_session_key(uid, key, sizeof key);
-	redisReply *r = cache_command(c, "DEL %s", key);
-	int ok = r && r->type == REDIS_REPLY_INTEGER;
-	if (r)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
+	return auth_session_revoke_all_each(c, uid, NULL, NULL);
 }
 
 const char *auth_bearer(const char *header)

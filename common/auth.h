@@ -51,6 +51,16 @@ int auth_session_revoke(struct cache *c, const struct auth_claims *claims);
 /* Revoke every session of a user (logout everywhere, role changes). */
 int auth_session_revoke_all(struct cache *c, long long uid);
 
+/* Called with each revoked session's jti and expiry; -1 makes the revoke report failure. */
+typedef int (*auth_revoked_fn)(void *arg, const char *jti, long long exp);
+
+/* auth_session_revoke, handing every revoked session (the whole family) to fn. */
+int auth_session_revoke_each(struct cache *c, const struct auth_claims *claims, auth_revoked_fn fn,
+			     void *arg);
+
+/* auth_session_revoke_all, handing every revoked session to fn. */
+int auth_session_revoke_all_each(struct cache *c, long long uid, auth_revoked_fn fn, void *arg);
+
 /* Strip an optional "Bearer " prefix from an Authorization header value. */
 const char *auth_bearer(const char *header);
 

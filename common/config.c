@@ -30,6 +30,7 @@ const struct config_key config_keys[] = {
     SS("mysql", "password", mysql_password, ""),
     I("mysql", "connect_timeout", mysql_connect_timeout, "2", 1, 60),
     I("mysql", "rw_timeout", mysql_rw_timeout, "5", 1, 600),
+    I("mysql", "request_wait_ms", mysql_request_wait_ms, "500", 0, 60000),
     S("redis", "socket", redis_socket, ""),
     S("redis", "host", redis_host, "127.0.0.1"),
     I("redis", "port", redis_port, "6379", 1, 65535),
@@ -74,6 +75,7 @@ const struct config_key config_keys[] = {
     I("product", "cache_ttl", product_cache_ttl, "60", 1, 86400),
     I("product", "missing_ttl", product_missing_ttl, "10", 1, 3600),
     I("http", "max_body", max_body, "65536", 1024, 1048576),
+    I("http", "body_timeout_ms", body_timeout_ms, "5000", 100, 600000),
     S("log", "file", log_file, ""),
     S("log", "level", log_level, "info"),
     /* [seckill] */
@@ -87,6 +89,7 @@ const struct config_key config_keys[] = {
     I("seckill", "claim_idle_ms", seckill_claim_idle_ms, "5000", 100, 3600000),
     I("seckill", "preheat_minutes", seckill_preheat_minutes, "10", 1, 10080),
     I("seckill", "settle_grace", seckill_settle_grace, "60", 0, 86400),
+    I("seckill", "writer_attempts", seckill_writer_attempts, "3", 1, 1000),
     /* [order] */
     I("order", "pay_timeout", order_pay_timeout, "900", 1, 86400),
     /* [wxpay] */
@@ -108,6 +111,7 @@ const struct config_key config_keys[] = {
     I("events", "stream_maxlen", events_stream_maxlen, "100000", 100, 100000000),
     I("events", "claim_idle_ms", events_claim_idle_ms, "30000", 100, 3600000),
     I("events", "kafka_timeout_ms", events_kafka_timeout_ms, "10000", 1000, 300000),
+    I("events", "max_deliveries", events_max_deliveries, "5", 1, 1000000),
     /* [jobs] */
     S("jobs", "notify_url", notify_url, ""),
     S("jobs", "notify_template_id", notify_template_id, "order-paid"),

@@ -19,6 +19,8 @@ struct fs_config {
 	char *mysql_password;
 	long mysql_connect_timeout; /* seconds */
 	long mysql_rw_timeout;      /* seconds */
+	long
+	    mysql_request_wait_ms; /* FastCGI programs: longest wait for MySQL, ms (0: the above) */
 	/* [redis] */
 	char *redis_socket;
 	char *redis_host;
@@ -65,6 +67,7 @@ struct fs_config {
 	long wx_token_margin; /* refresh the access token this many seconds before expiry */
 	/* [http] */
 	long max_body;
+	long body_timeout_ms;
 	/* [log] */
 	char *log_file;
 	char *log_level;
@@ -82,6 +85,8 @@ struct fs_config {
 	long seckill_claim_idle_ms;   /* order-writer: pending entries idle this long are claimed */
 	long seckill_preheat_minutes; /* preheat: activities starting this soon are loaded */
 	long seckill_settle_grace;    /* seconds after the end before unsold units go back */
+	long seckill_writer_attempts; /* order-writer: failed tries of a batch before its intents
+					 are written one by one, the unwritable dead-lettered */
 	/* [order] (keys of the order domain go here) */
 	long order_pay_timeout;       /* seconds an order waits for payment */
 				      /* [wxpay] (keys of the WeChat Pay client go here) */
@@ -103,6 +108,8 @@ struct fs_config {
 	long events_stream_maxlen;    /* approximate cap of each Redis stream */
 	long events_claim_idle_ms;    /* pending entries idle this long are claimed */
 	long events_kafka_timeout_ms; /* delivery report deadline (message.timeout.ms) */
+	long events_max_deliveries;   /* redis: deliveries a handler may refuse before the event
+					 goes to its dead-letter stream */
 				      /* [jobs] (keys of jobs/ go here) */
 	char *notify_url;             /* subscribe-message endpoint; empty: [wx] api_base's */
 	char *notify_template_id;     /* template of the "order paid" message */

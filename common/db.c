@@ -2,7 +2,10 @@
 #include "db.h"
 
 #include <errmsg.h>
+#include <errno.h>
 #include <mysql.h>
+#include <mysqld_error.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +80,39 @@ void db_free(struct db *db)
 	free(db);
 }
 
+/*
+ * The longest wait for one answer from the server, ms (0: the connector's own second-based
+ * timeouts). Process-wide because the connector's io_wait hook gets only the socket.
+ */
+static int db_wait_ms;
+static int db_wait_timed_out; /* the last wait ran out (a frozen or overloaded server) */
+
+void db_set_wait_ms(int ms)
+{
+	db_wait_ms = ms > 0 ? ms : 0;
+}
+
+/* The connector's I/O wait (MARIADB_OPT_IO_WAIT): poll, bounded by db_wait_ms. */
+static int db_io_wait(my_socket fd, my_bool is_read, int timeout)
+{
+	struct pollfd p = {.fd = fd, .events = is_read ? POLLIN : POLLOUT};
+	int ms = timeout > 0 ? timeout : -1;
+	if (db_wait_ms && (ms < 0 || ms > db_wait_ms))
+		ms = db_wait_ms;
+	long long deadline = breaker_now_ms() + (ms < 0 ? 0 : ms);
+	for (;;) {
+		int rc = poll(&p, 1, ms);
+		if (rc == 0)
+			db_wait_timed_out = 1;
+		if (rc != -1 || errno != EINTR)
+			return rc;
+		if (ms >= 0 && (ms = (int)(deadline - breaker_now_ms())) <= 0) {
+			db_wait_timed_out = 1;
+			return 0;
+		}
+	}
+}
+
 /* Connect unless connected; DB_DOWN while the breaker is open or on failure. */
 static int db_connect(struct db *db)
 {
@@ -90,7 +126,8 @@ static int db_connect(struct db *db)
 	MYSQL *m = mysql_init(NULL);
 	if (!m)
 		return DB_ERR;
-	unsigned int ct = (unsigned int)db->cfg->mysql_connect_timeout;
+	/* A full listen queue is waited out in whole seconds, outside io_wait: keep it short. */
+	unsigned int ct = db_wait_ms ? 1 : (unsigned int)db->cfg->mysql_connect_timeout;
 	unsigned int rw = (unsigned int)db->cfg->mysql_rw_timeout;
 	my_bool no = 0;
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
@@ -98,12 +135,15 @@ static int db_connect(struct db *db)
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
 	mysql_options(m, MYSQL_OPT_RECONNECT, &no);
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_optionsv(m, MARIADB_OPT_IO_WAIT, db_io_wait);
 
 	const char *sock = db->cfg->mysql_socket[0] ? db->cfg->mysql_socket : NULL;
+	db_wait_timed_out = 0;
 	if (!mysql_real_connect(m, sock ? "localhost" : db->cfg->mysql_host, db->cfg->mysql_user,
 				db->cfg->mysql_password, NULL, (unsigned int)db->cfg->mysql_port,
 				sock, 0)) {
-		snprintf(db->err, sizeof db->err, "connect: %s", mysql_error(m));
+		snprintf(db->err, sizeof db->err, "connect: %s%s", mysql_error(m),
+			 db_wait_timed_out ? " (timed out)" : "");
 		if (db->brk.failures == 0)
 			log_warn("mysql %s", db->err);
 		mysql_close(m);
@@ -118,33 +158,79 @@ static int db_connect(struct db *db)
 	return DB_OK;
 }
 
-/* True for errors that mean the connection is gone. */
-static int db_errno_is_down(unsigned int e)
+/* What a server or client error means for the caller, and whether the link survives it. */
+enum db_class {
+	DBC_OTHER = 0, /* a query error: a bug or bad data */
+	DBC_DUPLICATE, /* a unique key said no */
+	DBC_DEADLOCK,  /* the server rolled the transaction back (or gave up waiting for a lock) */
+	DBC_DOWN,      /* the connection is gone (server restarted, killed, shut down) */
+	DBC_TIMEOUT,   /* no answer in time: frozen or overloaded; never retried */
+};
+
+/* The one classification table: MySQL errnos we act on (mysqld_error.h, errmsg.h). */
+static const struct {
+	unsigned int err;
+	enum db_class cls;
+} db_errors[] = {
+    {ER_DUP_ENTRY, DBC_DUPLICATE},        /* 1062 */
+    {ER_LOCK_WAIT_TIMEOUT, DBC_DEADLOCK}, /* 1205 */
+    {ER_LOCK_DEADLOCK, DBC_DEADLOCK},     /* 1213 */
+    {ER_SERVER_SHUTDOWN, DBC_DOWN},       /* 1053 */
+    {ER_CONNECTION_KILLED, DBC_DOWN},     /* 1927 */
+    {CR_CONNECTION_ERROR, DBC_DOWN},      /* 2002 */
+    {CR_CONN_HOST_ERROR, DBC_DOWN},       /* 2003 */
+    {CR_SERVER_GONE_ERROR, DBC_DOWN},     /* 2006: the request was never sent */
+    {CR_SERVER_LOST, DBC_DOWN},           /* 2013: or DBC_TIMEOUT, see db_classify */
+    {CR_SERVER_LOST_EXTENDED, DBC_DOWN},  /* 2055 */
+};
+
+/*
+ * The class of errno e. A wait that ran out also ends in 2013, like a restart; only the
+ * io_wait hook knows the difference, and retrying a timeout would add the connect timeout.
+ */
+static enum db_class db_classify(unsigned int e)
 {
-	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
-	       e == CR_CONN_HOST_ERROR || e == 1927 /* ER_CONNECTION_KILLED */ ||
-	       e == 1053 /* ER_SERVER_SHUTDOWN */ || e == 2055 /* CR_SERVER_LOST_EXTENDED */ ||
-	       e == 1205 /* lock wait timeout */ || e == 1213 /* deadlock */;
+	for (size_t i = 0; i < sizeof db_errors / sizeof db_errors[0]; i++)
+		if (db_errors[i].err == e)
+			return db_errors[i].cls == DBC_DOWN && db_wait_timed_out ? DBC_TIMEOUT
+										 : db_errors[i].cls;
+	return DBC_OTHER;
 }
 
 /* Map a statement error to a db_rc, dropping a dead connection. */
 static int db_fail(struct db *db, MYSQL_STMT *st, const char *sql)
 {
 	unsigned int e = st ? mysql_stmt_errno(st) : mysql_errno(db->conn);
-	snprintf(db->err, sizeof db->err, "%u: %s", e,
-		 st ? mysql_stmt_error(st) : mysql_error(db->conn));
-	if (e == 1062)
-		return DB_DUP;
-	if (db_errno_is_down(e)) {
-		if (e != 1205 && e != 1213)
-			db->broken =
-			    1; /* reconnect at once; only a failed connect opens the breaker */
+	enum db_class cls = db_classify(e);
+	snprintf(db->err, sizeof db->err, "%u: %s%s", e,
+		 st ? mysql_stmt_error(st) : mysql_error(db->conn),
+		 cls == DBC_TIMEOUT ? " (timed out)" : "");
+	switch (cls) {
+	case DBC_DUPLICATE: return DB_DUP;
+	case DBC_DEADLOCK: log_warn("mysql busy: %s", db->err); return DB_DOWN;
+	case DBC_TIMEOUT:
+		/* A frozen server: open the breaker at once, so the next callers fail fast. */
+		breaker_fail(&db->brk);
+		/* fall through */
+	case DBC_DOWN:
+		db->broken = 1; /* reconnect at the next call, not under a caller's feet */
 		log_warn("mysql unavailable: %s", db->err);
 		return DB_DOWN;
+	default: break;
 	}
 	json_t *f = json_pack("{s:s}", "sql", sql);
 	log_json(LOG_ERROR, db->err, f);
 	return DB_ERR;
+}
+
+/*
+ * May a failed call be tried again on a fresh connection? Only outside a transaction,
+ * only once, never after a timeout, and only when e (0 = no) is an error of class DOWN
+ * that says the statement did not run: callers pass 0 where it may have.
+ */
+static int db_may_retry(struct db *db, int attempt, unsigned int e)
+{
+	return attempt == 0 && !db->in_tx && e && db_classify(e) == DBC_DOWN;
 }
 
 /* The cached statement for sql, preparing it on first use. */
@@ -212,40 +298,63 @@ static int db_collect(struct db_params *p, const char *types, va_list ap)
 	return DB_OK;
 }
 
-/* Prepare, bind and execute, retrying once on a fresh connection when safe. */
+/* Prepare, bind and execute one attempt. DB_OK with *out, or a db_rc; *e the errno. */
+static int db_run_once(struct db *db, const char *sql, struct db_params *p, MYSQL_STMT **out,
+		       unsigned int *e)
+{
+	MYSQL_STMT *st = NULL;
+	int fresh = db->nstmts == 0;
+	int rc = db_prepare(db, sql, &st);
+	if (rc) {
+		/* A prepare that failed on a reused link never ran anything. */
+		*e = rc == DB_DOWN && !fresh ? CR_SERVER_GONE_ERROR : 0;
+		return rc;
+	}
+	if (mysql_stmt_param_count(st) != (unsigned long)p->n) {
+		log_error("sql expects %lu parameters, got %d: %s", mysql_stmt_param_count(st),
+			  p->n, sql);
+		return DB_ERR;
+	}
+	if (p->n && mysql_stmt_bind_param(st, p->bind))
+		return db_fail(db, st, sql);
+	if (mysql_stmt_execute(st)) {
+		*e = mysql_stmt_errno(st);
+		/* A link lost during the statement (2013, 2055) may have run it: no retry. */
+		if (*e == CR_SERVER_LOST || *e == CR_SERVER_LOST_EXTENDED)
+			*e = 0;
+		return db_fail(db, st, sql);
+	}
+	*out = st;
+	return DB_OK;
+}
+
+/* One attempt: a prepared statement with p, or (p NULL) a plain one via mysql_query. */
+static int db_attempt(struct db *db, const char *sql, struct db_params *p, MYSQL_STMT **out,
+		      unsigned int *e)
+{
+	*e = 0;
+	db_wait_timed_out = 0;
+	if (p)
+		return db_run_once(db, sql, p, out, e);
+	if (!mysql_query(db->conn, sql))
+		return DB_OK;
+	*e = mysql_errno(db->conn);
+	return db_fail(db, NULL, sql);
+}
+
+/* The one retry loop: connect, attempt, and once more on a fresh link when db_may_retry. */
 static int db_run(struct db *db, const char *sql, struct db_params *p, MYSQL_STMT **out)
 {
+	int rc = DB_DOWN;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int rc = db_connect(db);
-		if (rc)
+		unsigned int e;
+		if ((rc = db_connect(db)))
 			return rc;
-		int fresh = db->nstmts == 0;
-		MYSQL_STMT *st = NULL;
-		rc = db_prepare(db, sql, &st);
-		if (rc == DB_DOWN && !db->in_tx && attempt == 0 && !fresh)
-			continue; /* the statement never ran: safe to retry */
-		if (rc)
+		rc = db_attempt(db, sql, p, out, &e);
+		if (rc != DB_DOWN || !db_may_retry(db, attempt, e))
 			return rc;
-		if (mysql_stmt_param_count(st) != (unsigned long)p->n) {
-			log_error("sql expects %lu parameters, got %d: %s",
-				  mysql_stmt_param_count(st), p->n, sql);
-			return DB_ERR;
-		}
-		if (p->n && mysql_stmt_bind_param(st, p->bind))
-			return db_fail(db, st, sql);
-		if (mysql_stmt_execute(st)) {
-			unsigned int e = mysql_stmt_errno(st);
-			rc = db_fail(db, st, sql);
-			/* CR_SERVER_GONE_ERROR: the request was never sent. */
-			if (rc == DB_DOWN && e == CR_SERVER_GONE_ERROR && !db->in_tx &&
-			    attempt == 0)
-				continue;
-			return rc;
-		}
-		*out = st;
-		return DB_OK;
 	}
-	return DB_DOWN;
+	return rc;
 }
 
 /* Send a child span for one statement of the traced request. */
@@ -286,6 +395,55 @@ static int db_type_is_int(enum enum_field_types t)
 	       t == MYSQL_TYPE_LONGLONG || t == MYSQL_TYPE_INT24 || t == MYSQL_TYPE_YEAR;
 }
 
+/*
+ * Columns that did not fit their buffer (MYSQL_DATA_TRUNCATED): grow each to its real
+ * length, fetch it again, and rebind so later rows use the new buffers. 0 or -1.
+ */
+static int db_refetch(MYSQL_STMT *st, MYSQL_BIND *bind, char **bufs, const unsigned long *lens,
+		      my_bool *errs, unsigned int ncols)
+{
+	for (unsigned int i = 0; i < ncols; i++) {
+		if (!errs[i])
+			continue;
+		char *p = realloc(bufs[i], lens[i] + 1);
+		if (!p)
+			return -1;
+		bufs[i] = p;
+		bind[i].buffer = p;
+		bind[i].buffer_length = lens[i] + 1;
+		if (mysql_stmt_fetch_column(st, &bind[i], i, 0))
+			return -1;
+		errs[i] = 0;
+	}
+	return mysql_stmt_bind_result(st, bind) ? -1 : 0;
+}
+
+/* One fetched row as an object keyed by column label; NULL when out of memory. */
+static json_t *db_row(const MYSQL_FIELD *fields, MYSQL_BIND *bind, char **bufs,
+		      const unsigned long *lens, const my_bool *nulls, unsigned int ncols)
+{
+	json_t *row = json_object();
+	for (unsigned int i = 0; row && i < ncols; i++) {
+		json_t *v;
+		if (nulls[i]) {
+			v = json_null();
+		} else {
+			size_t n =
+			    lens[i] < bind[i].buffer_length ? lens[i] : bind[i].buffer_length - 1;
+			bufs[i][n] = 0;
+			if (db_type_is_int(fields[i].type))
+				v = json_integer(strtoll(bufs[i], NULL, 10));
+			else
+				v = json_stringn(bufs[i], n); /* NULL for invalid UTF-8: null */
+		}
+		if (json_object_set_new(row, fields[i].name, v ? v : json_null()) < 0) {
+			json_decref(row);
+			row = NULL;
+		}
+	}
+	return row;
+}
+
 /* Fetch every row of an executed statement into a JSON array. */
 static int db_fetch(struct db *db, MYSQL_STMT *st, const char *sql, json_t **rows)
 {
@@ -293,11 +451,12 @@ static int db_fetch(struct db *db, MYSQL_STMT *st, const char *sql, json_t **row
 	MYSQL_RES *meta = mysql_stmt_result_metadata(st);
 	MYSQL_BIND bind[DB_MAX_COLS];
 	unsigned long lens[DB_MAX_COLS];
-	my_bool nulls[DB_MAX_COLS];
+	my_bool nulls[DB_MAX_COLS], errs[DB_MAX_COLS];
 	char *bufs[DB_MAX_COLS] = {0};
 	unsigned int ncols = 0;
 
-	*rows = json_array();
+	if (!(*rows = json_array()))
+		goto out;
 	if (!meta) {
 		rc = DB_OK;
 		goto out;
@@ -321,6 +480,7 @@ static int db_fetch(struct db *db, MYSQL_STMT *st, const char *sql, json_t **row
 		bind[i].buffer_length = cap + 1;
 		bind[i].length = &lens[i];
 		bind[i].is_null = &nulls[i];
+		bind[i].error = &errs[i];
 	}
 	if (mysql_stmt_bind_result(st, bind)) {
 		rc = db_fail(db, st, sql);
@@ -334,23 +494,16 @@ static int db_fetch(struct db *db, MYSQL_STMT *st, const char *sql, json_t **row
 			rc = db_fail(db, st, sql);
 			goto out;
 		}
-		json_t *row = json_object();
-		for (unsigned int i = 0; i < ncols; i++) {
-			json_t *v;
-			if (nulls[i]) {
-				v = json_null();
-			} else {
-				bufs[i][lens[i] < bind[i].buffer_length
-					    ? lens[i]
-					    : bind[i].buffer_length - 1] = 0;
-				if (db_type_is_int(fields[i].type))
-					v = json_integer(strtoll(bufs[i], NULL, 10));
-				else
-					v = json_stringn(bufs[i], lens[i]);
-			}
-			json_object_set_new(row, fields[i].name, v ? v : json_null());
+		if (f == MYSQL_DATA_TRUNCATED &&
+		    db_refetch(st, bind, bufs, lens, errs, ncols) < 0) {
+			log_error("mysql: cannot refetch a truncated column: %s", sql);
+			goto out;
 		}
-		json_array_append_new(*rows, row);
+		json_t *row = db_row(fields, bind, bufs, lens, nulls, ncols);
+		if (!row || json_array_append_new(*rows, row) < 0) {
+			log_error("mysql: out of memory building rows: %s", sql);
+			goto out;
+		}
 	}
 	rc = DB_OK;
 out:
@@ -421,21 +574,7 @@ long long db_insert_id(const struct db *db)
 /* Run a plain statement without parameters (transaction control). */
 static int db_simple(struct db *db, const char *sql)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
-		int rc = db_connect(db);
-		if (rc)
-			return rc;
-		if (!mysql_query(db->conn, sql))
-			return DB_OK;
-		unsigned int e = mysql_errno(db->conn);
-		rc = db_fail(db, NULL, sql);
-		/* A stale link (server restarted): the statement never ran, so try a fresh one. */
-		if (rc == DB_DOWN && !db->in_tx && attempt == 0 &&
-		    (e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST))
-			continue;
-		return rc;
-	}
-	return DB_DOWN;
+	return db_run(db, sql, NULL, NULL);
 }
 
 int db_begin(struct db *db)
@@ -465,8 +604,11 @@ int db_ping(struct db *db)
 	int rc = db_connect(db);
 	if (rc)
 		return rc;
+	db_wait_timed_out = 0;
 	if (mysql_ping(db->conn)) {
 		db->broken = 1;
+		if (db_wait_timed_out)
+			breaker_fail(&db->brk);
 		return DB_DOWN;
 	}
 	return DB_OK;

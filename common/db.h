@@ -11,7 +11,18 @@ enum db_rc {
 	DB_OK = 0,
 	DB_ERR = -1,  /* a query error: a bug or bad data; logged */
 	DB_DUP = -2,  /* duplicate key */
-	DB_DOWN = -3, /* connection lost, timed out, or breaker open: answer 100005 */
+	DB_DOWN = -3, /* connection lost, timed out, deadlock, or breaker open: answer 100005 */
+	DB_CACHE_DOWN = -4, /* Redis unreachable (state kept in both): answer 100005 too */
+};
+
+/*
+ * Outcome of a guarded state change (an order's trade_state, an activity's status):
+ * a db_rc when negative, else one of these. err_from_db (errors.h) maps the negatives.
+ */
+enum db_change {
+	DB_CHANGED = 0,   /* this call changed the state (== DB_OK) */
+	DB_UNCHANGED = 1, /* the state did not allow it (already paid, cancelled, loaded...) */
+	DB_NOT_FOUND = 2, /* no such row */
 };
 
 struct db;
@@ -21,6 +32,13 @@ struct db *db_new(const struct fs_config *cfg);
 
 /* Close the connection and every prepared statement. */
 void db_free(struct db *db);
+
+/*
+ * Bound every wait for the server (connect, read, write) to ms milliseconds in this
+ * process; 0 leaves the second-based mysql.connect_timeout / rw_timeout. A wait that
+ * runs out opens the breaker at once and is never retried.
+ */
+void db_set_wait_ms(int ms);
 
 /* DB_OK if the server answers now. */
 int db_ping(struct db *db);

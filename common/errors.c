@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "db.h"
+
 /* One row of the error table. */
 struct err_row {
 	int code;
@@ -62,4 +64,9 @@ const char *err_message(int code)
 {
 	const struct err_row *r = err_find(code);
 	return r ? r->msg : "server error";
+}
+
+int err_from_db(int rc)
+{
+	return rc == DB_DOWN || rc == DB_CACHE_DOWN ? E_DB_BUSY : E_SERVER;
 }

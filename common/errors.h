@@ -36,6 +36,13 @@ enum fs_err {
 	E_SECKILL_REQUEST_NOT_FOUND = 600007,
 };
 
+/*
+ * The API code for a failed database or cache call (enum db_rc): 100005 when the
+ * dependency is down or busy (DB_DOWN, DB_CACHE_DOWN), else 100001. The one mapping:
+ * handlers write `return err_from_db(rc);`.
+ */
+int err_from_db(int rc);
+
 /* HTTP status for an error code (500 for an unknown code). */
 int err_http_status(int code);
 

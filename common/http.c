@@ -9,22 +9,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
+#include "dynbuf.h"
+#include "http-parse.h"
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
+#include "signals.h"
 #include "trace.h"
+#include "workers.h"
 
-#define HTTP_MAX_QUERY        8192
-#define HTTP_MAX_QUERY_PARAMS 64
-#define HTTP_MAX_DRAIN        (4u << 20) /* beyond this an oversized body is left unread */
+#define HTTP_MAX_HEAD  1024u      /* response header block */
+#define HTTP_MAX_DRAIN (4u << 20) /* beyond this an oversized body is left unread */
 
 /* What http.c keeps per request behind req->io. */
 struct http_io {
 	FCGX_Request fcgx;
 	char *body;
 	size_t body_len;
+	long rcv_ms; /* the SO_RCVTIMEO in force on the connection, 0 for none */
 };
 
 static volatile sig_atomic_t http_hup;
@@ -41,20 +47,6 @@ static void http_on_hup(int sig)
 {
 	(void)sig;
 	http_hup = 1;
-}
-
-/* Install the signal handlers without SA_RESTART so accept() is interrupted. */
-static void http_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = http_on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = http_on_hup;
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 }
 
 const char *http_param(struct http_req *req, const char *name)
@@ -102,24 +94,31 @@ int http_send(struct http_req *req, int status, const char *content_type, const 
 	      size_t len)
 {
 	struct http_io *io = req->io;
-	char head[512];
-	int n;
+	struct dynbuf head;
 
-	/* snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu and friends. */
-	n = snprintf(head, sizeof head, "Status: %d %s\r\nX-Request-Id: %s\r\n", status,
-		     http_reason(status), req->request_id);
+	/* A bounded buffer, every line checked: a header that does not fit fails the answer. */
+	dynbuf_init(&head, HTTP_MAX_HEAD);
+	dynbuf_printf(&head, "Status: %d %s\r\nX-Request-Id: %s\r\n", status, http_reason(status),
+		      req->request_id);
 	if (req->retry_after > 0)
-		n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %ld\r\n",
-			      req->retry_after);
+		dynbuf_printf(&head, "Retry-After: %ld\r\n", req->retry_after);
 	if (strcmp(req->method, "GET"))
-		n += snprintf(head + n, sizeof head - (size_t)n, "Cache-Control: no-store\r\n");
+		dynbuf_addstr(&head, "Cache-Control: no-store\r\n");
 	if (content_type)
-		n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n",
-			      content_type);
-	n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n\r\n", len);
+		dynbuf_printf(&head, "Content-Type: %s\r\n", content_type);
+	if (dynbuf_printf(&head, "Content-Length: %zu\r\n\r\n", len) < 0) {
+		log_error("response headers longer than %u bytes: not sent", HTTP_MAX_HEAD);
+		static const char fail[] = "Status: 500 Internal Server Error\r\nContent-Length: "
+					   "0\r\n\r\n";
+		FCGX_PutStr(fail, (int)sizeof fail - 1, io->fcgx.out);
+		req->sent = 1;
+		req->status = 500;
+		return -1;
+	}
 	req->sent = 1;
 	req->status = status;
-	FCGX_PutStr(head, n, io->fcgx.out);
+	FCGX_PutStr(dynbuf_ptr(&head), (int)dynbuf_len(&head), io->fcgx.out);
+	dynbuf_free(&head);
 	if (len)
 		FCGX_PutStr(body, (int)len, io->fcgx.out);
 	return 0;
@@ -148,64 +147,35 @@ static void http_send_envelope(struct http_req *req)
 	json_decref(o);
 }
 
-/* Is s a request id we will echo: 8-64 of [A-Za-z0-9._-]? */
-static int http_valid_request_id(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	return n >= 8 && n <= 64 &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
-/* Decode %XX and '+' in place; returns the new length. */
-static size_t http_unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (*r == '+') {
-			*w++ = ' ';
-		} else if (*r == '%' && r[1] && r[2] && strchr("0123456789abcdefABCDEF", r[1]) &&
-			   strchr("0123456789abcdefABCDEF", r[2])) {
-			char hex[3] = {r[1], r[2], 0};
-			*w++ = (char)strtol(hex, NULL, 16);
-			r += 2;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = 0;
-	return (size_t)(w - s);
-}
-
 /* Parse the query string into req->params (an object of strings). */
 static int http_parse_query(struct http_req *req)
 {
-	req->params = json_object();
+	char why[128];
 	req->params_are_query = 1;
-	if (!req->query || !*req->query)
-		return 0;
-	if (strlen(req->query) > HTTP_MAX_QUERY)
-		return http_fail(req, E_PARAM, "query string too long");
-	char *copy = strdup(req->query), *save = NULL;
-	int n = 0, rc = 0;
-	for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-		if (++n > HTTP_MAX_QUERY_PARAMS) {
-			rc = http_fail(req, E_PARAM, "too many query parameters");
-			break;
+	if (http_query_parse(req->query, &req->params, why, sizeof why) < 0)
+		return http_fail(req, E_PARAM, "%s", why);
+	return 0;
+}
+
+int http_query_get(struct http_req *req, const char *name, char *out, size_t len)
+{
+	char why[128];
+	json_t *q = NULL;
+	int rc = 0;
+	if (http_query_parse(req->query, &q, why, sizeof why) < 0)
+		return http_fail(req, E_PARAM, "%s", why);
+	json_t *v = json_object_get(q, name);
+	if (json_is_string(v)) {
+		size_t n = json_string_length(v);
+		if (n >= len || memchr(json_string_value(v), 0, n)) {
+			rc = http_fail(req, E_PARAM, "%.64s in the URL is too long", name);
+		} else {
+			memcpy(out, json_string_value(v), n);
+			out[n] = 0;
+			rc = 1;
 		}
-		char *eq = strchr(kv, '=');
-		char *val = eq ? eq + 1 : kv + strlen(kv);
-		if (eq)
-			*eq = 0;
-		http_unescape(kv);
-		size_t vlen = http_unescape(val);
-		json_t *js = json_stringn(val, vlen); /* NULL for invalid UTF-8 */
-		if (!js) {
-			rc = http_fail(req, E_PARAM, "%.64s: not valid UTF-8", kv);
-			break;
-		}
-		json_object_set_new(req->params, kv, js);
 	}
-	free(copy);
+	json_decref(q);
 	return rc;
 }
 
@@ -222,7 +192,58 @@ static void http_drain(struct http_io *io, size_t limit)
 		seen += (size_t)n;
 }
 
-/* Read and parse the JSON body (limit max_body) into req->params. */
+/* CLOCK_MONOTONIC in milliseconds. */
+static long long http_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline (an http_now_ms time); 0 when it has passed. */
+static long http_ms_left(long long deadline)
+{
+	long long left = deadline - http_now_ms();
+	return left > 0 ? (long)left : 0;
+}
+
+/* Bound each read() of the connection to ms milliseconds (0: no bound); skips the system
+ * call while the bound in force is within 50 ms of it. */
+static void http_recv_timeout(struct http_io *io, long ms)
+{
+	if (ms ? io->rcv_ms && io->rcv_ms - ms < 50 && ms - io->rcv_ms < 50 : !io->rcv_ms)
+		return;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	if (setsockopt(io->fcgx.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0)
+		io->rcv_ms = ms;
+}
+
+/*
+ * Read up to n body bytes before the deadline: the count (0 at the end of the body), or -1 when
+ * the deadline passed or the connection failed. libfcgi has no timeout, so a read from the
+ * socket happens only in a 1-byte FCGX_GetStr made when its buffer is empty, after
+ * SO_RCVTIMEO is set to the time left; buffered bytes are copied without a read.
+ */
+static int http_read_some(struct http_io *io, char *buf, int n, long long deadline)
+{
+	FCGX_Stream *in = io->fcgx.in;
+	int avail = (int)(in->stop - in->rdNext);
+	if (avail <= 0) {
+		long left = http_ms_left(deadline);
+		if (!left)
+			return -1;
+		http_recv_timeout(io, left);
+		n = 1;
+	} else if (n > avail) {
+		n = avail;
+	}
+	int got = FCGX_GetStr(buf, n, in);
+	if (got <= 0 && FCGX_GetError(in))
+		return -1;
+	return got;
+}
+
+/* Read and parse the JSON body (limit max_body, deadline body_timeout_ms) into req->params. */
 static int http_read_body(struct app *app, struct http_req *req)
 {
 	struct http_io *io = req->io;
@@ -237,18 +258,29 @@ static int http_read_body(struct app *app, struct http_req *req)
 	io->body = malloc(max + 1);
 	if (!io->body)
 		return E_SERVER;
+	long long deadline = http_now_ms() + app->cfg.body_timeout_ms;
 	size_t got = 0;
 	for (;;) {
-		int n = FCGX_GetStr(io->body + got, (int)(max + 1 - got), io->fcgx.in);
-		if (n <= 0)
+		int n = http_read_some(io, io->body + got, (int)(max + 1 - got), deadline);
+		if (n < 0) {
+			/* No more reads: libfcgi's close would otherwise linger while the client
+			 * trickles. */
+			http_recv_timeout(io, 0);
+			shutdown(io->fcgx.ipcFd, SHUT_RD);
+			return http_fail(req, E_PARAM, "request body incomplete after %ld ms",
+					 app->cfg.body_timeout_ms);
+		}
+		if (n == 0)
 			break;
 		got += (size_t)n;
 		if (got > max) {
+			http_recv_timeout(io, 0);
 			http_drain(io, HTTP_MAX_DRAIN);
 			return http_fail(req, E_TOO_LARGE, "request body larger than %zu bytes",
 					 max);
 		}
 	}
+	http_recv_timeout(io, 0);
 	io->body[got] = 0;
 	io->body_len = got;
 	if (!(req->route->flags & ROUTE_BODY))
@@ -271,7 +303,7 @@ static int http_read_body(struct app *app, struct http_req *req)
 	return 0;
 }
 
-/* Verify the bearer token and its session; admin routes also check the role. */
+/* Verify the bearer token and (but for ROUTE_JWT) its session; admin routes check the role. */
 static int http_authenticate(struct app *app, struct http_req *req)
 {
 	req->token = auth_bearer(req->authorization);
@@ -279,6 +311,10 @@ static int http_authenticate(struct app *app, struct http_req *req)
 		return http_fail(req, E_TOKEN, "token missing");
 	if (auth_token_verify(&app->cfg, req->token, &req->claims) < 0)
 		return http_fail(req, E_TOKEN, "token invalid or expired");
+	if (!(req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN))) {
+		log_set_request(req->request_id, req->claims.user_id);
+		return 0; /* ROUTE_JWT: revocation is the handler's (e.g. the purchase script's) */
+	}
 	int live = auth_session_check(app->cache, &req->claims);
 	if (live < 0)
 		return E_DB_BUSY;
@@ -320,7 +356,7 @@ static int http_dispatch(struct app *app, struct http_req *req)
 		rc = http_parse_query(req);
 	if (rc)
 		return rc;
-	if (req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN)) {
+	if (req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN | ROUTE_JWT)) {
 		rc = http_authenticate(app, req);
 		if (rc)
 			return rc;
@@ -343,9 +379,9 @@ static void http_req_begin(struct http_req *req)
 	req->authorization = http_param(req, "HTTP_AUTHORIZATION");
 
 	const char *rid = http_param(req, "REQUEST_ID");
-	if (!http_valid_request_id(rid))
+	if (!http_request_id_valid(rid))
 		rid = http_param(req, "HTTP_X_REQUEST_ID");
-	if (http_valid_request_id(rid))
+	if (http_request_id_valid(rid))
 		snprintf(req->request_id, sizeof req->request_id, "%s", rid);
 	else
 		id_hex32(req->request_id);
@@ -363,6 +399,7 @@ void http_req_reset(struct http_req *req)
 		free(io->body);
 		io->body = NULL;
 		io->body_len = 0;
+		io->rcv_ms = 0;
 	}
 	memset(req, 0, sizeof *req);
 	req->io = io;
@@ -382,7 +419,8 @@ static struct {
 	int mysql_connects;
 	int redis_connects;
 	unsigned long mysql_seen, redis_seen;
-} http_slots = {-1, -1, -1, 0, 0};
+	int workers_live, redis_used, redis_max;
+} http_slots = {-1, -1, -1, 0, 0, -1, -1, -1};
 
 /* Define the HTTP layer's own counters (after metrics_open). */
 static void http_metrics_define(void)
@@ -393,6 +431,14 @@ static void http_metrics_define(void)
 						   "MySQL (re)connections made by workers.", 0);
 	http_slots.redis_connects = metrics_define("flashsale_redis_connects_total", NULL,
 						   "Redis (re)connections made by workers.", 0);
+	http_slots.workers_live =
+	    metrics_define("flashsale_workers_live", NULL,
+			   "Workers serving this domain's socket now (counted at scrape time).", 1);
+	http_slots.redis_used = metrics_define("flashsale_redis_used_memory_bytes", NULL,
+					       "Redis used_memory at scrape time.", 1);
+	http_slots.redis_max = metrics_define(
+	    "flashsale_redis_maxmemory_bytes", NULL,
+	    "Redis maxmemory (noeviction: writes are refused past it; 0 = no cap).", 1);
 }
 
 /* Count a served request in the shared metrics, with this worker's new (re)connects. */
@@ -428,6 +474,37 @@ static void http_serve(struct app *app, struct http_req *req)
 	trace_request_end(req->route ? req->route->path : "unknown route", req->status);
 }
 
+/*
+ * The program's routes followed by the two every program serves, GET /<program>/v1/healthz
+ * and /metrics (unless its table lists them already). 0, or -1 when out of memory.
+ */
+static int http_routes_build(struct app *app, const char *program, const struct route *routes,
+			     size_t n)
+{
+	static const char *const names[] = {"healthz", "metrics"};
+	static const route_fn fns[] = {http_healthz, http_metrics};
+	static char paths[2][96];
+	struct route *all = calloc(n + 2, sizeof *all);
+	if (!all)
+		return -1;
+	memcpy(all, routes, n * sizeof *routes);
+	size_t k = n;
+	for (size_t i = 0; i < 2; i++) {
+		int listed = 0;
+		snprintf(paths[i], sizeof paths[i], "/%s/v1/%s", program, names[i]);
+		for (size_t j = 0; j < n; j++)
+			listed |= !strcmp(routes[j].path, paths[i]);
+		if (!listed)
+			all[k++] = (struct route){.method = "GET",
+						  .path = paths[i],
+						  .flags = ROUTE_RAW,
+						  .handler = fns[i]};
+	}
+	app->routes = all;
+	app->nroutes = k;
+	return 0;
+}
+
 int http_main(const char *program, const struct route *routes, size_t nroutes, app_init_fn init,
 	      int argc, char **argv)
 {
@@ -453,12 +530,15 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		return 1;
 	}
 	app.program = program;
-	app.routes = routes;
-	app.nroutes = nroutes;
+	if (http_routes_build(&app, program, routes, nroutes) < 0) {
+		log_error("out of memory");
+		return 1;
+	}
 	app.db = db_new(&app.cfg);
+	db_set_wait_ms((int)app.cfg.mysql_request_wait_ms);
 	app.cache = cache_new(&app.cfg);
 	/* Before the init hook, so a program may define its own counters there. */
-	if (metrics_open(app.cfg.metrics_dir, program, nroutes) == 0)
+	if (metrics_open(app.cfg.metrics_dir, program, app.nroutes) == 0)
 		http_metrics_define();
 	else if (app.cfg.metrics_dir[0])
 		log_warn("metrics off: cannot map %s/%s.metrics", app.cfg.metrics_dir, program);
@@ -469,7 +549,7 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		log_error("start-up failed");
 		return 1;
 	}
-	http_signals();
+	signals_install(http_on_term, http_on_hup);
 	FCGX_InitRequest(&io.fcgx, 0, 0);
 	memset(&req, 0, sizeof req);
 	req.io = &io;
@@ -490,6 +570,7 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 	db_free(app.db);
 	cache_free(app.cache);
 	config_free(&app.cfg);
+	free((void *)app.routes);
 	return 0;
 }
 
@@ -507,14 +588,51 @@ int http_healthz(struct app *app, struct http_req *req)
 	return 0;
 }
 
+/* A number field ("name:123") of a Redis INFO answer, or -1. */
+static long long http_info_field(const char *info, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = info;
+	while (p && *p) {
+		if (!strncmp(p, name, len) && p[len] == ':')
+			return atoll(p + len + 1);
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+/* Scrape-time gauges every domain reports: its live workers, and Redis memory against its
+ * maxmemory (Redis runs noeviction: alert on used / max before writes are refused). */
+static void http_gauges(struct app *app)
+{
+	int live = workers_live();
+	if (live >= 0)
+		metrics_set(http_slots.workers_live, live);
+	redisReply *r = cache_command(app->cache, "INFO memory");
+	if (r && r->type == REDIS_REPLY_STRING) {
+		long long used = http_info_field(r->str, "used_memory");
+		long long max = http_info_field(r->str, "maxmemory");
+		if (used >= 0)
+			metrics_set(http_slots.redis_used, used);
+		if (max >= 0)
+			metrics_set(http_slots.redis_max, max);
+	}
+	if (r)
+		freeReplyObject(r);
+}
+
 int http_metrics(struct app *app, struct http_req *req)
 {
 	const char *paths[METRICS_MAX_ROUTES];
 	size_t n = app->nroutes < METRICS_MAX_ROUTES ? app->nroutes : METRICS_MAX_ROUTES;
 	for (size_t i = 0; i < n; i++)
 		paths[i] = app->routes[i].path;
+	http_gauges(app);
 	if (app->metrics_refresh && app->metrics_refresh(app) < 0)
 		log_warn("metrics: scrape-time gauges not refreshed");
+	metrics_dependencies(app->db, app->cache);
 	char *text = metrics_render(paths, n);
 	if (!text)
 		return http_fail(req, E_SERVER, "metrics are not enabled (metrics.dir)");

@@ -1,7 +1,6 @@
 /* metrics.c - counters and histograms in a shared mapping, rendered as Prometheus text. */
 #include "metrics.h"
 
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,10 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dynbuf.h"
+
 #define METRICS_MAGIC    0x46534d31u /* "FSM1" */
 #define METRICS_NSTATUS  13
 #define METRICS_NCODES   28
 #define METRICS_NBUCKETS 12
+#define METRICS_MAX_TEXT (4u << 20) /* a scrape larger than this is refused */
 
 static const int metrics_statuses[METRICS_NSTATUS] = {200, 204, 400, 401, 403, 404, 409,
 						      413, 429, 500, 502, 503, 0};
@@ -188,41 +190,6 @@ int metrics_free_slots(void)
 	return n;
 }
 
-/* A growing output buffer. */
-struct metrics_buf {
-	char *s;
-	size_t len, cap;
-};
-
-/* Append printf-style text; on allocation failure the buffer is dropped. */
-static void metrics_printf(struct metrics_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void metrics_printf(struct metrics_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	if (!b->s)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		char *p = realloc(b->s, b->cap * 2 + (size_t)n);
-		if (!p) {
-			free(b->s);
-			b->s = NULL;
-			return;
-		}
-		b->s = p;
-		b->cap = b->cap * 2 + (size_t)n;
-	}
-}
-
 /* qsort order of named slots: by name, then slot. */
 static int metrics_cmp_name(const void *a, const void *b)
 {
@@ -233,31 +200,29 @@ static int metrics_cmp_name(const void *a, const void *b)
 
 char *metrics_render(const char *const *route_paths, size_t nroutes)
 {
-	struct metrics_buf b = {malloc(16384), 0, 16384};
+	struct dynbuf b;
 	const char *prog = metrics_program;
-	if (!M || !b.s) {
-		free(b.s);
+	if (!M)
 		return NULL;
-	}
-	b.s[0] = 0;
-	metrics_printf(&b,
-		       "# HELP flashsale_http_requests_total Requests by route, HTTP status and "
-		       "API code, all workers.\n# TYPE flashsale_http_requests_total counter\n");
+	/* Appends after a failure fail too: the text is checked once, at the end. */
+	dynbuf_init(&b, METRICS_MAX_TEXT);
+	dynbuf_printf(&b, "# HELP flashsale_http_requests_total Requests by route, HTTP status and "
+			  "API code, all workers.\n# TYPE flashsale_http_requests_total counter\n");
 	for (size_t r = 0; r < nroutes && r < M->nroutes; r++)
 		for (size_t s = 0; s < METRICS_NSTATUS; s++)
 			for (size_t c = 0; c < METRICS_NCODES; c++) {
 				uint64_t v =
 				    __atomic_load_n(&M->requests[r][s][c], __ATOMIC_RELAXED);
 				if (v)
-					metrics_printf(
+					dynbuf_printf(
 					    &b,
 					    "flashsale_http_requests_total{program=\"%s\","
 					    "route=\"%s\",status=\"%d\",code=\"%d\"} %llu\n",
 					    prog, route_paths[r], metrics_statuses[s],
 					    metrics_codes[c], (unsigned long long)v);
 			}
-	metrics_printf(&b, "# HELP flashsale_http_request_duration_seconds Time to answer, by "
-			   "route.\n# TYPE flashsale_http_request_duration_seconds histogram\n");
+	dynbuf_printf(&b, "# HELP flashsale_http_request_duration_seconds Time to answer, by "
+			  "route.\n# TYPE flashsale_http_request_duration_seconds histogram\n");
 	for (size_t r = 0; r < nroutes && r < M->nroutes; r++) {
 		uint64_t cum = 0;
 		for (size_t k = 0; k < METRICS_NBUCKETS; k++)
@@ -272,13 +237,13 @@ char *metrics_render(const char *const *route_paths, size_t nroutes)
 				snprintf(le, sizeof le, "%g", metrics_bounds[k]);
 			else
 				snprintf(le, sizeof le, "+Inf");
-			metrics_printf(
+			dynbuf_printf(
 			    &b,
 			    "flashsale_http_request_duration_seconds_bucket{program=\"%s\","
 			    "route=\"%s\",le=\"%s\"} %llu\n",
 			    prog, route_paths[r], le, (unsigned long long)cum);
 		}
-		metrics_printf(
+		dynbuf_printf(
 		    &b,
 		    "flashsale_http_request_duration_seconds_sum{program=\"%s\",route=\"%s\"} "
 		    "%.6f\nflashsale_http_request_duration_seconds_count{program=\"%s\","
@@ -296,12 +261,16 @@ char *metrics_render(const char *const *route_paths, size_t nroutes)
 	for (int k = 0; k < n; k++) {
 		struct metrics_named *e = &M->named[order[k]];
 		if (strcmp(last, e->name))
-			metrics_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", e->name, e->help,
-				       e->name, e->gauge ? "gauge" : "counter");
+			dynbuf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", e->name, e->help, e->name,
+				      e->gauge ? "gauge" : "counter");
 		last = e->name;
-		metrics_printf(&b, "%s{program=\"%s\"%s%s} %lld\n", e->name, prog,
-			       e->labels[0] ? "," : "", e->labels,
-			       (long long)__atomic_load_n(&e->value, __ATOMIC_RELAXED));
+		long long v = (long long)__atomic_load_n(&e->value, __ATOMIC_RELAXED);
+		if (e->gauge == METRICS_GAUGE_MILLI)
+			dynbuf_printf(&b, "%s{program=\"%s\"%s%s} %.3f\n", e->name, prog,
+				      e->labels[0] ? "," : "", e->labels, (double)v / 1000.0);
+		else
+			dynbuf_printf(&b, "%s{program=\"%s\"%s%s} %lld\n", e->name, prog,
+				      e->labels[0] ? "," : "", e->labels, v);
 	}
-	return b.s;
+	return dynbuf_take(&b);
 }

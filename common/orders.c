@@ -12,7 +12,7 @@ struct order_units {
 	long long id, user_id, product_id, activity_id, order_type, quantity;
 };
 
-/* Lock the order row (optionally only the owner's); DB_OK, ORDER_NOT_FOUND or a db_rc. */
+/* Lock the order row (optionally only the owner's); DB_OK, DB_NOT_FOUND or a db_rc. */
 static int order_lock(struct db *db, const char *sn, long long user_id, struct order_units *o)
 {
 	json_t *row = NULL;
@@ -24,7 +24,7 @@ static int order_lock(struct db *db, const char *sn, long long user_id, struct o
 	if (rc)
 		return rc;
 	if (!row)
-		return ORDER_NOT_FOUND;
+		return DB_NOT_FOUND;
 	o->id = json_integer_value(json_object_get(row, "id"));
 	o->user_id = json_integer_value(json_object_get(row, "user_id"));
 	o->product_id = json_integer_value(json_object_get(row, "product_id"));
@@ -35,14 +35,14 @@ static int order_lock(struct db *db, const char *sn, long long user_id, struct o
 	return DB_OK;
 }
 
-int order_cancel(struct db *db, struct cache *c, const char *sn, long long user_id,
-		 const char *reason)
+int orders_cancel(struct db *db, struct cache *c, const char *sn, long long user_id,
+		  const char *reason)
 {
 	struct order_units o = {0};
 	int rc;
 
 	if (!sn || !*sn)
-		return ORDER_NOT_FOUND;
+		return DB_NOT_FOUND;
 	if ((rc = db_begin(db)))
 		return rc;
 	if ((rc = order_lock(db, sn, user_id, &o)))
@@ -55,7 +55,7 @@ int order_cancel(struct db *db, struct cache *c, const char *sn, long long user_
 	if (rc)
 		goto fail;
 	if (db_affected_rows(db) != 1) {
-		rc = ORDER_UNCHANGED;
+		rc = DB_UNCHANGED;
 		goto fail;
 	}
 	/* Only the update that changed the state gets here: units return exactly once. */
@@ -75,19 +75,19 @@ int order_cancel(struct db *db, struct cache *c, const char *sn, long long user_
 		 json_pack("{s:s, s:s, s:I, s:I}", "sn", sn, "reason", reason ? reason : "",
 			   "quantity", (json_int_t)o.quantity, "activityId",
 			   (json_int_t)o.activity_id));
-	return ORDER_CHANGED;
+	return DB_CHANGED;
 fail:
 	db_rollback(db);
 	return rc;
 }
 
-int order_mark_paid(struct db *db, const char *sn, long long pay_time, const char *pay_type)
+int orders_mark_paid(struct db *db, const char *sn, long long pay_time, const char *pay_type)
 {
 	json_t *row = NULL;
 	int rc;
 
 	if (!sn || !*sn)
-		return ORDER_NOT_FOUND;
+		return DB_NOT_FOUND;
 	rc = db_exec(
 	    db,
 	    "UPDATE flashsale_order.orders SET trade_state = 1, pay_time = ?, pay_type = ?, "
@@ -97,13 +97,13 @@ int order_mark_paid(struct db *db, const char *sn, long long pay_time, const cha
 	if (rc)
 		return rc;
 	if (db_affected_rows(db) == 1)
-		return ORDER_CHANGED;
+		return DB_CHANGED;
 	rc = db_query_row(db, &row, "SELECT trade_state FROM flashsale_order.orders WHERE sn = ?",
 			  "s", sn);
 	if (rc)
 		return rc;
 	if (!row)
-		return ORDER_NOT_FOUND;
+		return DB_NOT_FOUND;
 	json_decref(row);
-	return ORDER_UNCHANGED;
+	return DB_UNCHANGED;
 }

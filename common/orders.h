@@ -5,12 +5,11 @@
 #include "cache.h"
 #include "db.h"
 
-/* Outcomes of an order state change beyond enum db_rc. */
-enum order_rc {
-	ORDER_CHANGED = 0,   /* this call changed the state */
-	ORDER_UNCHANGED = 1, /* the state did not allow it (already paid, cancelled, ...) */
-	ORDER_NOT_FOUND = 2,
-};
+/* Order state changes answer enum db_change (db.h). Old names, for branches from before: */
+#define ORDER_CHANGED   DB_CHANGED
+#define ORDER_UNCHANGED DB_UNCHANGED
+#define ORDER_NOT_FOUND DB_NOT_FOUND
+#define order_mark_paid orders_mark_paid
 
 /*
  * Cancel a waiting order (trade_state 0 -> -1) with a state-guarded update and,
@@ -18,10 +17,10 @@ enum order_rc {
  * seckill order to the activity (MySQL in the same transaction, Redis after
  * commit). user_id 0 means any owner (jobs); reason is "user" or "timeout".
  */
-int order_cancel(struct db *db, struct cache *c, const char *sn, long long user_id,
-		 const char *reason);
+int orders_cancel(struct db *db, struct cache *c, const char *sn, long long user_id,
+		  const char *reason);
 
 /* Mark a waiting order paid (0 -> 1), state-guarded; ORDER_UNCHANGED if it was not waiting. */
-int order_mark_paid(struct db *db, const char *sn, long long pay_time, const char *pay_type);
+int orders_mark_paid(struct db *db, const char *sn, long long pay_time, const char *pay_type);
 
 #endif

@@ -9,25 +9,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "dynbuf.h"
+
 #define SMS_MAX_RESPONSE 4096
 
-/* A bounded answer body. */
-struct sms_buf {
-	char data[SMS_MAX_RESPONSE + 1];
-	size_t len;
-};
-
-/* curl write callback: keep up to SMS_MAX_RESPONSE bytes, abort past it. */
+/* curl write callback: keep up to SMS_MAX_RESPONSE bytes (the dynbuf's max), abort past it. */
 static size_t sms_on_body(char *p, size_t size, size_t n, void *ud)
 {
-	struct sms_buf *b = ud;
-	size_t len = size * n;
-	if (b->len + len > SMS_MAX_RESPONSE)
-		return 0;
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = 0;
-	return len;
+	return dynbuf_add(ud, p, size * n) == 0 ? size * n : 0;
 }
 
 /* Hex HMAC-SHA256 of "ts\nnonce\nbody" under the access secret. */
@@ -49,7 +38,7 @@ static void sms_sign(const char *secret, const char *ts, const char *nonce, cons
 int sms_send_code(const struct fs_config *cfg, const char *mobile, const char *code, char *err,
 		  size_t errlen)
 {
-	struct sms_buf buf; /* on the stack: one per call, any thread */
+	struct dynbuf buf; /* one per call, any thread */
 	char ts[24], nonce[33], sig[65], hdr[4][160];
 	unsigned char rnd[16];
 	struct curl_slist *h = NULL;
@@ -63,7 +52,7 @@ int sms_send_code(const struct fs_config *cfg, const char *mobile, const char *c
 		snprintf(err, errlen, "no SMS gateway configured");
 		return SMS_NOCONFIG;
 	}
-	buf.len = 0;
+	dynbuf_init(&buf, SMS_MAX_RESPONSE);
 	param = json_pack("{s:s}", "code", code);
 	pstr = param ? json_dumps(param, JSON_COMPACT) : NULL;
 	req = pstr ? json_pack("{s:s,s:s,s:s,s:s}", "PhoneNumbers", mobile, "SignName",
@@ -101,7 +90,7 @@ int sms_send_code(const struct fs_config *cfg, const char *mobile, const char *c
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	v = json_loadb(buf.data, buf.len, 0, NULL);
+	v = json_loadb(dynbuf_ptr(&buf), dynbuf_len(&buf), 0, NULL);
 	const char *code_s = json_string_value(json_object_get(v, "Code"));
 	const char *msg = json_string_value(json_object_get(v, "Message"));
 	if (status == 200 && code_s && !strcmp(code_s, "OK")) {
@@ -120,6 +109,7 @@ out:
 		sodium_memzero(body, strlen(body));
 	free(body);
 	free(pstr);
+	dynbuf_free(&buf);
 	json_decref(v);
 	json_decref(req);
 	json_decref(param);

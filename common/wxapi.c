@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dynbuf.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -15,20 +16,13 @@
 #define WXAPI_LOCK_MS      5000        /* a renewing worker holds the lock at most this long */
 #define WXAPI_WAIT_MS      2500        /* others wait this long for its new token */
 
-/* A bounded answer body. */
-struct wxapi_buf {
-	char data[WXAPI_MAX_RESPONSE + 1];
-	size_t len;
-	int overflow;
-};
-
 /* A client (one per thread): its settings, the token cache, a curl handle, a body buffer. */
 struct wxapi {
 	const struct fs_config *cfg;
 	struct cache *cache;
 	CURL *curl;
-	long status; /* HTTP status of the last answer, 0 for none */
-	struct wxapi_buf buf;
+	long status;       /* HTTP status of the last answer, 0 for none */
+	struct dynbuf buf; /* the answer body, at most WXAPI_MAX_RESPONSE */
 };
 
 /* Escape-free characters only: codes, appids and secrets are plain tokens. */
@@ -39,6 +33,14 @@ static int wxapi_plain(const char *s, size_t max)
 	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") == n;
 }
 
+/* Empty the answer buffer, wiping what it held (a session_key or a token). */
+static void wxapi_buf_clear(struct dynbuf *b)
+{
+	if (b->s)
+		sodium_memzero(b->s, b->len);
+	dynbuf_reset(b);
+}
+
 struct wxapi *wxapi_new(const struct fs_config *cfg, struct cache *c)
 {
 	struct wxapi *w = calloc(1, sizeof *w);
@@ -47,6 +49,7 @@ struct wxapi *wxapi_new(const struct fs_config *cfg, struct cache *c)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	w->cfg = cfg;
 	w->cache = c;
+	dynbuf_init(&w->buf, WXAPI_MAX_RESPONSE);
 	return w;
 }
 
@@ -56,6 +59,7 @@ void wxapi_free(struct wxapi *w)
 		return;
 	if (w->curl)
 		curl_easy_cleanup(w->curl);
+	wxapi_buf_clear(&w->buf);
 	free(w);
 }
 
@@ -92,16 +96,7 @@ static void wxapi_count(const char *api, int rc)
 /* curl write callback: keep up to WXAPI_MAX_RESPONSE bytes, abort past it. */
 static size_t wxapi_on_body(char *p, size_t size, size_t n, void *ud)
 {
-	struct wxapi_buf *b = ud;
-	size_t len = size * n;
-	if (b->len + len > WXAPI_MAX_RESPONSE) {
-		b->overflow = 1;
-		return 0;
-	}
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = 0;
-	return len;
+	return dynbuf_add(ud, p, size * n) == 0 ? size * n : 0;
 }
 
 /*
@@ -111,7 +106,7 @@ static size_t wxapi_on_body(char *p, size_t size, size_t n, void *ud)
 static int wxapi_http(struct wxapi *w, const char *api, const char *path, const char *body,
 		      json_t **out, long *errcode)
 {
-	struct wxapi_buf *b = &w->buf;
+	struct dynbuf *b = &w->buf;
 	char url[2048];
 	long status = 0;
 	int rc = WXAPI_UNREACHABLE;
@@ -119,9 +114,7 @@ static int wxapi_http(struct wxapi *w, const char *api, const char *path, const 
 	*out = NULL;
 	*errcode = 0;
 	w->status = 0;
-	b->len = 0;
-	b->overflow = 0;
-	b->data[0] = 0;
+	wxapi_buf_clear(b);
 	/* A path on the API base, or a whole URL (e.g. jobs.notify_url). */
 	int whole = !strncmp(path, "http://", 7) || !strncmp(path, "https://", 8);
 	if ((size_t)snprintf(url, sizeof url, "%s%s", whole ? "" : w->cfg->wx_api_base, path) >=
@@ -151,12 +144,12 @@ static int wxapi_http(struct wxapi *w, const char *api, const char *path, const 
 	if (cc != CURLE_OK) {
 		/* The URL carries the secret or the token: log the API's name only. */
 		log_warn("wxapi %s: %s%s", api, curl_easy_strerror(cc),
-			 b->overflow ? " (answer too large)" : "");
+			 b->failed ? " (answer too large)" : "");
 		goto done;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	w->status = status;
-	json_t *v = status == 200 ? json_loadb(b->data, b->len, 0, NULL) : NULL;
+	json_t *v = status == 200 ? json_loadb(dynbuf_ptr(b), dynbuf_len(b), 0, NULL) : NULL;
 	if (!json_is_object(v)) {
 		log_warn("wxapi %s: HTTP %ld, no JSON object", api, status);
 		json_decref(v);
@@ -169,7 +162,7 @@ static int wxapi_http(struct wxapi *w, const char *api, const char *path, const 
 	if (rc == WXAPI_REJECTED)
 		log_warn("wxapi %s: errcode %ld", api, *errcode);
 done:
-	sodium_memzero(b->data, b->len); /* it may have held a session_key or a token */
+	wxapi_buf_clear(b);
 	wxapi_count(api, rc);
 	return rc;
 }

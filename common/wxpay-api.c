@@ -6,14 +6,15 @@
 #include <strings.h>
 #include <time.h>
 
+#include "dynbuf.h"
 #include "wxpay-impl.h"
 
 /* An answer from WeChat: status, bounded body, the Wechatpay-* signature headers. */
 struct wxpay_resp {
 	long status;
-	char *body;
+	struct dynbuf buf; /* the body while it arrives, at most WXPAY_MAX_RESPONSE */
+	char *body;        /* then handed over here (the caller frees it) */
 	size_t len;
-	int overflow;
 	char timestamp[24];
 	char nonce[WXPAY_NONCE_MAX + 1];
 	char signature[WXPAY_SIG_MAX + 1];
@@ -25,18 +26,7 @@ static size_t wxpay_on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct wxpay_resp *r = ud;
 	size_t n = size * nmemb;
-	if (r->len + n > WXPAY_MAX_RESPONSE) {
-		r->overflow = 1;
-		return 0;
-	}
-	char *b = realloc(r->body, r->len + n + 1);
-	if (!b)
-		return 0;
-	memcpy(b + r->len, p, n);
-	r->body = b;
-	r->len += n;
-	r->body[r->len] = 0;
-	return n;
+	return dynbuf_add(&r->buf, p, n) == 0 ? n : 0;
 }
 
 /* Copy a header's value (trimmed) into dst if the line is "name: value"; longer values clear it. */
@@ -100,6 +90,7 @@ static int wxpay_call(struct wxpay *w, const char *method, const char *path, con
 	int rc = WXPAY_ERR;
 
 	memset(r, 0, sizeof *r);
+	dynbuf_init(&r->buf, WXPAY_MAX_RESPONSE);
 	code[0] = 0;
 	snprintf(err, errlen, "WeChat Pay call failed");
 	if ((size_t)snprintf(url, sizeof url, "%s%s", w->api_base, path) >= sizeof url)
@@ -136,9 +127,12 @@ static int wxpay_call(struct wxpay *w, const char *method, const char *path, con
 	}
 	CURLcode cc = curl_easy_perform(c);
 	curl_slist_free_all(h);
+	int overflow = r->buf.failed;
+	r->len = dynbuf_len(&r->buf);
+	r->body = dynbuf_take(&r->buf);
 	if (cc != CURLE_OK) {
 		snprintf(err, errlen, "WeChat Pay unreachable: %s%s", curl_easy_strerror(cc),
-			 r->overflow ? " (answer too large)" : "");
+			 overflow ? " (answer too large or out of memory)" : "");
 		return WXPAY_ERR;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);

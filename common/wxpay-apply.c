@@ -85,7 +85,7 @@ int payment_mark_closed(struct db *db, const char *sn, const char *trade_state)
 int payment_apply(struct db *db, struct event_bus *bus, const struct wxpay_txn *x)
 {
 	json_t *row = NULL;
-	int rc = PAY_DB_ERR;
+	int rc = DB_ERR;
 	long long pay_time = x->success_time > 0 ? x->success_time : (long long)time(NULL);
 
 	/* A concurrent writer can bump the version between our read and update: read again. */
@@ -94,7 +94,7 @@ int payment_apply(struct db *db, struct event_bus *bus, const struct wxpay_txn *
 		row = NULL;
 		int db_rc = payment_load(db, x->out_trade_no, &row);
 		if (db_rc) {
-			rc = db_rc == DB_DOWN ? PAY_DB_DOWN : PAY_DB_ERR;
+			rc = db_rc == DB_DOWN ? DB_DOWN : DB_ERR;
 			goto out;
 		}
 		if (!row) {
@@ -114,7 +114,7 @@ int payment_apply(struct db *db, struct event_bus *bus, const struct wxpay_txn *
 					    !strcmp(x->trade_state, "REVOKED")))
 				if (payment_mark_closed(db, x->out_trade_no, x->trade_state) ==
 				    DB_DOWN)
-					rc = PAY_DB_DOWN;
+					rc = DB_DOWN;
 			goto out;
 		}
 		if (status == 1 || status == 2) {
@@ -131,7 +131,7 @@ int payment_apply(struct db *db, struct event_bus *bus, const struct wxpay_txn *
 			    "sisi", x->transaction_id, pay_time, x->out_trade_no,
 			    (long long)json_integer_value(json_object_get(row, "version")));
 		if (db_rc) {
-			rc = db_rc == DB_DOWN ? PAY_DB_DOWN : PAY_DB_ERR;
+			rc = db_rc == DB_DOWN ? DB_DOWN : DB_ERR;
 			goto out;
 		}
 		if (db_affected_rows(db) == 1) {

@@ -169,9 +169,8 @@ enum payment_apply_rc {
 	PAY_IGNORED = 2,   /* not a success; recorded as failed if it was waiting */
 	PAY_NOT_FOUND = 3, /* no payment with that out_trade_no */
 	PAY_MISMATCH = 4,  /* amount differs from the payment row */
-	PAY_DB_DOWN = -1,
-	PAY_DB_ERR = -2,
-	PAY_PUBLISH = -3, /* recorded, but payment.status could not be published: retry */
+	/* DB_DOWN, DB_ERR (enum db_rc, db.h) when MySQL failed */
+	PAY_PUBLISH = -10, /* recorded, but payment.status could not be published: retry */
 };
 
 struct event_bus;

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "seckill-lib.h"
 
 /* One operator command. */
 struct admin_cmd {
@@ -39,10 +40,16 @@ static long long admin_user_id(struct db *db, const char *mobile)
 	return id;
 }
 
-/* Revoke every session of uid (its tokens stop working at once). 0 or 1. */
+/* auth_revoked_fn: a revoked jti stops buying on /seckill/do too (no session lookup there). */
+static int admin_revoke_seckill(void *cache, const char *jti, long long exp)
+{
+	return seckill_revoke_jti(cache, jti, exp);
+}
+
+/* Revoke every session of uid (its tokens stop working at once, seckill/do included). 0 or 1. */
 static int admin_revoke_sessions_of(long long uid)
 {
-	if (auth_session_revoke_all(admin_cache, uid) < 0) {
+	if (auth_session_revoke_all_each(admin_cache, uid, admin_revoke_seckill, admin_cache) < 0) {
 		fprintf(stderr, "flashsale-admin: Redis unreachable: sessions not revoked\n");
 		return 1;
 	}

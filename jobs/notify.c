@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 #include "job.h"
 #include "log.h"
 #include "wxapi.h"
@@ -339,31 +341,45 @@ out:
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* --send SN: send that order's notification once and exit, instead of running. */
+static const char *notify_send_sn;
+
+/* --send SN (no event bus, not a daemon). */
+static int notify_parse(struct job *j, int argc, char **argv)
 {
-	struct job j;
-	const char *send_sn = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--send") && i + 1 < argc)
+			notify_send_sn = argv[++i];
+		else
+			return -1;
+	}
+	if (notify_send_sn)
+		j->needs &= ~(unsigned)(JOB_BUS | JOB_DAEMON);
+	return 0;
+}
+
+/* The consumer thread and the sweeper until job_stop; or one --send. */
+static int notify_run(struct job *j)
+{
 	pthread_t consumer;
 	int rc = 0;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--send") && i + 1 < argc)
-			send_sn = argv[++i];
-	if (job_open(&j, "notify", argc, argv, !send_sn) < 0)
+	/* Before the threads: wxapi_new's own call then only counts up. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
-	if (send_sn) {
-		rc = notify_send_one(&j, send_sn);
+	if (notify_send_sn) {
+		rc = notify_send_one(j, notify_send_sn);
 		goto out;
 	}
-	/* The sweeper (this thread) has its own database handle; the consumer uses j.db. */
+	/* The sweeper (this thread) has its own database handle; the consumer uses j->db. */
 	struct notifier sweeper;
-	int opened = notifier_open(&sweeper, &j.cfg, db_new(&j.cfg));
-	if (opened < 0 || !sweeper.db || pthread_create(&consumer, NULL, notify_consumer, &j)) {
+	int opened = notifier_open(&sweeper, &j->cfg, db_new(&j->cfg));
+	if (opened < 0 || !sweeper.db || pthread_create(&consumer, NULL, notify_consumer, j)) {
 		log_error("notify: cannot start");
 		rc = 1;
 	} else {
 		log_info("notify ready: sending to %s",
-			 j.cfg.notify_url[0] ? j.cfg.notify_url : j.cfg.wx_api_base);
+			 j->cfg.notify_url[0] ? j->cfg.notify_url : j->cfg.wx_api_base);
 		while (!job_stop) {
 			notify_sweep(&sweeper);
 			struct timespec ts = {0, 200 * 1000000L};
@@ -374,6 +390,19 @@ int main(int argc, char **argv)
 	notifier_close(&sweeper);
 	db_free(sweeper.db);
 out:
-	job_close(&j);
+	curl_global_cleanup();
 	return rc;
+}
+
+static const struct job_entry notify_entry = {
+    .name = "notify",
+    .usage = "[--send SN]",
+    .needs = JOB_DB | JOB_CACHE | JOB_BUS | JOB_DAEMON,
+    .parse = notify_parse,
+    .run = notify_run,
+};
+
+int main(int argc, char **argv)
+{
+	return job_main(&notify_entry, argc, argv);
 }

@@ -132,12 +132,12 @@ static int on_payment_status(void *ctx, const char *topic, const char *key, json
 	const char *pay_type = ev_str(ev, "payType");
 	if (!pay_type || !*pay_type || strlen(pay_type) > 16) /* orders.pay_type is 16 wide */
 		pay_type = "wxpay";
-	int changed = order_mark_paid(j->db, sn, pay_time, pay_type);
-	if (changed < 0 || changed == ORDER_NOT_FOUND) {
+	int changed = orders_mark_paid(j->db, sn, pay_time, pay_type);
+	if (changed < 0 || changed == DB_NOT_FOUND) {
 		rc = changed < 0 ? -1 : 0;
 		goto out;
 	}
-	if (changed == ORDER_CHANGED) {
+	if (changed == DB_CHANGED) {
 		json_object_set_new(order, "payTime", json_integer(pay_time));
 		log_json(LOG_INFO, "order paid",
 			 json_pack("{s:s, s:s?, s:I}", "orderSn", sn, "transactionId",
@@ -157,14 +157,23 @@ out:
 	return rc;
 }
 
+/* Consume payment.status until job_stop. */
+static int order_events_run(struct job *j)
+{
+	log_info("order-events ready (transport %s)", j->cfg.events_transport);
+	return event_consume(j->bus, ORDER_EVENTS_GROUP, "payment.status", on_payment_status, j,
+			     &job_stop)
+		   ? 1
+		   : 0;
+}
+
+static const struct job_entry order_events_entry = {
+    .name = "order-events",
+    .needs = JOB_DB | JOB_CACHE | JOB_BUS | JOB_DAEMON,
+    .run = order_events_run,
+};
+
 int main(int argc, char **argv)
 {
-	struct job j;
-	if (job_open(&j, "order-events", argc, argv, 1) < 0)
-		return 1;
-	log_info("order-events ready (transport %s)", j.cfg.events_transport);
-	int rc = event_consume(j.bus, ORDER_EVENTS_GROUP, "payment.status", on_payment_status, &j,
-			       &job_stop);
-	job_close(&j);
-	return rc ? 1 : 0;
+	return job_main(&order_events_entry, argc, argv);
 }

@@ -5,7 +5,7 @@
  *    A trade that was in fact paid is applied (payment row + payment.status) and the order is
  *    left for order-events to mark paid. Otherwise the trade is closed at WeChat first (a close
  *    refused with ORDERPAID means the payer just paid: query again and apply), and only when
- *    no attempt is paid or unknown is the order cancelled by order_cancel (state-guarded, so
+ *    no attempt is paid or unknown is the order cancelled by orders_cancel (state-guarded, so
  *    its units return exactly once) and order.closed published.
  * 2. Waiting payments older than wxpay.query_after seconds are queried and applied when paid,
  *    marked failed when WeChat closed or failed them, and closed when their order was
@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "event.h"
-#include "lock.h"
 #include "log.h"
 #include "orders.h"
 #include "wxpay.h"
@@ -35,7 +34,6 @@ struct timeout_stats {
 
 /* Everything a run needs. */
 struct timeout_ctx {
-	struct fs_config cfg;
 	struct db *db;
 	struct cache *cache;
 	struct event_bus *bus;
@@ -161,11 +159,11 @@ static void timeout_order(struct timeout_ctx *t, const char *order_sn)
 			 json_pack("{s:s}", "sn", order_sn));
 		return;
 	}
-	int rc = order_cancel(t->db, t->cache, order_sn, 0, "timeout");
-	if (rc == ORDER_CHANGED) {
+	int rc = orders_cancel(t->db, t->cache, order_sn, 0, "timeout");
+	if (rc == DB_CHANGED) {
 		t->st.cancelled++;
 		timeout_publish_closed(t, order_sn);
-	} else if (rc != ORDER_UNCHANGED && rc != ORDER_NOT_FOUND) {
+	} else if (rc != DB_UNCHANGED && rc != DB_NOT_FOUND) {
 		t->st.errors++;
 	}
 }
@@ -235,91 +233,60 @@ static void timeout_payments(struct timeout_ctx *t, long long now, long query_af
 	}
 }
 
-/* Print usage to stderr; exit status 2. */
-static int timeout_usage(void)
+/* Options of a run: --query-after SECONDS (default wxpay.query_after), --wait SECONDS. */
+static long timeout_query_after = -1;
+
+/* --query-after, --wait (wait that long for a run in progress elsewhere, not skip this one). */
+static int timeout_parse(struct job *j, int argc, char **argv)
 {
-	fprintf(stderr,
-		"usage: flashsale-order-timeout [-c CONFIG] [--query-after SECONDS] "
-		"[--wait SECONDS]\n"
-		"  one pass, then exit (cron runs it every minute); --wait: wait that long\n"
-		"  for a run in progress elsewhere instead of skipping this one\n");
-	return 2;
+	for (int k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--query-after") && k + 1 < argc)
+			timeout_query_after = strtol(argv[++k], NULL, 10);
+		else if (!strcmp(argv[k], "--wait") && k + 1 < argc)
+			j->lock_wait_ms = strtol(argv[++k], NULL, 10) * 1000;
+		else
+			return -1;
+	}
+	return 0;
 }
 
-/* One run of the job (see main). */
-static int order_timeout_main(int argc, char **argv)
+/* One pass over expired orders and stale payments (under the job's lock). */
+static int order_timeout_run(struct job *j)
 {
-	struct timeout_ctx t = {0};
-	struct lock lk = {0};
-	const char *conf = NULL;
+	struct timeout_ctx t = {.db = j->db, .cache = j->cache, .bus = j->bus};
 	char err[512];
-	long query_after = -1, wait_s = 0;
-	int rc = 1, got = -1;
+	long query_after = timeout_query_after < 0 ? j->cfg.wxpay_query_after : timeout_query_after;
 
-	for (int k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "-c") && k + 1 < argc)
-			conf = argv[++k];
-		else if (!strcmp(argv[k], "--query-after") && k + 1 < argc)
-			query_after = strtol(argv[++k], NULL, 10);
-		else if (!strcmp(argv[k], "--wait") && k + 1 < argc)
-			wait_s = strtol(argv[++k], NULL, 10);
-		else
-			return timeout_usage();
-	}
-	if (config_load(&t.cfg, conf, err, sizeof err) < 0) {
-		fprintf(stderr, "flashsale-order-timeout: %s\n", err);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "flashsale-order-timeout: cannot initialise libsodium\n");
 		return 1;
 	}
-	if (query_after < 0)
-		query_after = t.cfg.wxpay_query_after;
-	if (log_open("order-timeout", t.cfg.log_file, t.cfg.log_level) < 0 || sodium_init() < 0) {
-		fprintf(stderr, "flashsale-order-timeout: cannot open the log or libsodium\n");
-		goto out;
-	}
-	t.db = db_new(&t.cfg);
-	t.cache = cache_new(&t.cfg);
-	t.bus = t.cache ? event_bus_new(&t.cfg, t.cache) : NULL;
-	t.wx = wxpay_new(&t.cfg, err, sizeof err);
+	t.wx = wxpay_new(&j->cfg, err, sizeof err);
 	if (!t.wx)
 		log_warn("WeChat Pay not configured (%s): orders with open payments are kept", err);
-	if (!t.db || !t.cache || !t.bus) {
-		fprintf(stderr, "flashsale-order-timeout: start-up failed\n");
-		goto out;
-	}
-	for (long waited = 0;; waited++) {
-		got = lock_acquire(t.cache, &lk, "order-timeout", 300000);
-		if (got != 0 || waited >= wait_s * 10)
-			break;
-		usleep(100000);
-	}
-	if (got <= 0) {
-		fprintf(stderr, "flashsale-order-timeout: %s\n",
-			got == 0 ? "another run holds the lock" : "Redis unavailable");
-		rc = got == 0 ? 0 : 1;
-		goto out;
-	}
 	long long now = (long long)time(NULL);
 	timeout_orders(&t, now);
 	timeout_payments(&t, now, query_after);
-	lock_release(t.cache, &lk);
 	printf("order-timeout: %d expired, %d cancelled, %d paid, %d closed, %d errors\n",
 	       t.st.expired, t.st.cancelled, t.st.paid, t.st.closed, t.st.errors);
 	log_json(LOG_INFO, "order-timeout pass",
 		 json_pack("{s:i,s:i,s:i,s:i,s:i}", "expired", t.st.expired, "cancelled",
 			   t.st.cancelled, "paid", t.st.paid, "closed", t.st.closed, "errors",
 			   t.st.errors));
-	rc = t.st.errors ? 1 : 0;
-out:
 	wxpay_free(t.wx);
-	if (t.bus)
-		event_bus_free(t.bus);
-	cache_free(t.cache);
-	db_free(t.db);
-	config_free(&t.cfg);
-	return rc;
+	return t.st.errors ? 1 : 0;
 }
+
+static const struct job_entry order_timeout_entry = {
+    .name = "order-timeout",
+    .usage = "[--query-after SECONDS] [--wait SECONDS]",
+    .needs = JOB_DB | JOB_CACHE | JOB_BUS | JOB_LOCK | JOB_RECORD,
+    .lock_ms = 300000,
+    .parse = timeout_parse,
+    .run = order_timeout_run,
+};
 
 int main(int argc, char **argv)
 {
-	return job_run_recorded("order-timeout", order_timeout_main, argc, argv);
+	return job_main(&order_timeout_entry, argc, argv);
 }

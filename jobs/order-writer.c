@@ -1,7 +1,7 @@
 /* order-writer.c - flashsale-order-writer: seckill intents (Redis streams) -> orders in MySQL.
  *
  * Each live activity has its own stream {a:N}:intents (its Lua script must XADD in the
- * activity's slot); ACTIVITY_STREAMS_KEY lists them, and one XREADGROUP reads them all. A
+ * activity's slot); ACTIVITY_LIVE_KEY lists the activities, and one XREADGROUP reads them all. A
  * batch is one MySQL transaction that re-checks every intent against the truth (the
  * activity's sold count with `sold + returned + n <= stock`, the user's quota under row
  * locks), inserts the accepted orders (unique request_id: a replay finds its order and
@@ -11,7 +11,6 @@
  * pending entries are claimed (XAUTOCLAIM) by the next writer and replayed harmlessly.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +23,10 @@
 #include "config.h"
 #include "db.h"
 #include "ids.h"
+#include "job.h"
 #include "log.h"
 #include "seckill-lib.h"
 #include "writer.h"
-
-static volatile sig_atomic_t writer_stop;
-
-/* SIGTERM/SIGINT: finish the batch in hand, then leave. */
-static void writer_on_term(int sig)
-{
-	(void)sig;
-	writer_stop = 1;
-}
 
 /* Milliseconds of the monotonic clock. */
 static long long writer_now_ms(void)
@@ -48,7 +39,7 @@ static long long writer_now_ms(void)
 /* Sleep ms milliseconds unless asked to stop. */
 static void writer_sleep(long ms)
 {
-	while (ms > 0 && !writer_stop) {
+	while (ms > 0 && !job_stop) {
 		long step = ms > 100 ? 100 : ms;
 		struct timespec ts = {0, step * 1000000L};
 		nanosleep(&ts, NULL);
@@ -62,7 +53,9 @@ static void writer_streams_free(struct writer *w)
 	for (size_t i = 0; i < w->nstreams; i++)
 		free(w->streams[i]);
 	free(w->streams);
+	free(w->ids);
 	w->streams = NULL;
+	w->ids = NULL;
 	w->nstreams = 0;
 }
 
@@ -78,39 +71,50 @@ static int writer_has_stream(const struct writer *w, const char *name)
 /* Reload the live streams; make sure each has our consumer group. 0 or -1 (Redis down). */
 static int writer_refresh_streams(struct writer *w)
 {
-	redisReply *r = cache_command(w->cache, "SMEMBERS %s", ACTIVITY_STREAMS_KEY);
+	redisReply *r = cache_command(w->cache, "SMEMBERS %s", ACTIVITY_LIVE_KEY);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		if (r)
 			freeReplyObject(r);
 		return -1;
 	}
-	char **list = calloc(r->elements + 1, sizeof *list);
+	char **list = calloc(r->elements + 1, sizeof *list), key[ACTIVITY_KEY_MAX], *end;
+	long long *ids = calloc(r->elements + 1, sizeof *ids);
 	size_t n = 0;
-	for (size_t i = 0; list && i < r->elements; i++) {
-		const char *name = r->element[i]->str;
-		if (r->element[i]->type != REDIS_REPLY_STRING || strlen(name) > 60)
+	for (size_t i = 0; list && ids && i < r->elements; i++) {
+		long long id = r->element[i]->type == REDIS_REPLY_STRING
+				   ? strtoll(r->element[i]->str, &end, 10)
+				   : 0;
+		if (id <= 0 || *end || activity_key(key, sizeof key, id, AK_INTENTS, NULL) < 0)
 			continue;
-		if (!writer_has_stream(w, name)) {
+		if (!writer_has_stream(w, key)) {
 			redisReply *g = cache_command(w->cache, "XGROUP CREATE %s %s 0 MKSTREAM",
-						      name, ACTIVITY_GROUP);
+						      key, ACTIVITY_GROUP);
 			if (g)
 				freeReplyObject(g); /* BUSYGROUP: it exists, as expected */
 		}
-		list[n++] = strdup(name);
+		ids[n] = id;
+		list[n++] = strdup(key);
 	}
 	freeReplyObject(r);
-	if (!list)
+	if (!list || !ids) {
+		free(list);
+		free(ids);
 		return -1;
+	}
 	writer_streams_free(w);
 	w->streams = list;
+	w->ids = ids;
 	w->nstreams = n;
 	return 0;
 }
 
-/* The activity id of "{a:N}:intents". */
-static long long writer_stream_activity(const char *stream)
+/* The activity of a stream we read, or -1. */
+static long long writer_stream_activity(const struct writer *w, const char *stream)
 {
-	return strncmp(stream, "{a:", 3) ? -1 : strtoll(stream + 3, NULL, 10);
+	for (size_t i = 0; i < w->nstreams; i++)
+		if (!strcmp(w->streams[i], stream))
+			return w->ids[i];
+	return -1;
 }
 
 /* Remove sold-out markers of activities whose units came back (cancelled orders, failures). */
@@ -122,11 +126,11 @@ static void writer_sync_markers(struct writer *w)
 	if (!dir[0])
 		return;
 	for (size_t i = 0; i < w->nstreams; i++) {
-		long long id = writer_stream_activity(w->streams[i]);
+		long long id = w->ids[i];
 		snprintf(path, sizeof path, "%s/%lld", dir, id);
-		if (id < 0 || stat(path, &st) < 0)
+		if (stat(path, &st) < 0)
 			continue;
-		activity_key(key, sizeof key, id, "stock");
+		activity_key(key, sizeof key, id, AK_STOCK, NULL);
 		redisReply *r = cache_command(w->cache, "GET %s", key);
 		if (r && r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) > 0) {
 			activity_marker_clear(dir, id);
@@ -233,8 +237,24 @@ static const char *writer_field(redisReply *fields, const char *name)
 	return NULL;
 }
 
-/* Turn an XREADGROUP reply into intents (malformed entries become failures). -1 on OOM. */
-static int writer_parse(struct batch *b, redisReply *r)
+/* The positive integer s, or 0. */
+static long long writer_int(const char *s)
+{
+	char *end;
+	long long v = s && *s ? strtoll(s, &end, 10) : 0;
+	return v > 0 && !*end ? v : 0;
+}
+
+/* Is rid a request id the purchase makes (at most 64 of [A-Za-z0-9_-], like the column)? */
+static int writer_valid_rid(const char *rid)
+{
+	size_t n = rid ? strlen(rid) : 0;
+	return n > 0 && n <= 64 &&
+	       strspn(rid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* Turn an XREADGROUP reply into intents (malformed ones become dead letters). -1 on OOM. */
+static int writer_parse(struct writer *w, struct batch *b, redisReply *r)
 {
 	if (r->type != REDIS_REPLY_ARRAY)
 		return 0;
@@ -254,20 +274,27 @@ static int writer_parse(struct batch *b, redisReply *r)
 				return -1;
 			snprintf(it->stream, sizeof it->stream, "%s", stream);
 			snprintf(it->entry, sizeof it->entry, "%s", en->element[0]->str);
-			it->aid = writer_stream_activity(stream);
+			it->aid = writer_stream_activity(w, stream);
 			redisReply *f = en->element[1];
 			const char *rid =
 			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "rid") : NULL;
-			const char *uid = rid ? writer_field(f, "uid") : NULL;
-			const char *qty = rid ? writer_field(f, "qty") : NULL;
-			if (!rid || !uid || !qty || strlen(rid) >= sizeof it->rid) {
-				/* Deleted or foreign entry: acknowledge it without effect. */
-				it->outcome = INTENT_SKIP;
-				continue;
+			const char *uid =
+			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "uid") : NULL;
+			const char *qty =
+			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "qty") : NULL;
+			if (writer_valid_rid(rid))
+				snprintf(it->rid, sizeof it->rid, "%s", rid);
+			it->uid = writer_int(uid);
+			it->qty = writer_int(qty);
+			if (f->type != REDIS_REPLY_ARRAY) {
+				it->outcome = INTENT_SKIP; /* deleted meanwhile: nothing to do */
+			} else if (it->aid < 0) {
+				it->outcome = INTENT_SKIP; /* not a stream we read */
+			} else if (!it->rid[0] || !it->uid || !it->qty) {
+				/* Malformed: a dead letter; the units it names go back. */
+				it->outcome = INTENT_DEAD;
+				it->reason = REASON_MALFORMED;
 			}
-			snprintf(it->rid, sizeof it->rid, "%s", rid);
-			it->uid = strtoll(uid, NULL, 10);
-			it->qty = strtoll(qty, NULL, 10);
 		}
 	}
 	return 0;
@@ -294,7 +321,7 @@ static int writer_pass(struct writer *w)
 		return -1;
 	}
 	batch_init(&b);
-	if (writer_parse(&b, r) < 0) {
+	if (writer_parse(w, &b, r) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -317,49 +344,29 @@ out:
 	return rc;
 }
 
-/* Open the config, log and connections. 0 or -1. */
-static int writer_open(struct writer *w, int argc, char **argv)
+/* Take the job's config and connections; name the consumer. */
+static void writer_open(struct writer *w, const struct job *j)
 {
-	char err[512], host[64] = "localhost";
-	const char *conf = NULL;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-c") && i + 1 < argc)
-			conf = argv[++i];
-	if (config_load(&w->cfg, conf, err, sizeof err) < 0) {
-		fprintf(stderr, "flashsale-order-writer: %s\n", err);
-		return -1;
-	}
-	if (log_open("order-writer", w->cfg.log_file, w->cfg.log_level) < 0) {
-		fprintf(stderr, "flashsale-order-writer: cannot open log %s\n", w->cfg.log_file);
-		return -1;
-	}
+	char host[64] = "localhost";
+	w->cfg = j->cfg; /* a shallow copy: job_main frees the original */
+	w->db = j->db;
+	w->cache = j->cache;
 	gethostname(host, sizeof host - 1);
 	snprintf(w->consumer, sizeof w->consumer, "%s-%ld", host, (long)getpid());
 	/* The socket timeout must outlast a blocking read. */
 	w->block_ms = w->cfg.redis_timeout_ms / 2 < 1000 ? w->cfg.redis_timeout_ms / 2 : 1000;
-	w->db = db_new(&w->cfg);
-	w->cache = cache_new(&w->cfg);
-	return w->db && w->cache ? 0 : -1;
 }
 
-int main(int argc, char **argv)
+/* Read, decide, write and finish batches until job_stop. */
+static int order_writer_run(struct job *j)
 {
 	static struct writer w;
-	struct sigaction sa;
 	long backoff = 0;
 	long long refresh_at = 0, claim_at = 0, marker_at = 0;
 
-	if (writer_open(&w, argc, argv) < 0)
-		return 1;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = writer_on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	writer_open(&w, j);
 	log_info("order-writer %s ready", w.consumer);
-
-	while (!writer_stop) {
+	while (!job_stop) {
 		long long now = writer_now_ms();
 		if (now >= refresh_at || w.streams == NULL) {
 			if (writer_refresh_streams(&w) == 0)
@@ -385,8 +392,16 @@ int main(int argc, char **argv)
 	}
 	log_info("order-writer %s stopping: %lld orders written", w.consumer, w.orders);
 	writer_streams_free(&w);
-	db_free(w.db);
-	cache_free(w.cache);
-	config_free(&w.cfg);
 	return 0;
+}
+
+static const struct job_entry order_writer_entry = {
+    .name = "order-writer",
+    .needs = JOB_DB | JOB_CACHE | JOB_DAEMON,
+    .run = order_writer_run,
+};
+
+int main(int argc, char **argv)
+{
+	return job_main(&order_writer_entry, argc, argv);
 }

@@ -15,7 +15,6 @@
 
 #include "activity.h"
 #include "config.h"
-#include "lock.h"
 #include "log.h"
 #include "seckill-lib.h"
 #include "job.h"
@@ -106,10 +105,10 @@ static int reconcile_one(struct db *db, struct cache *c, struct recon *x, int re
 	nums = malloc((n + 1) * sizeof *nums);
 	if (!argv || !nums)
 		goto out;
-	activity_key(info, sizeof info, x->id, "info");
-	activity_key(stock, sizeof stock, x->id, "stock");
-	activity_key(users, sizeof users, x->id, "users");
-	activity_key(intents, sizeof intents, x->id, "intents");
+	activity_key(info, sizeof info, x->id, AK_INFO, NULL);
+	activity_key(stock, sizeof stock, x->id, AK_STOCK, NULL);
+	activity_key(users, sizeof users, x->id, AK_USERS, NULL);
+	activity_key(intents, sizeof intents, x->id, AK_INTENTS, NULL);
 	snprintf(base, sizeof base, "%lld",
 		 x->status == ACTIVITY_LIVE ? x->stock - x->sold - x->returned : 0);
 	snprintf(st, sizeof st, "%lld", x->status);
@@ -169,7 +168,7 @@ static int reconcile_activity(struct db *db, struct cache *c, long long id, int 
 		struct recon y = {.id = id};
 		if (reconcile_one(db, c, &y, 1) < 0)
 			return -1;
-		if (y.differ < 0 && activity_cache_load(db, c, id) != ACTIVITY_CHANGED)
+		if (y.differ < 0 && activity_cache_load(db, c, id) != DB_CHANGED)
 			return -1; /* Redis lost the activity: load it whole */
 		printf("activity %lld: repaired, redis remaining=%lld users=%lld\n", id,
 		       y.remaining, y.users);
@@ -180,79 +179,72 @@ static int reconcile_activity(struct db *db, struct cache *c, long long id, int 
 	return 1;
 }
 
-/* One run of the job (see main). */
-static int reconcile_main(int argc, char **argv)
+/* Options of a run. */
+static struct {
+	int repair;
+	long long only;
+} reconcile_opts;
+
+/* --repair, --activity ID. */
+static int reconcile_parse(struct job *j, int argc, char **argv)
 {
-	struct fs_config cfg;
-	struct lock lk;
-	char err[512];
-	const char *conf = NULL;
-	int repair = 0, bad = 0, rc = 1;
-	long long only = 0;
+	for (int k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--repair"))
+			reconcile_opts.repair = 1;
+		else if (!strcmp(argv[k], "--activity") && k + 1 < argc)
+			reconcile_opts.only = strtoll(argv[++k], NULL, 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* One run: every live (or recently closed) activity, or the one asked for. */
+static int reconcile_run(struct job *j)
+{
+	long long only = reconcile_opts.only;
+	int bad = 0, rc = 1;
 	json_t *rows = NULL, *row;
 	size_t i;
 
-	for (int k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "-c") && k + 1 < argc)
-			conf = argv[++k];
-		else if (!strcmp(argv[k], "--repair"))
-			repair = 1;
-		else if (!strcmp(argv[k], "--activity") && k + 1 < argc)
-			only = strtoll(argv[++k], NULL, 10);
-		else {
-			fprintf(
-			    stderr,
-			    "usage: flashsale-reconcile [-c CONFIG] [--repair] [--activity ID]\n");
-			return 2;
-		}
-	}
-	if (config_load(&cfg, conf, err, sizeof err) < 0) {
-		fprintf(stderr, "flashsale-reconcile: %s\n", err);
-		return 1;
-	}
-	log_open("reconcile", cfg.log_file, cfg.log_level);
-	struct db *db = db_new(&cfg);
-	struct cache *c = cache_new(&cfg);
-	int got = db && c ? lock_acquire(c, &lk, "reconcile", 120000) : -1;
-	if (got <= 0) {
-		fprintf(stderr, "flashsale-reconcile: %s\n",
-			got == 0 ? "another run holds the lock" : "Redis unavailable");
-		rc = got == 0 ? 0 : 1;
-		goto out;
-	}
 	/* Live activities, and closed ones of the last day (late cancellations). */
-	if (db_query(db, &rows,
+	if (db_query(j->db, &rows,
 		     "SELECT id FROM flashsale_seckill.activity WHERE (? = 0 AND (status = 0 OR "
 		     "update_time > UNIX_TIMESTAMP() - 86400)) OR id = ? ORDER BY id LIMIT 1000",
 		     "ii", only, only)) {
 		fprintf(stderr, "flashsale-reconcile: MySQL unavailable\n");
-		goto unlock;
+		goto out;
 	}
 	rc = 0;
 	json_array_foreach(rows, i, row)
 	{
-		int r = reconcile_activity(db, c, json_integer_value(json_object_get(row, "id")),
-					   repair);
+		int r = reconcile_activity(j->db, j->cache,
+					   json_integer_value(json_object_get(row, "id")),
+					   reconcile_opts.repair);
 		if (r < 0)
 			rc = 1;
 		else
 			bad += r;
 	}
 	printf("reconcile: %zu activities, %d disagreeing%s\n", json_array_size(rows), bad,
-	       bad && repair ? " (repaired)" : "");
+	       bad && reconcile_opts.repair ? " (repaired)" : "");
 	if (rc == 0 && bad)
 		rc = 3;
-unlock:
-	lock_release(c, &lk);
 out:
 	json_decref(rows);
-	db_free(db);
-	cache_free(c);
-	config_free(&cfg);
 	return rc;
 }
 
+static const struct job_entry reconcile_entry = {
+    .name = "reconcile",
+    .usage = "[--repair] [--activity ID]",
+    .needs = JOB_DB | JOB_CACHE | JOB_LOCK | JOB_RECORD,
+    .lock_ms = 120000,
+    .parse = reconcile_parse,
+    .run = reconcile_run,
+};
+
 int main(int argc, char **argv)
 {
-	return job_run_recorded("reconcile", reconcile_main, argc, argv);
+	return job_main(&reconcile_entry, argc, argv);
 }

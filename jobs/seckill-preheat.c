@@ -1,7 +1,9 @@
 /* seckill-preheat.c - flashsale-seckill-preheat (cron): upcoming activities into Redis, ended
  * ones settled (unsold units back to the product once their intents have drained), drained
- * streams of closed activities dropped from the order-writer's list. Under a distributed lock.
+ * closed activities dropped from the order-writer's list, sold-out markers of ended ones
+ * removed. Under a distributed lock.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,6 @@
 
 #include "activity.h"
 #include "config.h"
-#include "lock.h"
 #include "log.h"
 #include "job.h"
 
@@ -29,9 +30,9 @@ static int preheat_load(struct db *db, struct cache *c, long minutes, int *loade
 	{
 		long long id = json_integer_value(json_object_get(row, "id"));
 		int lrc = activity_cache_load(db, c, id);
-		if (lrc == ACTIVITY_CHANGED)
+		if (lrc == DB_CHANGED)
 			(*loaded)++;
-		else if (lrc != ACTIVITY_UNCHANGED)
+		else if (lrc != DB_UNCHANGED)
 			log_warn("preheat: activity %lld not loaded (%d)", id, lrc);
 	}
 	json_decref(rows);
@@ -42,7 +43,7 @@ static int preheat_load(struct db *db, struct cache *c, long minutes, int *loade
 static long long preheat_inflight(struct cache *c, long long id)
 {
 	char key[64];
-	activity_key(key, sizeof key, id, "intents");
+	activity_key(key, sizeof key, id, AK_INTENTS, NULL);
 	redisReply *r = cache_command(c, "XLEN %s", key);
 	long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
 	if (r)
@@ -66,31 +67,31 @@ static int preheat_settle(struct db *db, struct cache *c, long grace, int *settl
 		long long id = json_integer_value(json_object_get(row, "id")), unsold = 0;
 		if (preheat_inflight(c, id) != 0)
 			continue; /* Redis down or intents still queued: next run */
-		if (activity_close(db, c, id, ACTIVITY_ENDED, &unsold) == ACTIVITY_CHANGED)
+		if (activity_close(db, c, id, ACTIVITY_ENDED, &unsold) == DB_CHANGED)
 			(*settled)++;
 	}
 	json_decref(rows);
 	return 0;
 }
 
-/* Drop drained streams of closed activities from the live set. */
+/* Drop closed activities whose intents have drained from the live set. */
 static void preheat_prune(struct cache *c)
 {
-	char key[64];
-	redisReply *r = cache_command(c, "SMEMBERS %s", ACTIVITY_STREAMS_KEY);
+	char key[ACTIVITY_KEY_MAX], *end;
+	redisReply *r = cache_command(c, "SMEMBERS %s", ACTIVITY_LIVE_KEY);
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		const char *stream = r->element[i]->str;
-		long long id = strncmp(stream, "{a:", 3) ? -1 : strtoll(stream + 3, NULL, 10);
-		if (id < 0)
+		const char *sid = r->element[i]->str;
+		long long id =
+		    r->element[i]->type == REDIS_REPLY_STRING ? strtoll(sid, &end, 10) : 0;
+		if (id <= 0 || *end)
 			continue;
-		activity_key(key, sizeof key, id, "info");
+		activity_key(key, sizeof key, id, AK_INFO, NULL);
 		redisReply *s = cache_command(c, "HGET %s status", key);
 		int closed = s && s->type == REDIS_REPLY_STRING && strcmp(s->str, "0");
 		if (s)
 			freeReplyObject(s);
 		if (closed && preheat_inflight(c, id) == 0) {
-			redisReply *d =
-			    cache_command(c, "SREM %s %s", ACTIVITY_STREAMS_KEY, stream);
+			redisReply *d = cache_command(c, "SREM %s %s", ACTIVITY_LIVE_KEY, sid);
 			if (d)
 				freeReplyObject(d);
 		}
@@ -99,52 +100,61 @@ static void preheat_prune(struct cache *c)
 		freeReplyObject(r);
 }
 
-/* One run of the job (see main). */
-static int seckill_preheat_main(int argc, char **argv)
+/* Is the marker file name an activity that no longer sells (closed, ended or unknown)? */
+static int preheat_marker_stale(struct db *db, const char *name, long long *id)
 {
-	struct fs_config cfg;
-	struct lock lk;
-	char err[512];
-	const char *conf = NULL;
-	int loaded = 0, settled = 0, rc = 1;
+	json_t *row = NULL;
+	char *end;
+	*id = strtoll(name, &end, 10);
+	if (*id <= 0 || *end)
+		return 0; /* not a marker */
+	if (db_query_row(db, &row,
+			 "SELECT status, end_time FROM flashsale_seckill.activity WHERE id = ?",
+			 "i", *id))
+		return 0; /* MySQL unavailable: next run */
+	int stale = !row || json_integer_value(json_object_get(row, "status")) != ACTIVITY_LIVE ||
+		    json_integer_value(json_object_get(row, "end_time")) <= (long long)time(NULL);
+	json_decref(row);
+	return stale;
+}
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-c") && i + 1 < argc) {
-			conf = argv[++i];
-		} else {
-			fprintf(stderr, "usage: flashsale-seckill-preheat [-c CONFIG]\n");
-			return 2;
-		}
-	}
-	if (config_load(&cfg, conf, err, sizeof err) < 0) {
-		fprintf(stderr, "flashsale-seckill-preheat: %s\n", err);
-		return 1;
-	}
-	log_open("seckill-preheat", cfg.log_file, cfg.log_level);
-	struct db *db = db_new(&cfg);
-	struct cache *c = cache_new(&cfg);
-	int got = db && c ? lock_acquire(c, &lk, "seckill-preheat", 55000) : -1;
-	if (got <= 0) {
-		fprintf(stderr, "flashsale-seckill-preheat: %s\n",
-			got == 0 ? "another run holds the lock" : "Redis unavailable");
-		rc = got == 0 ? 0 : 1;
-		goto out;
-	}
-	if (preheat_load(db, c, cfg.seckill_preheat_minutes, &loaded) == 0 &&
-	    preheat_settle(db, c, cfg.seckill_settle_grace, &settled) == 0)
+/* Remove the sold-out marker files of activities that ended or were closed. The number. */
+static int preheat_markers(struct db *db, const char *dir)
+{
+	int removed = 0;
+	DIR *d = dir[0] ? opendir(dir) : NULL;
+	struct dirent *e;
+	long long id;
+	while (d && (e = readdir(d)))
+		if (preheat_marker_stale(db, e->d_name, &id) && activity_marker_clear(dir, id) == 0)
+			removed++;
+	if (d)
+		closedir(d);
+	return removed;
+}
+
+/* One run: load what starts soon, settle what ended, prune drained streams. */
+static int seckill_preheat_run(struct job *j)
+{
+	int loaded = 0, settled = 0, rc = 1;
+	if (preheat_load(j->db, j->cache, j->cfg.seckill_preheat_minutes, &loaded) == 0 &&
+	    preheat_settle(j->db, j->cache, j->cfg.seckill_settle_grace, &settled) == 0)
 		rc = 0;
-	preheat_prune(c);
-	lock_release(c, &lk);
-	printf("preheat: %d activities loaded, %d settled%s\n", loaded, settled,
-	       rc ? " (MySQL unavailable)" : "");
-out:
-	db_free(db);
-	cache_free(c);
-	config_free(&cfg);
+	preheat_prune(j->cache);
+	int markers = preheat_markers(j->db, j->cfg.seckill_marker_dir);
+	printf("preheat: %d activities loaded, %d settled, %d sold-out markers removed%s\n", loaded,
+	       settled, markers, rc ? " (MySQL unavailable)" : "");
 	return rc;
 }
 
+static const struct job_entry seckill_preheat_entry = {
+    .name = "seckill-preheat",
+    .needs = JOB_DB | JOB_CACHE | JOB_LOCK | JOB_RECORD,
+    .lock_ms = 55000,
+    .run = seckill_preheat_run,
+};
+
 int main(int argc, char **argv)
 {
-	return job_run_recorded("seckill-preheat", seckill_preheat_main, argc, argv);
+	return job_main(&seckill_preheat_entry, argc, argv);
 }

@@ -62,40 +62,56 @@ static int settle_day(struct db *db, const char *day, long long start)
 	return db_commit(db);
 }
 
-/* One run of the job (see main). */
-static int settle_main(int argc, char **argv)
+/* --day YYYY-MM-DD (default: yesterday, UTC). */
+static char settle_day_opt[16];
+
+/* --day DAY. */
+static int settle_parse(struct job *j, int argc, char **argv)
 {
-	struct job j;
-	char day[16] = "";
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--day") && i + 1 < argc)
+			snprintf(settle_day_opt, sizeof settle_day_opt, "%s", argv[++i]);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* One run: settle the day. */
+static int settle_run(struct job *j)
+{
+	char *day = settle_day_opt;
 	long long start;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--day") && i + 1 < argc)
-			snprintf(day, sizeof day, "%s", argv[++i]);
 	if (!day[0]) {
 		time_t y = time(NULL) - 86400;
 		struct tm tm;
 		gmtime_r(&y, &tm);
-		strftime(day, sizeof day, "%Y-%m-%d", &tm);
+		strftime(day, sizeof settle_day_opt, "%Y-%m-%d", &tm);
 	}
 	if (settle_parse_day(day, &start) < 0) {
 		fprintf(stderr, "flashsale-settle: --day must be YYYY-MM-DD, got \"%s\"\n", day);
 		return 2;
 	}
-	if (job_open(&j, "settle", argc, argv, 0) < 0)
-		return 1;
-	int rc = settle_day(j.db, day, start);
+	int rc = settle_day(j->db, day, start);
 	if (rc)
-		log_error("settle %s failed: %s", day, db_last_error(j.db));
+		log_error("settle %s failed: %s", day, db_last_error(j->db));
 	else
 		log_info("settled %s", day);
 	if (!rc)
 		printf("settled %s\n", day);
-	job_close(&j);
 	return rc ? 1 : 0;
 }
 
+static const struct job_entry settle_entry = {
+    .name = "settle",
+    .usage = "[--day YYYY-MM-DD]",
+    .needs = JOB_DB | JOB_RECORD,
+    .parse = settle_parse,
+    .run = settle_run,
+};
+
 int main(int argc, char **argv)
 {
-	return job_run_recorded("settle", settle_main, argc, argv);
+	return job_main(&settle_entry, argc, argv);
 }

@@ -157,31 +157,29 @@ static int exporter_bind(const char *path)
 	return fd;
 }
 
-int main(int argc, char **argv)
+/* Receive span datagrams and post them in batches until job_stop. */
+static int trace_exporter_run(struct job *j)
 {
-	struct job j;
 	struct exporter ex = {0};
 	char buf[SPAN_MAX + 1];
 	int rc = 1, fd = -1;
 
-	if (job_open(&j, "trace-exporter", argc, argv, 0) < 0)
-		return 1;
-	if (!j.cfg.trace_socket[0]) {
+	if (!j->cfg.trace_socket[0]) {
 		log_info("trace.socket is empty: tracing is off, nothing to export");
 		rc = 0;
 		goto out;
 	}
-	fd = exporter_bind(j.cfg.trace_socket);
+	fd = exporter_bind(j->cfg.trace_socket);
 	if (fd < 0) {
-		log_error("cannot bind %s: %s", j.cfg.trace_socket, strerror(errno));
+		log_error("cannot bind %s: %s", j->cfg.trace_socket, strerror(errno));
 		goto out;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	ex.cfg = &j.cfg;
+	ex.cfg = &j->cfg;
 	ex.curl = curl_easy_init();
 	ex.by_service = json_object();
-	log_info("exporting spans from %s to %s", j.cfg.trace_socket,
-		 j.cfg.trace_otlp_url[0] ? j.cfg.trace_otlp_url : "(nowhere: dropped)");
+	log_info("exporting spans from %s to %s", j->cfg.trace_socket,
+		 j->cfg.trace_otlp_url[0] ? j->cfg.trace_otlp_url : "(nowhere: dropped)");
 
 	/* SIGTERM (job_stop): flush what is held and exit. */
 	while (!job_stop) {
@@ -195,10 +193,10 @@ int main(int argc, char **argv)
 				ex.dropped++;
 			else
 				exporter_take(&ex, buf, (size_t)len);
-			if (ex.held >= (size_t)j.cfg.trace_batch)
+			if (ex.held >= (size_t)j->cfg.trace_batch)
 				exporter_flush(&ex);
 		}
-		if (ex.held && breaker_now_ms() - ex.first_ms >= j.cfg.trace_flush_ms)
+		if (ex.held && breaker_now_ms() - ex.first_ms >= j->cfg.trace_flush_ms)
 			exporter_flush(&ex);
 	}
 	exporter_flush(&ex);
@@ -206,10 +204,20 @@ int main(int argc, char **argv)
 	rc = 0;
 	curl_easy_cleanup(ex.curl);
 	json_decref(ex.by_service);
-	unlink(j.cfg.trace_socket);
+	unlink(j->cfg.trace_socket);
 out:
 	if (fd >= 0)
 		close(fd);
-	job_close(&j);
 	return rc;
+}
+
+static const struct job_entry trace_exporter_entry = {
+    .name = "trace-exporter",
+    .needs = JOB_DAEMON,
+    .run = trace_exporter_run,
+};
+
+int main(int argc, char **argv)
+{
+	return job_main(&trace_exporter_entry, argc, argv);
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # run-tests.sh - every test against a fresh test stack; prints one total line, exits 1 on failure.
 # Called by `./flashsale test` after install and build. Suites: unit (make check), HTTP through
-# nginx, HTTP through Apache (usercenter, product, order), browser, and payment -> order over
-# Kafka. The stack lives in $FLASHSALE_TEST_VAR (default var/test) on port $FLASHSALE_TEST_PORT
-# (default FLASHSALE_PORT + 10000).
+# nginx, HTTP through Apache (usercenter, product, order), browser, payment -> order over
+# Kafka, openapi (every response above against doc/openapi.yaml), deb and distcheck. The stack
+# lives in $FLASHSALE_TEST_VAR (default var/test) on port $FLASHSALE_TEST_PORT (default
+# FLASHSALE_PORT + 10000).
 set -uo pipefail
 TOP=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BUILD=${FLASHSALE_BUILD:-$TOP/build}
@@ -13,7 +14,9 @@ source "$TOP/tools/stack.sh"
 
 TVAR=${FLASHSALE_TEST_VAR:-$VAR/test}
 TPORT=${FLASHSALE_TEST_PORT:-$((PORT + 10000))}
-APORT=$((TPORT + 1))
+# The test stack's ports, once: exported as FLASHSALE_TEST_PORT_{WEB,APACHE,SIM,OTLP} for tests.
+stack_ports "$TPORT"
+APORT=$PORT_APACHE
 ONLY=${1:-all}
 
 passed=0 failed=0 skipped=0
@@ -100,7 +103,7 @@ case "$ONLY" in all | apache)
 	say "starting Apache on 127.0.0.1:$APORT"
 	if ( stack_apache_start "$TVAR" "$RUN" "$APORT" ); then
 		run_counted http-apache python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$APORT" \
-			--server apache ${FLASHSALE_APACHE_SUITES:-usercenter product order}
+			--server apache ${FLASHSALE_APACHE_SUITES:-usercenter product order hardening}
 	else
 		record http-apache 0 1
 	fi
@@ -135,6 +138,25 @@ case "$ONLY" in all | kafka)
 	run_counted kafka env FLASHSALE_TEST_KAFKA_BROKERS="$BROKERS" \
 		python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" kafka
 	;;
+esac
+
+# doc/openapi.yaml: linted (Redocly CLI, swagger-parser), then every response the HTTP suites
+# above recorded (tests/http/fslib.py, results/responses.jsonl) validated against it with ajv.
+case "$ONLY" in all | http | apache | kafka | openapi)
+	run_counted openapi node "$TOP/tests/openapi/run.mjs" \
+		--responses "$TVAR/results/responses.jsonl" --url "http://127.0.0.1:$TPORT" ;;
+esac
+
+# Packaging: the Debian package (dpkg-buildpackage, lintian, its contents) and `make distcheck`
+# (the tarball builds, passes make check, installs and uninstalls cleanly). No stack needed.
+case "$ONLY" in all | deb)
+	run_counted deb "$TOP/tests/deb/run.sh" "$TVAR/deb" ;;
+esac
+case "$ONLY" in all | distcheck)
+	run_counted distcheck bash -c 'make -C "$1" distcheck >"$2" 2>&1; rc=$?
+		grep -E "^(PASS|FAIL|SKIP|ERROR):|^# [A-Z]+:|archives ready" "$2"
+		[ $rc -eq 0 ] && echo "1 passed, 0 failed" || { tail -40 "$2"; echo "0 passed, 1 failed"; }
+		exit $rc' distcheck "$BUILD" "$TVAR/results/distcheck-make.log" ;;
 esac
 
 echo

@@ -1,6 +1,8 @@
-# stack.sh - functions behind ./flashsale: install, build, start and stop a local stack.
-# Sourced by ./flashsale and tools/run-tests.sh; expects TOP and BUILD.
-# Servers run from project-local directories, never as system services.
+# stack.sh - functions behind ./flashsale: start and stop a local stack (process control).
+# Sourced by ./flashsale and tools/run-tests.sh; expects TOP and BUILD. Installing and building
+# are in tools/stack-install.sh, ports, secrets and config files in tools/stack-config.sh
+# (templates in tools/stack/). Servers run from project-local directories, never as system
+# services; started as root, everything but the web servers' masters runs as $STACK_USER.
 
 # FastCGI domains and supervised daemon jobs (each started when its binary is built).
 DOMAINS="usercenter product seckill order payment"
@@ -8,14 +10,8 @@ DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify trace-exporter"}
 JOBS_PER_DOMAIN=${FLASHSALE_WORKERS:-4}
 # Workers of usercenter's password-hashing pool (register, login).
 HASH_WORKERS=${FLASHSALE_HASH_WORKERS:-2}
-
-# Debian packages each command needs.
-PKGS_BASE="autoconf automake libtool pkg-config make gcc libfcgi-dev libhiredis-dev libmariadb-dev
-libjansson-dev libjwt-dev libsodium-dev libcurl4-openssl-dev librdkafka-dev libssl-dev libinih-dev
-check libqrencode-dev mariadb-server mariadb-client redis-server redis-tools nginx spawn-fcgi
-multiwatch curl openssl python3 clang-format procps"
-PKGS_TEST="apache2 chromium fonts-wqy-microhei prometheus"
-PKGS_BENCH="wrk"
+# Redis never evicts (stock, sessions and intents live there): past this it refuses writes.
+REDIS_MAXMEMORY=${FLASHSALE_REDIS_MAXMEMORY:-1gb}
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -23,183 +19,8 @@ die() {
 	exit 1
 }
 
-# Install the Debian packages (and npm modules for tests) that are missing.
-stack_install() {
-	local want="$PKGS_BASE" missing=() p
-	[ "${1:-}" = test ] && want="$want $PKGS_TEST"
-	[ "${1:-}" = bench ] && want="$want $PKGS_BENCH"
-	command -v node >/dev/null || want="$want nodejs"
-	command -v npm >/dev/null || want="$want npm"
-	for p in $want; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		say "installing ${missing[*]}"
-		local sudo=""
-		[ "$(id -u)" -eq 0 ] || sudo="sudo"
-		# Packages must not start system services: the stack runs its own servers.
-		local policy_added=""
-		if [ ! -e /usr/sbin/policy-rc.d ]; then
-			printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-			$sudo chmod +x /usr/sbin/policy-rc.d
-			policy_added=1
-		fi
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			"${missing[@]}" >/dev/null
-		[ -n "$policy_added" ] && $sudo rm -f /usr/sbin/policy-rc.d
-	fi
-	if [ "${1:-}" = test ] && [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] &&
-		[ -f "$TOP/tests/browser/package.json" ]; then
-		say "installing playwright-core (npm)"
-		(cd "$TOP/tests/browser" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-	fi
-}
-
-# autoreconf (when needed), configure out of tree in $BUILD, make.
-stack_build() {
-	if [ ! -x "$TOP/configure" ] || [ "$TOP/configure.ac" -nt "$TOP/configure" ] ||
-		[ "$TOP/Makefile.am" -nt "$TOP/Makefile.in" ]; then
-		say "autoreconf"
-		(cd "$TOP" && autoreconf -fi >/dev/null 2>&1) || die "autoreconf failed"
-	fi
-	mkdir -p "$BUILD"
-	if [ ! -f "$BUILD/Makefile" ]; then
-		say "configure"
-		(cd "$BUILD" && "$TOP/configure" ${FLASHSALE_CONFIGURE_FLAGS:-} >configure.log 2>&1) ||
-			{ tail -30 "$BUILD/configure.log"; die "configure failed (see $BUILD/configure.log)"; }
-	fi
-	say "make"
-	make -C "$BUILD" -j"$(nproc)" -s >"$BUILD/make.log" 2>&1 ||
-		{ tail -40 "$BUILD/make.log"; die "build failed (see $BUILD/make.log)"; }
-}
-
-# Directory of sockets: under VAR when the web server's user can reach it and paths are short.
-stack_rundir() {
-	local var=$1 run="$1/run"
-	if [ ${#run} -gt 90 ] || ! runuser -u www-data -- test -x "$var" 2>/dev/null; then
-		run="/tmp/flashsale-run-$(printf '%s' "$var" | md5sum | cut -c1-12)"
-	fi
-	printf '%s\n' "$run"
-}
-
-# The config file of a stack; secrets are made once and kept.
-stack_config() {
-	local var=$1 run=$2 mode=$3 port=$4 otlp="" sample=1
-	mkdir -p "$var/secrets"
-	chmod 700 "$var/secrets"
-	[ -s "$var/secrets/jwt_secret" ] || openssl rand -hex 32 >"$var/secrets/jwt_secret"
-	# [seckill]: the seckill token key, and the sold-out marker directory nginx reads.
-	[ -s "$var/secrets/seckill_token_secret" ] ||
-		openssl rand -hex 32 >"$var/secrets/seckill_token_secret"
-	mkdir -p "$run/soldout"
-	chmod 0755 "$run/soldout"
-	local ops=2 mem=65536 per_addr=30 refresh_after=0 trusted=""
-	if [ "$mode" = test ]; then
-		# Tokens may be refreshed 2 s after issue (tests wait for refreshAfter); the suites'
-		# own address skips the per-address caps, tests of them use other loopback addresses.
-		refresh_after=2 trusted=127.0.0.1
-		# Cheaper Argon2id and a looser per-address login cap so suites can log in many
-		# users from 127.0.0.1; the per-mobile failure limit stays as in production.
-		ops=1 mem=8192 per_addr=100000
-		# The tracing test runs an OTLP receiver here.
-		otlp="http://127.0.0.1:$((port + 20))/v1/traces" sample=100
-	fi
-	cat >"$var/flashsale.conf" <<EOF
-# Generated by ./flashsale for the stack in $var; see flashsale.conf for every key.
-[mysql]
-socket = $run/mysql.sock
-user = root
-[redis]
-socket = $run/redis.sock
-[auth]
-jwt_secret = $(cat "$var/secrets/jwt_secret")
-pwhash_opslimit = $ops
-pwhash_memlimit_kib = $mem
-refresh_after = $refresh_after
-[usercenter]
-login_per_addr = $per_addr
-require_sms_code = 0
-trusted_addrs = $trusted
-[log]
-level = info
-[metrics]
-dir = $run
-[trace]
-socket = $run/trace.sock
-otlp_url = $otlp
-sample_percent = $sample
-[seckill]
-token_secret = $(cat "$var/secrets/seckill_token_secret")
-marker_dir = $run/soldout
-EOF
-	# [wxpay]: merchant and platform RSA keys, serials and the APIv3 key, made once; the
-	# stack's WeChat Pay simulator listens on FLASHSALE_PORT+10 ($port of stack_up).
-	local sec="$var/secrets" k
-	for k in merchant platform; do
-		if [ ! -s "$sec/wxpay_${k}_key.pem" ]; then
-			openssl genrsa -out "$sec/wxpay_${k}_key.pem" 2048 2>/dev/null
-			openssl rsa -in "$sec/wxpay_${k}_key.pem" -pubout -out "$sec/wxpay_${k}_pub.pem" 2>/dev/null
-		fi
-	done
-	[ -s "$sec/wxpay_merchant_serial" ] || openssl rand -hex 20 | tr a-f A-F >"$sec/wxpay_merchant_serial"
-	[ -s "$sec/wxpay_platform_serial" ] ||
-		printf 'PUB_KEY_ID_%s\n' "$(openssl rand -hex 16 | tr a-f A-F)" >"$sec/wxpay_platform_serial"
-	[ -s "$sec/wxpay_apiv3_key" ] || openssl rand -hex 16 >"$sec/wxpay_apiv3_key"
-	# [wx], [sms]: the mini-program's AppSecret and the SMS gateway's secret, made once; both
-	# WeChat's API and the SMS gateway are served by the simulator.
-	[ -s "$sec/wx_secret" ] || openssl rand -hex 16 >"$sec/wx_secret"
-	[ -s "$sec/sms_secret" ] || openssl rand -hex 16 >"$sec/sms_secret"
-	cat >>"$var/flashsale.conf" <<EOF
-[wxpay]
-api_base = http://127.0.0.1:$((${port:-8080} + 10))
-mchid = 1900000109
-appid = wx2421b1c4370ec43b
-serial_no = $(cat "$sec/wxpay_merchant_serial")
-private_key = $sec/wxpay_merchant_key.pem
-platform_key = $sec/wxpay_platform_pub.pem
-platform_serial = $(cat "$sec/wxpay_platform_serial")
-apiv3_key = $(cat "$sec/wxpay_apiv3_key")
-notify_url = http://127.0.0.1:${port:-8080}/payment/v1/thirdPayment/thirdPaymentWxPayCallback
-EOF
-	# [events], [wx], [sms]: notify sends subscribe messages through [wx] to the simulator;
-	# test stacks claim a crashed consumer's pending events after 2 s instead of 30 s.
-	local claim=30000
-	[ "$mode" = test ] && claim=2000
-	cat >>"$var/flashsale.conf" <<EOF
-[events]
-claim_idle_ms = $claim
-[wx]
-api_base = http://127.0.0.1:$((${port:-8080} + 10))
-appid = wx2421b1c4370ec43b
-secret = $(cat "$sec/wx_secret")
-[sms]
-gateway_url = http://127.0.0.1:$((${port:-8080} + 10))/simulator/sms/send
-access_key = flashsale-stack
-access_secret = $(cat "$sec/sms_secret")
-EOF
-}
-
-# Start the WeChat Pay simulator (tools/wxpay-sim) on port+10 for the stack's [wxpay] merchant.
-stack_wxpay_sim_start() {
-	local var=$1 run=$2 port=$3 sec="$1/secrets" sport=$(($3 + 10))
-	if (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null; then
-		die "port $sport (WeChat Pay simulator) is taken (set FLASHSALE_PORT)"
-	fi
-	# The APIv3 key goes by environment, not argv (ps shows argv to every user).
-	(WXPAY_SIM_APIV3_KEY="$(cat "$sec/wxpay_apiv3_key")" WXPAY_SIM_WX_SECRET="$(cat "$sec/wx_secret")" \
-		WXPAY_SIM_SMS_SECRET="$(cat "$sec/sms_secret")" setsid node "$TOP/tools/wxpay-sim/sim.mjs" \
-		--port "$sport" --mchid 1900000109 \
-		--appid wx2421b1c4370ec43b --merchant-serial "$(cat "$sec/wxpay_merchant_serial")" \
-		--merchant-public-key "$sec/wxpay_merchant_pub.pem" \
-		--platform-serial "$(cat "$sec/wxpay_platform_serial")" \
-		--platform-private-key "$sec/wxpay_platform_key.pem" \
-		--notify-url "http://127.0.0.1:$port/payment/v1/thirdPayment/thirdPaymentWxPayCallback" \
-		</dev/null >>"$var/log/wxpay-sim.log" 2>&1 &
-		echo $! >"$run/wxpay-sim.pid")
-	wait_for 50 curl -sf -o /dev/null "http://127.0.0.1:$sport/healthz" ||
-		die "the WeChat Pay simulator did not start (see $var/log/wxpay-sim.log)"
-}
+source "$TOP/tools/stack-install.sh"
+source "$TOP/tools/stack-config.sh"
 
 # Wait until a command succeeds (up to $1 tenths of a second).
 wait_for() {
@@ -212,24 +33,138 @@ wait_for() {
 	done
 }
 
-# Start MariaDB in var/mysql (initialised on first use).
-stack_mysql_start() {
+# Set STACK_RUN_AS (once): the stack's user when running as root, it exists and it can reach
+# the checkout (a clone under /root is not), else empty: everything then runs as the caller.
+stack_run_as() {
+	[ -n "${STACK_RUN_AS+set}" ] && return 0
+	STACK_RUN_AS=""
+	[ "$(id -u)" -eq 0 ] && getent passwd "$STACK_USER" >/dev/null || return 0
+	if setpriv --reuid="$STACK_USER" --regid="$STACK_USER" --init-groups -- \
+		test -r "$TOP/tools/fcgi-worker.sh" -a -x "${BUILD:-$TOP}" 2>/dev/null; then
+		STACK_RUN_AS=$STACK_USER
+	else
+		say "warning: user $STACK_USER cannot reach $TOP; the stack runs as root" \
+			"(make the parent directories searchable, e.g. chmod o+x, to fix it)"
+	fi
+	return 0
+}
+
+# Run a command as the stack's user (as the caller when that is not root).
+as_stack() {
+	stack_run_as
+	if [ -n "$STACK_RUN_AS" ]; then
+		setpriv --reuid="$STACK_RUN_AS" --regid="$STACK_RUN_AS" --init-groups -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Give paths to the stack's user (a no-op unless running as root).
+stack_own() {
+	stack_run_as
+	[ -z "$STACK_RUN_AS" ] || chown "$STACK_RUN_AS:$STACK_RUN_AS" "$@" ||
+		die "chown $STACK_RUN_AS $* failed"
+}
+
+# Log files the stack's programs open themselves: created here, owned by the stack's user.
+stack_logfiles() {
+	local var=$1 n
+	shift
+	for n in "$@"; do touch "$var/log/$n.log"; done
+	for n in "$@"; do stack_own "$var/log/$n.log"; done
+}
+
+# Directory of sockets: under VAR when the web server's user can reach it and paths are short.
+stack_rundir() {
+	local var=$1 run="$1/run"
+	if [ ${#run} -gt 90 ] || ! runuser -u "$STACK_WEB_USER" -- test -x "$var" 2>/dev/null; then
+		run="/tmp/flashsale-run-$(printf '%s' "$var" | md5sum | cut -c1-12)"
+	fi
+	printf '%s\n' "$run"
+}
+
+# The run directory: sockets, pid files, metrics and markers; only the stack's group enters it
+# (the web servers' user is a member), so no other local user reaches MariaDB, Redis or FastCGI.
+stack_rundir_make() {
 	local var=$1 run=$2
+	mkdir -p "$run/soldout"
+	chmod 0750 "$run" "$run/soldout"
+	stack_run_as
+	# What a stack of an older layout (everything root's) left there becomes the user's too.
+	[ -z "$STACK_RUN_AS" ] || chown -R "$STACK_RUN_AS:$STACK_RUN_AS" "$run" ||
+		die "chown $run failed"
+	[ "$run" = "$var/run" ] || ln -sfn "$run" "$var/run"
+}
+
+# Start the WeChat Pay simulator (tools/wxpay-sim) for the stack's [wxpay] merchant.
+stack_wxpay_sim_start() {
+	local var=$1 run=$2 port=$3 sec="$1/secrets" sport=$PORT_SIM
+	if (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null; then
+		die "port $sport (WeChat Pay simulator) is taken (set FLASHSALE_PORT)"
+	fi
+	# The APIv3 key goes by environment, not argv (ps shows argv to every user).
+	(WXPAY_SIM_APIV3_KEY="$(cat "$sec/wxpay_apiv3_key")" WXPAY_SIM_WX_SECRET="$(cat "$sec/wx_secret")" \
+		WXPAY_SIM_SMS_SECRET="$(cat "$sec/sms_secret")" setsid node "$TOP/tools/wxpay-sim/sim.mjs" \
+		--port "$sport" --mchid "$WX_MCHID" \
+		--appid "$WX_APPID" --merchant-serial "$(cat "$sec/wxpay_merchant_serial")" \
+		--merchant-public-key "$sec/wxpay_merchant_pub.pem" \
+		--platform-serial "$(cat "$sec/wxpay_platform_serial")" \
+		--platform-private-key "$sec/wxpay_platform_key.pem" \
+		--notify-url "http://127.0.0.1:$port/payment/v1/thirdPayment/thirdPaymentWxPayCallback" \
+		</dev/null >>"$var/log/wxpay-sim.log" 2>&1 &
+		echo $! >"$run/wxpay-sim.pid")
+	wait_for 50 curl -sf -o /dev/null "http://127.0.0.1:$sport/healthz" ||
+		die "the WeChat Pay simulator did not start (see $var/log/wxpay-sim.log)"
+}
+
+# Start MariaDB in var/mysql (initialised on first use) as the stack's user. Its root account is
+# reachable by the OS root only (unix_socket); the programs use the app account.
+stack_mysql_start() {
+	local var=$1 run=$2 user auth=(--auth-root-authentication-method=normal)
+	stack_run_as
+	user=${STACK_RUN_AS:-root}
+	[ -z "$STACK_RUN_AS" ] ||
+		auth=(--auth-root-authentication-method=socket --auth-root-socket-user=root)
 	mkdir -p "$var/mysql"
+	stack_logfiles "$var" mariadb
 	if [ ! -d "$var/mysql/data/mysql" ]; then
 		say "initialising MariaDB in $var/mysql/data"
-		mariadb-install-db --no-defaults --datadir="$var/mysql/data" --user=root \
-			--auth-root-authentication-method=normal >"$var/log/mariadb-install.log" 2>&1 ||
+		mariadb-install-db --no-defaults --datadir="$var/mysql/data" --user="$user" "${auth[@]}" \
+			>"$var/log/mariadb-install.log" 2>&1 ||
 			die "mariadb-install-db failed (see $var/log/mariadb-install.log)"
 	fi
+	[ -z "$STACK_RUN_AS" ] || chown -R "$user:$user" "$var/mysql"
 	(setsid mariadbd --no-defaults --datadir="$var/mysql/data" --socket="$run/mysql.sock" \
-		--skip-networking --user=root --pid-file="$run/mysqld.pid" \
+		--skip-networking --user="$user" --pid-file="$run/mysqld.pid" \
 		--log-error="$var/log/mariadb.log" --innodb-buffer-pool-size=128M \
 		--innodb-flush-log-at-trx-commit=1 --max-connections=500 \
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
 		</dev/null >/dev/null 2>&1 &)
 	wait_for 300 mariadb-admin --socket="$run/mysql.sock" -uroot ping ||
 		die "MariaDB did not start (see $var/log/mariadb.log)"
+	# A data directory made before root was socket-only: close the passwordless root.
+	[ -z "$STACK_RUN_AS" ] ||
+		stack_sql "$run" -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket" ||
+		die "securing MariaDB's root account failed"
+}
+
+# The mariadb client as MariaDB's root (the OS root over unix_socket).
+stack_sql() {
+	local run=$1
+	shift
+	mariadb --socket="$run/mysql.sock" -uroot --batch --skip-column-names "$@"
+}
+
+# The programs' MariaDB account: data rights on every flashsale_* schema (new ones included),
+# no DDL, no administration; password auth with the password from the secrets directory.
+stack_db_account() {
+	local run=$1 pw
+	pw=$(cat "$2/mysql_password")
+	stack_sql "$run" -e "CREATE USER IF NOT EXISTS '$DB_APP_USER'@'localhost' IDENTIFIED BY '$pw';
+		ALTER USER '$DB_APP_USER'@'localhost' IDENTIFIED BY '$pw';
+		GRANT SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE
+		ON \`flashsale\\_%\`.* TO '$DB_APP_USER'@'localhost'" ||
+		die "creating the MariaDB account $DB_APP_USER failed"
 }
 
 # Does Redis on this socket answer PONG (not an error such as LOADING)?
@@ -237,12 +172,16 @@ redis_pong() {
 	[ "$(redis-cli -s "$1" ping 2>/dev/null)" = PONG ]
 }
 
-# Start Redis with AOF persistence in var/redis.
+# Start Redis with AOF persistence in var/redis, as the stack's user (socket mode 0770).
 stack_redis_start() {
 	local var=$1 run=$2
 	mkdir -p "$var/redis"
-	redis-server --port 0 --unixsocket "$run/redis.sock" --unixsocketperm 770 \
+	stack_run_as
+	[ -z "$STACK_RUN_AS" ] || chown -R "$STACK_RUN_AS:$STACK_RUN_AS" "$var/redis"
+	stack_logfiles "$var" redis
+	as_stack redis-server --port 0 --unixsocket "$run/redis.sock" --unixsocketperm 770 \
 		--dir "$var/redis" --appendonly yes --appendfsync always \
+		--maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy noeviction \
 		--daemonize yes --pidfile "$run/redis.pid" --logfile "$var/log/redis.log" \
 		--save "" >/dev/null
 	# PING answers -LOADING while a large AOF is read back: wait for PONG.
@@ -252,30 +191,36 @@ stack_redis_start() {
 # Apply sql/NNN_*.sql once each, recording them in flashsale_meta.schema_migrations.
 stack_migrate() {
 	local run=$1 f v
-	local sqlc=(mariadb --socket="$run/mysql.sock" -uroot --batch --skip-column-names)
-	"${sqlc[@]}" -e "CREATE DATABASE IF NOT EXISTS flashsale_meta;
+	stack_sql "$run" -e "CREATE DATABASE IF NOT EXISTS flashsale_meta;
 		CREATE TABLE IF NOT EXISTS flashsale_meta.schema_migrations (
 		version VARCHAR(128) PRIMARY KEY, applied_at BIGINT NOT NULL)"
 	for f in "$TOP"/sql/[0-9][0-9][0-9]_*.sql; do
 		v=$(basename "$f" .sql)
-		if [ -z "$("${sqlc[@]}" -e "SELECT 1 FROM flashsale_meta.schema_migrations WHERE version='$v'")" ]; then
+		if [ -z "$(stack_sql "$run" -e "SELECT 1 FROM flashsale_meta.schema_migrations WHERE version='$v'")" ]; then
 			say "migration $v"
-			"${sqlc[@]}" <"$f" || die "migration $v failed"
-			"${sqlc[@]}" -e "INSERT INTO flashsale_meta.schema_migrations VALUES ('$v', UNIX_TIMESTAMP())"
+			stack_sql "$run" <"$f" || die "migration $v failed"
+			stack_sql "$run" -e "INSERT INTO flashsale_meta.schema_migrations VALUES ('$v', UNIX_TIMESTAMP())"
 		fi
 	done
 }
 
-# Start each built FastCGI program: spawn-fcgi binds the socket, multiwatch keeps N workers.
+# Start each built FastCGI program: spawn-fcgi binds the socket (group: the stack's, so the web
+# servers reach it), multiwatch keeps N workers, each under tools/fcgi-worker.sh, which restarts
+# a worker that dies however often that happens (multiwatch alone gives up after a crash loop).
 stack_fcgi_start() {
-	local var=$1 run=$2 d bin
+	local var=$1 run=$2 d bin who=()
+	stack_run_as
+	[ -z "$STACK_RUN_AS" ] ||
+		who=(-u "$STACK_RUN_AS" -g "$STACK_RUN_AS" -U "$STACK_RUN_AS" -G "$STACK_RUN_AS")
 	for d in $DOMAINS; do
 		bin="$BUILD/fcgi/$d/flashsale-$d"
 		[ -x "$bin" ] || continue
 		rm -f "$run/$d.sock"
+		stack_logfiles "$var" "$d"
 		FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/$d.log" \
-			spawn-fcgi -s "$run/$d.sock" -M 0660 -G www-data -P "$run/$d.pid" -- \
-			/usr/bin/multiwatch -f "$JOBS_PER_DOMAIN" -- "$bin" >/dev/null 2>>"$var/log/$d.log" ||
+			spawn-fcgi -s "$run/$d.sock" -M 0660 "${who[@]}" -P "$run/$d.pid" -- \
+			/usr/bin/multiwatch -f "$JOBS_PER_DOMAIN" -r 1000 -t 1000 -- \
+			"$TOP/tools/fcgi-worker.sh" "$bin" >/dev/null 2>>"$var/log/$d.log" ||
 			die "spawn-fcgi $d failed"
 	done
 	# usercenter's password-hashing routes (register, login) have a pool of their own at a lower
@@ -285,112 +230,73 @@ stack_fcgi_start() {
 	if [ -x "$bin" ]; then
 		rm -f "$run/usercenter-auth.sock"
 		FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/usercenter.log" \
-			spawn-fcgi -s "$run/usercenter-auth.sock" -M 0660 -G www-data \
+			spawn-fcgi -s "$run/usercenter-auth.sock" -M 0660 "${who[@]}" \
 			-P "$run/usercenter-auth.extra.pid" -- /usr/bin/nice -n 10 \
-			/usr/bin/multiwatch -f "$HASH_WORKERS" -- "$bin" >/dev/null 2>>"$var/log/usercenter.log" ||
+			/usr/bin/multiwatch -f "$HASH_WORKERS" -r 1000 -t 1000 -- \
+			"$TOP/tools/fcgi-worker.sh" "$bin" >/dev/null 2>>"$var/log/usercenter.log" ||
 			die "spawn-fcgi usercenter-auth failed"
 	fi
 }
 
-# Start each built daemon job under a restart loop (the supervisor).
+# Start each built daemon job under a restart loop (the supervisor), as the stack's user.
 stack_daemons_start() {
 	local var=$1 run=$2 j bin
 	for j in $DAEMONS; do
 		bin="$BUILD/jobs/flashsale-$j"
 		[ -x "$bin" ] || continue
+		stack_logfiles "$var" "$j"
 		(FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/$j.log" \
-			setsid "$TOP/tools/supervise.sh" "$run/$j.pid" "$bin" </dev/null >/dev/null 2>&1 &)
+			as_stack setsid "$TOP/tools/supervise.sh" "$run/$j.pid" "$bin" </dev/null >/dev/null 2>&1 &)
 	done
 }
 
-# Run the cron schedule of jobs/flashsale.cron for this stack.
+# Run the cron schedule of jobs/flashsale.cron for this stack, as the stack's user.
 stack_cron_start() {
 	local var=$1 run=$2
-	(FLASHSALE_CONF="$var/flashsale.conf" setsid "$TOP/tools/cron.sh" "$run/cron.pid" \
+	# The jobs' shared metrics mapping: made by the stack's user, so a job an operator runs as
+	# root (it can open it) never leaves a file the cron's jobs cannot.
+	as_stack touch "$run/jobs.metrics"
+	(FLASHSALE_CONF="$var/flashsale.conf" as_stack setsid "$TOP/tools/cron.sh" "$run/cron.pid" \
 		"$TOP/jobs/flashsale.cron" "$BUILD" </dev/null >>"$var/log/cron.log" 2>&1 &)
 }
 
-# Render nginx.conf for this stack and start nginx.
+# Render nginx's config for this stack, start nginx and wait until it answers.
 stack_nginx_start() {
-	local var=$1 run=$2 port=$3 user=www-data
-	mkdir -p "$var/nginx/tmp"
-	runuser -u www-data -- test -r "$TOP/www/index.html" 2>/dev/null || user=root
-	sed -e "s|@LISTEN@|127.0.0.1:$port|g" -e "s|@WWW@|$TOP/www|g" -e "s|@RUN@|$run|g" \
-		-e "s|@LOGDIR@|$var/log|g" -e "s|@CACHE@|$var/nginx/cache|g" \
-		"$TOP/nginx.conf" >"$var/nginx/flashsale.conf"
-	cat >"$var/nginx/nginx.conf" <<EOF
-# Generated by ./flashsale: the main file around the project's nginx.conf.
-user $user;
-worker_processes 2;
-pid $run/nginx.pid;
-error_log $var/log/nginx-error.log warn;
-events { worker_connections 8192; }
-http {
-	include /etc/nginx/mime.types;
-	default_type application/octet-stream;
-	sendfile on;
-	keepalive_timeout 30;
-	server_tokens off;
-	client_body_temp_path $var/nginx/tmp/body;
-	fastcgi_temp_path $var/nginx/tmp/fastcgi;
-	proxy_temp_path $var/nginx/tmp/proxy;
-	uwsgi_temp_path $var/nginx/tmp/uwsgi;
-	scgi_temp_path $var/nginx/tmp/scgi;
-	include $var/nginx/flashsale.conf;
-}
-EOF
+	local var=$1 run=$2 port=$3
+	stack_nginx_config "$var" "$run" "$port"
 	nginx -t -q -c "$var/nginx/nginx.conf" -e "$var/log/nginx-error.log" ||
 		die "nginx config test failed"
 	nginx -c "$var/nginx/nginx.conf" -e "$var/log/nginx-error.log" || die "nginx did not start"
-	wait_for 50 curl -sf -o /dev/null "http://127.0.0.1:$port/" || true
+	wait_for 50 curl -s -o /dev/null "http://127.0.0.1:$port/" ||
+		die "nginx is not answering on $port (see $var/log/nginx-error.log)"
 }
 
 # Render apache.conf for this stack and start Apache (mod_proxy_fcgi) on port.
 stack_apache_start() {
-	local var=$1 run=$2 port=$3 m mods=""
-	mkdir -p "$var/apache"
-	mkdir -p "$var/apache/cache"
-	chown www-data "$var/apache/cache" 2>/dev/null || true
-	for m in mpm_event authz_core authz_host mime dir headers setenvif proxy proxy_fcgi rewrite \
-		cache cache_disk; do
-		mods="${mods}LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so
-"
-	done
-	sed -e "s|@LISTEN@|127.0.0.1:$port|g" -e "s|@WWW@|$TOP/www|g" -e "s|@RUN@|$run|g" \
-		-e "s|@LOGDIR@|$var/log|g" -e "s|@CACHE@|$var/apache/cache|g" "$TOP/apache.conf" \
-		>"$var/apache/flashsale.conf"
-	cat >"$var/apache/apache2.conf" <<EOF
-# Generated by ./flashsale: the main file around the project's apache.conf.
-ServerRoot /etc/apache2
-ServerName 127.0.0.1
-${mods}User www-data
-Group www-data
-PidFile $run/apache.pid
-DefaultRuntimeDir $var/apache
-Mutex file:$var/apache default
-ErrorLog $var/log/apache-error.log
-LogLevel warn
-TypesConfig /etc/mime.types
-Include $var/apache/flashsale.conf
-EOF
+	local var=$1 run=$2 port=$3
+	stack_apache_config "$var" "$run" "$port"
 	apache2 -t -f "$var/apache/apache2.conf" >/dev/null 2>&1 ||
 		{ apache2 -t -f "$var/apache/apache2.conf"; die "apache config test failed"; }
 	apache2 -f "$var/apache/apache2.conf" -k start || die "apache did not start"
-	wait_for 50 curl -s -o /dev/null "http://127.0.0.1:$port/" || die "apache is not answering"
+	wait_for 50 curl -s -o /dev/null "http://127.0.0.1:$port/" ||
+		die "apache is not answering on $port (see $var/log/apache-error.log)"
 }
 
 # Start the whole stack (stopping a previous one first): MODE is demo or test.
 stack_up() {
-	local var=$1 port=$2 mode=$3
+	local var=$1 port=$2 mode=$3 run
 	stack_down "$var" quiet
+	stack_ports "$port"
+	stack_user
+	unset STACK_RUN_AS
+	stack_run_as
 	mkdir -p "$var/log"
 	var=$(cd "$var" && pwd)
-	local run
+	[ -z "$STACK_RUN_AS" ] || as_stack test -x "$var" ||
+		die "user $STACK_RUN_AS cannot reach $var (FLASHSALE_VAR): make its parents searchable"
+	stack_own "$var/log"
 	run=$(stack_rundir "$var")
-	mkdir -p "$run"
-	chmod 0755 "$run"
-	chgrp www-data "$run" 2>/dev/null || true
-	[ "$run" = "$var/run" ] || ln -sfn "$run" "$var/run"
+	stack_rundir_make "$var" "$run"
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		die "port $port is taken (set FLASHSALE_PORT)"
 	fi
@@ -399,6 +305,7 @@ stack_up() {
 	stack_mysql_start "$var" "$run"
 	stack_redis_start "$var" "$run"
 	stack_migrate "$run"
+	stack_db_account "$run" "$var/secrets"
 	say "starting FastCGI programs and jobs"
 	stack_fcgi_start "$var" "$run"
 	stack_wxpay_sim_start "$var" "$run" "$port"

@@ -17,9 +17,7 @@ static const struct route order_routes[] = {
     {.method = "POST",
      .path = "/order/v1/order/cancel",
      .flags = ROUTE_AUTH | ROUTE_BODY,
-     .handler = order_cancel_route},
-    {.method = "GET", .path = "/order/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
-    {.method = "GET", .path = "/order/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
+     .handler = order_cancel},
 };
 
 int main(int argc, char **argv)

@@ -4,12 +4,6 @@
 #include "order.h"
 #include "stock.h"
 
-/* An API code for a failed database call. */
-static int order_db_code(int rc)
-{
-	return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
-}
-
 /*
  * In the open transaction: lock the product (on shelf, not deleted), take the
  * units and insert the order. 0, or an API code (the caller rolls back).
@@ -24,7 +18,7 @@ static int order_create_tx(struct app *app, struct http_req *req, long long prod
 			 "WHERE id = ? AND del_state = 0 AND status = 1 FOR UPDATE",
 			 "i", product_id);
 	if (rc) {
-		rc = order_db_code(rc);
+		rc = err_from_db(rc);
 		goto out;
 	}
 	if (!p) {
@@ -37,7 +31,7 @@ static int order_create_tx(struct app *app, struct http_req *req, long long prod
 		goto out;
 	}
 	if (rc) {
-		rc = order_db_code(rc);
+		rc = err_from_db(rc);
 		goto out;
 	}
 	long long price = json_integer_value(json_object_get(p, "price"));
@@ -53,7 +47,7 @@ static int order_create_tx(struct app *app, struct http_req *req, long long prod
 		     json_string_value(json_object_get(p, "cover")), quantity, price,
 		     price * quantity, remark ? remark : "", (long long)app->cfg.order_pay_timeout);
 	if (rc)
-		rc = order_db_code(rc);
+		rc = err_from_db(rc);
 out:
 	json_decref(p);
 	return rc;
@@ -73,14 +67,14 @@ int order_create(struct app *app, struct http_req *req)
 	if (id_sn_new(sn, sizeof sn, "ORD") < 0)
 		return E_SERVER;
 	if ((rc = db_begin(app->db)))
-		return order_db_code(rc);
+		return err_from_db(rc);
 	rc = order_create_tx(app, req, product_id, quantity, remark, sn);
 	if (rc) {
 		db_rollback(app->db);
 		return rc;
 	}
 	if ((rc = db_commit(app->db)))
-		return order_db_code(rc);
+		return err_from_db(rc);
 	stock_product_uncache(app->cache, product_id);
 	log_json(LOG_INFO, "order created",
 		 json_pack("{s:s, s:I, s:I}", "sn", sn, "productId", (json_int_t)product_id,

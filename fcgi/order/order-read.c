@@ -22,7 +22,7 @@ int order_list(struct app *app, struct http_req *req)
 		      "ORDER BY id DESC LIMIT ?",
 		      "iiiiii", req->claims.user_id, last_id, last_id, state, state, page_size);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	req->data = json_pack("{s:o}", "list", rows);
 	return 0;
 }
@@ -40,7 +40,7 @@ int order_detail(struct app *app, struct http_req *req)
 			  "WHERE sn = ? AND user_id = ?",
 			  "si", sn, req->claims.user_id);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	if (!row)
 		return E_ORDER_NOT_FOUND;
 	req->data = json_pack("{s:o}", "order", row);

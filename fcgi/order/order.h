@@ -23,6 +23,6 @@ int order_list(struct app *app, struct http_req *req);
 int order_detail(struct app *app, struct http_req *req);
 
 /* order-cancel.c: cancel a waiting order */
-int order_cancel_route(struct app *app, struct http_req *req);
+int order_cancel(struct app *app, struct http_req *req);
 
 #endif

@@ -17,8 +17,6 @@ static const struct route payment_routes[] = {
      .path = "/payment/v1/thirdPayment/detail",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = pay_detail},
-    {.method = "GET", .path = "/payment/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
-    {.method = "GET", .path = "/payment/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };
 
 /* Load the WeChat Pay client and the event bus; payments stay off (500003) without [wxpay]. */

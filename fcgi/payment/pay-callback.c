@@ -153,7 +153,7 @@ int pay_callback(struct app *app, struct http_req *req)
 		status = 400;
 		why = "amount does not match the payment";
 		break;
-	case PAY_DB_DOWN:
+	case DB_DOWN:
 		status = 503;
 		why = "database unavailable";
 		break;

@@ -7,12 +7,6 @@
 #include "log.h"
 #include "payment.h"
 
-/* Map a database failure to its API code. */
-static int pay_db_fail(int rc)
-{
-	return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
-}
-
 /* Load the caller's order into *order (sn, title, total, state, deadline); an API code. */
 static int pay_load_order(struct app *app, struct http_req *req, const char *sn, json_t **order)
 {
@@ -22,7 +16,7 @@ static int pay_load_order(struct app *app, struct http_req *req, const char *sn,
 			      "FROM flashsale_order.orders WHERE sn = ?",
 			      "s", sn);
 	if (rc)
-		return pay_db_fail(rc);
+		return err_from_db(rc);
 	if (!*order ||
 	    json_integer_value(json_object_get(*order, "userId")) != req->claims.user_id) {
 		json_decref(*order);
@@ -40,7 +34,7 @@ static int pay_openid(struct app *app, struct http_req *req, char *out, size_t l
 	    db_query_row(app->db, &row, "SELECT openid FROM flashsale_usercenter.user WHERE id = ?",
 			 "i", req->claims.user_id);
 	if (rc)
-		return pay_db_fail(rc);
+		return err_from_db(rc);
 	const char *openid = row ? json_string_value(json_object_get(row, "openid")) : NULL;
 	snprintf(out, len, "%s", openid ? openid : "");
 	json_decref(row);
@@ -135,7 +129,7 @@ int pay_wxpay(struct app *app, struct http_req *req)
 	}
 	int paid = pay_order_has_paid(app, order_sn);
 	if (paid != 0) {
-		rc = paid < 0 ? pay_db_fail(paid)
+		rc = paid < 0 ? err_from_db(paid)
 			      : http_fail(req, E_PAYMENT_DONE, "order already paid");
 		goto out;
 	}
@@ -147,7 +141,7 @@ int pay_wxpay(struct app *app, struct http_req *req)
 	}
 
 	if ((rc = pay_find_reusable(app, order_sn, type, total, &reuse))) {
-		rc = pay_db_fail(rc);
+		rc = err_from_db(rc);
 		goto out;
 	}
 	if (reuse) {
@@ -163,7 +157,7 @@ int pay_wxpay(struct app *app, struct http_req *req)
 		    "VALUES (?, ?, ?, 'order', ?, ?, 0, ?, ?, ?)",
 		    "ssisiiii", sn, order_sn, req->claims.user_id, type, total, deadline, now, now);
 	if (rc) {
-		rc = pay_db_fail(rc);
+		rc = err_from_db(rc);
 		goto out;
 	}
 	snprintf(desc, sizeof desc, "%s", title && *title ? title : "flashsale order");
@@ -190,7 +184,7 @@ int pay_wxpay(struct app *app, struct http_req *req)
 		     "update_time = ? WHERE sn = ?",
 		     "sis", prepay, now, sn);
 	if (rc) {
-		rc = pay_db_fail(rc);
+		rc = err_from_db(rc);
 		goto out;
 	}
 	rc = pay_answer(pa, req, type, prepay);
@@ -213,13 +207,13 @@ int pay_detail(struct app *app, struct http_req *req)
 	json_decref(order);
 	/* The paid attempt if there is one, else the latest. */
 	rc = db_query_row(app->db, &row,
-			  "SELECT pay_status AS payStatus, pay_total AS payTotal, pay_time AS "
+			  "SELECT sn, pay_status AS payStatus, pay_total AS payTotal, pay_time AS "
 			  "payTime, transaction_id AS transactionId, trade_type AS tradeType "
 			  "FROM flashsale_payment.payment WHERE order_sn = ? "
 			  "ORDER BY pay_status IN (1, 2) DESC, id DESC LIMIT 1",
 			  "s", order_sn);
 	if (rc)
-		return pay_db_fail(rc);
+		return err_from_db(rc);
 	if (!row)
 		return http_fail(req, E_PAYMENT_NOT_FOUND, "no payment for this order");
 	req->data = row;

@@ -16,8 +16,6 @@ static const struct route product_routes[] = {
      .path = "/product/v1/admin/product/delete",
      .flags = ROUTE_ADMIN | ROUTE_BODY,
      .handler = product_delete},
-    {.method = "GET", .path = "/product/v1/healthz", .flags = ROUTE_RAW, .handler = http_healthz},
-    {.method = "GET", .path = "/product/v1/metrics", .flags = ROUTE_RAW, .handler = http_metrics},
 };
 
 int main(int argc, char **argv)

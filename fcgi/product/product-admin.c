@@ -93,7 +93,7 @@ static int product_answer(struct app *app, struct http_req *req, long long id)
 			      "WHERE id = ? AND del_state = 0",
 			      "i", id);
 	if (rc)
-		return product_db_err(rc);
+		return err_from_db(rc);
 	if (!row)
 		return E_PRODUCT_NOT_FOUND;
 	req->data = json_pack("{s:o}", "product", row);
@@ -115,7 +115,7 @@ int product_create(struct app *app, struct http_req *req)
 		    f.banner ? f.banner : "", f.info ? f.info : "", f.price,
 		    f.market_price < 0 ? 0 : f.market_price, f.stock, f.status);
 	if (rc)
-		return product_db_err(rc);
+		return err_from_db(rc);
 	long long id = db_insert_id(app->db);
 	/* A detail request for this id may have been remembered as missing. */
 	stock_product_uncache(app->cache, id);
@@ -149,7 +149,7 @@ int product_update(struct app *app, struct http_req *req)
 		     f.market_price, (long long)(f.stock >= 0), f.stock, (long long)(f.status >= 0),
 		     f.status, id);
 	if (rc)
-		return product_db_err(rc);
+		return err_from_db(rc);
 	if (db_affected_rows(app->db) != 1)
 		return E_PRODUCT_NOT_FOUND;
 	stock_product_uncache(app->cache, id);
@@ -167,7 +167,7 @@ int product_delete(struct app *app, struct http_req *req)
 		     "update_time = UNIX_TIMESTAMP() WHERE id = ? AND del_state = 0",
 		     "i", id);
 	if (rc)
-		return product_db_err(rc);
+		return err_from_db(rc);
 	if (db_affected_rows(app->db) != 1)
 		return E_PRODUCT_NOT_FOUND;
 	stock_product_uncache(app->cache, id);

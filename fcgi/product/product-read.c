@@ -32,11 +32,6 @@ static struct cache_script product_cache_set_script = {
 	   "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
 	   "return 1"};
 
-int product_db_err(int rc)
-{
-	return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
-}
-
 /* Copy kw into out with LIKE's specials escaped; -1 if kw has a control character. */
 static int product_like_escape(const char *kw, char *out, size_t len)
 {
@@ -87,7 +82,7 @@ int product_list(struct app *app, struct http_req *req)
 				      "ii", size, offset);
 	}
 	if (rc) {
-		rc = product_db_err(rc);
+		rc = err_from_db(rc);
 		goto out;
 	}
 	req->data =
@@ -177,7 +172,7 @@ int product_detail(struct app *app, struct http_req *req)
 				  "WHERE id = ? AND del_state = 0",
 				  "i", id);
 		if (rc)
-			return product_db_err(rc);
+			return err_from_db(rc);
 		if (cached == 0)
 			product_cache_put(app, id, product, gen);
 	}

@@ -23,7 +23,4 @@ int product_create(struct app *app, struct http_req *req);
 int product_update(struct app *app, struct http_req *req);
 int product_delete(struct app *app, struct http_req *req);
 
-/* Map a db_rc to an API code. */
-int product_db_err(int rc);
-
 #endif

@@ -40,15 +40,15 @@ static int activity_insert(struct app *app, struct http_req *req, const struct a
 			   long long *id)
 {
 	json_t *p = NULL;
-	int rc = activity_begin(app->db);
+	int rc = db_begin(app->db);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	rc = db_query_row(app->db, &p,
 			  "SELECT title, cover, price, merchant_id FROM flashsale_product.product "
 			  "WHERE id = ? AND del_state = 0 FOR UPDATE",
 			  "i", a->product_id);
 	if (rc) {
-		rc = seckill_db_err(rc);
+		rc = err_from_db(rc);
 		goto fail;
 	}
 	if (!p) {
@@ -62,7 +62,7 @@ static int activity_insert(struct app *app, struct http_req *req, const struct a
 		goto fail;
 	}
 	if (rc) {
-		rc = seckill_db_err(rc);
+		rc = err_from_db(rc);
 		goto fail;
 	}
 	rc = db_exec(
@@ -78,13 +78,13 @@ static int activity_insert(struct app *app, struct http_req *req, const struct a
 	    (long long)json_integer_value(json_object_get(p, "price")), a->price, a->stock,
 	    a->limit, a->start, a->end);
 	if (rc) {
-		rc = seckill_db_err(rc);
+		rc = err_from_db(rc);
 		goto fail;
 	}
 	*id = db_insert_id(app->db);
 	rc = db_commit(app->db);
 	if (rc) {
-		rc = seckill_db_err(rc);
+		rc = err_from_db(rc);
 		goto fail;
 	}
 	json_decref(p);
@@ -108,7 +108,7 @@ int seckill_activity_create(struct app *app, struct http_req *req)
 	stock_product_uncache(app->cache, a.product_id);
 	/* Preheat loads it later if Redis is down now; the activity exists either way. */
 	rc = activity_cache_load(app->db, app->cache, id);
-	if (rc != ACTIVITY_CHANGED && rc != ACTIVITY_UNCHANGED)
+	if (rc != DB_CHANGED && rc != DB_UNCHANGED)
 		log_warn("activity %lld created but not loaded into Redis (%d)", id, rc);
 	log_info("activity %lld created: product %lld, %lld units", id, a.product_id, a.stock);
 	req->data = json_pack("{s:I}", "id", (json_int_t)id);
@@ -122,16 +122,16 @@ int seckill_activity_cancel(struct app *app, struct http_req *req)
 	if (rc)
 		return rc;
 	rc = activity_close(app->db, app->cache, id, ACTIVITY_CANCELLED, &unsold);
-	if (rc == ACTIVITY_NOT_FOUND)
+	if (rc == DB_NOT_FOUND)
 		return E_ACTIVITY_NOT_FOUND;
-	if (rc == ACTIVITY_UNCHANGED) {
+	if (rc == DB_UNCHANGED) {
 		/* Cancelling twice is harmless; an activity that ended cannot be cancelled. */
 		json_t *row = NULL;
 		rc = db_query_row(app->db, &row,
 				  "SELECT status FROM flashsale_seckill.activity WHERE id = ?", "i",
 				  id);
 		if (rc)
-			return seckill_db_err(rc);
+			return err_from_db(rc);
 		long long st = row ? json_integer_value(json_object_get(row, "status")) : -1;
 		json_decref(row);
 		if (st == ACTIVITY_CANCELLED)
@@ -139,6 +139,6 @@ int seckill_activity_cancel(struct app *app, struct http_req *req)
 		return http_fail(req, E_ACTIVITY_ENDED, "activity already ended");
 	}
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	return 0;
 }

@@ -22,7 +22,7 @@ static long long activity_remaining(struct app *app, json_t *row, long long id, 
 
 	if (st != ACTIVITY_LIVE)
 		return 0;
-	activity_key(key, sizeof key, id, "stock");
+	activity_key(key, sizeof key, id, AK_STOCK, NULL);
 	redisReply *r = cache_command(app->cache, "GET %s", key);
 	long long left = mysql_left;
 	if (r && r->type == REDIS_REPLY_STRING)
@@ -96,7 +96,7 @@ int seckill_activity_list(struct app *app, struct http_req *req)
 	else
 		return http_fail(req, E_PARAM, "status must be upcoming, ongoing, ended or all");
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	size_t i;
 	json_t *row;
 	json_array_foreach(rows, i, row) activity_finish(app, row, now);
@@ -114,7 +114,7 @@ int seckill_activity_detail(struct app *app, struct http_req *req)
 		return rc;
 	rc = db_query_row(app->db, &row, ACTIVITY_COLUMNS "WHERE id = ?", "i", id);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	if (!row)
 		return E_ACTIVITY_NOT_FOUND;
 	activity_finish(app, row, now);

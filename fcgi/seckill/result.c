@@ -26,7 +26,7 @@ static int result_from_orders(struct app *app, struct http_req *req, const char 
 			      "user_id = ?",
 			      "si", rid, req->claims.user_id);
 	if (rc)
-		return seckill_db_err(rc);
+		return err_from_db(rc);
 	if (!row)
 		return E_SECKILL_REQUEST_NOT_FOUND;
 	req->data =
@@ -56,7 +56,7 @@ int seckill_result(struct app *app, struct http_req *req)
 	long long id = result_activity(rid);
 	if (id < 0)
 		return E_SECKILL_REQUEST_NOT_FOUND;
-	snprintf(key, sizeof key, "{a:%lld}:req:%s", id, rid);
+	activity_key(key, sizeof key, id, AK_REQ, rid);
 	redisReply *r = cache_command(app->cache, "HGETALL %s", key);
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
 		if (r)

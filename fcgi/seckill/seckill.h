@@ -48,10 +48,11 @@ void seckill_outcome_count(int rc, long long activity_id, int memo);
 long long seckill_outcome_total(int outcome);
 long long seckill_memo_soldout(long long activity_id, int *complete);
 
+/* deadletters.c: dead-letter gauges (per scrape) and GET /seckill/v1/admin/deadletters */
+int seckill_deadletter_refresh(struct app *app);
+int seckill_deadletters(struct app *app, struct http_req *req);
+
 /* activity-dashboard.c: the operators' live view */
 int seckill_dashboard(struct app *app, struct http_req *req);
-
-/* Map a db_rc (or activity_rc) failure to an API code. */
-int seckill_db_err(int rc);
 
 #endif

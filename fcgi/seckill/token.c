@@ -14,7 +14,7 @@ static int token_window(struct app *app, long long id, long long *start, long lo
 			long long *status)
 {
 	char key[64];
-	activity_key(key, sizeof key, id, "info");
+	activity_key(key, sizeof key, id, AK_INFO, NULL);
 	redisReply *r = cache_command(app->cache, "HMGET %s start end status", key);
 	if (!r)
 		return -1;
@@ -42,10 +42,10 @@ int seckill_token(struct app *app, struct http_req *req)
 	if (found == 0) {
 		/* Not preheated (or Redis lost it): load it from MySQL once. */
 		rc = activity_cache_load(app->db, app->cache, id);
-		if (rc == ACTIVITY_NOT_FOUND)
+		if (rc == DB_NOT_FOUND)
 			return E_ACTIVITY_NOT_FOUND;
-		if (rc != ACTIVITY_CHANGED && rc != ACTIVITY_UNCHANGED)
-			return seckill_db_err(rc);
+		if (rc != DB_CHANGED && rc != DB_UNCHANGED)
+			return err_from_db(rc);
 		found = token_window(app, id, &start, &end, &status);
 	}
 	if (found < 0)

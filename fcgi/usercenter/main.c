@@ -46,14 +46,6 @@ static const struct route usercenter_routes[] = {
      .path = "/usercenter/v1/user/wxPhone",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = user_wx_phone},
-    {.method = "GET",
-     .path = "/usercenter/v1/healthz",
-     .flags = ROUTE_RAW,
-     .handler = http_healthz},
-    {.method = "GET",
-     .path = "/usercenter/v1/metrics",
-     .flags = ROUTE_RAW,
-     .handler = http_metrics},
 };
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "passwd.h"
 #include "ratelimit.h"
+#include "seckill-lib.h"
 #include "usercenter.h"
 
 /* A hash to verify against when the mobile is unknown, so timing tells nothing. */
@@ -68,11 +69,6 @@ int user_issue(struct app *app, struct http_req *req, long long uid, const char 
 	return req->data ? 0 : E_SERVER;
 }
 
-int user_db_err(int rc)
-{
-	return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
-}
-
 /* Count one registration from the caller's address: 0, or 100007 past the cap. */
 static int user_register_throttle(struct app *app, struct http_req *req)
 {
@@ -113,7 +109,7 @@ int user_register(struct app *app, struct http_req *req)
 	rc = db_query_row(app->db, &row,
 			  "SELECT id FROM flashsale_usercenter.user WHERE mobile = ?", "s", mobile);
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	if (row) {
 		json_decref(row);
 		return E_MOBILE_TAKEN;
@@ -136,7 +132,7 @@ int user_register(struct app *app, struct http_req *req)
 	if (rc == DB_DUP)
 		return E_MOBILE_TAKEN;
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	return user_issue(app, req, db_insert_id(app->db), "user", NULL);
 }
 
@@ -195,7 +191,7 @@ int user_login(struct app *app, struct http_req *req)
 			  "WHERE mobile = ? AND del_state = 0",
 			  "s", mobile);
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	if (!user_dummy_hash[0])
 		passwd_hash("flashsale-dummy", app->cfg.pwhash_opslimit,
 			    app->cfg.pwhash_memlimit_kib, user_dummy_hash);
@@ -231,7 +227,7 @@ int user_refresh(struct app *app, struct http_req *req)
 	    "SELECT role FROM flashsale_usercenter.user WHERE id = ? AND del_state = 0", "i",
 	    req->claims.user_id);
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	if (!row)
 		return http_fail(req, E_TOKEN, "user no longer exists");
 	char role[16];
@@ -240,12 +236,21 @@ int user_refresh(struct app *app, struct http_req *req)
 	return user_issue(app, req, req->claims.user_id, role, req->claims.jti);
 }
 
+/* auth_revoked_fn: the revoked jti into every live activity's revocation set. */
+static int user_revoke_seckill(void *cache, const char *jti, long long exp)
+{
+	return seckill_revoke_jti(cache, jti, exp);
+}
+
 int user_logout(struct app *app, struct http_req *req)
 {
 	json_t *all = json_object_get(req->params, "all");
 	if (all && !json_is_boolean(all))
 		return http_fail(req, E_PARAM, "all must be a boolean");
-	int rc = json_is_true(all) ? auth_session_revoke_all(app->cache, req->claims.user_id)
-				   : auth_session_revoke(app->cache, &req->claims);
+	/* Each revoked jti also stops buying on /seckill/do at once (ROUTE_JWT, no session). */
+	int rc = json_is_true(all) ? auth_session_revoke_all_each(app->cache, req->claims.user_id,
+								  user_revoke_seckill, app->cache)
+				   : auth_session_revoke_each(app->cache, &req->claims,
+							      user_revoke_seckill, app->cache);
 	return rc < 0 ? E_DB_BUSY : 0;
 }

@@ -15,7 +15,7 @@ int user_load_info(struct app *app, struct http_req *req, long long uid)
 			      "FROM flashsale_usercenter.user WHERE id = ? AND del_state = 0",
 			      "i", uid);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	if (!row)
 		return http_fail(req, E_TOKEN, "user no longer exists");
 	/* Booleans on the wire, not the 0/1 MariaDB answers. */
@@ -86,6 +86,6 @@ int user_update(struct app *app, struct http_req *req)
 	    "WHERE id = ? AND del_state = 0",
 	    "ssssi", nickname, sex >= 0 ? sexbuf : NULL, avatar, info, req->claims.user_id);
 	if (rc)
-		return rc == DB_DOWN ? E_DB_BUSY : E_SERVER;
+		return err_from_db(rc);
 	return user_load(app, req);
 }

@@ -115,7 +115,7 @@ int user_sms_code(struct app *app, struct http_req *req)
 				  "SELECT id FROM flashsale_usercenter.user WHERE mobile = ?", "s",
 				  mobile);
 		if (rc)
-			return user_db_err(rc);
+			return err_from_db(rc);
 		if (row) {
 			json_decref(row);
 			return E_MOBILE_TAKEN;
@@ -191,7 +191,7 @@ int user_login_by_sms(struct app *app, struct http_req *req)
 			  "WHERE mobile = ? AND del_state = 0",
 			  "s", mobile);
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	if (row) {
 		uid = json_integer_value(json_object_get(row, "id"));
 		snprintf(role, sizeof role, "%s", json_string_value(json_object_get(row, "role")));
@@ -203,7 +203,7 @@ int user_login_by_sms(struct app *app, struct http_req *req)
 			    "WHERE id = ? AND mobile_verified = 0",
 			    "i", uid);
 		if (rc)
-			return user_db_err(rc);
+			return err_from_db(rc);
 		return user_issue(app, req, uid, role, NULL);
 	}
 	/* An unknown mobile gets an account with no password (it logs in by SMS). */
@@ -217,6 +217,6 @@ int user_login_by_sms(struct app *app, struct http_req *req)
 	if (rc == DB_DUP)
 		return http_fail(req, E_CONFLICT, "the account was created just now, try again");
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	return user_issue(app, req, db_insert_id(app->db), "user", NULL);
 }

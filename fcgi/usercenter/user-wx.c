@@ -58,7 +58,7 @@ static int wx_find(struct app *app, const char *openid, long long *uid, char *ro
 			      "WHERE openid = ? AND del_state = 0",
 			      "s", openid);
 	if (rc)
-		return -user_db_err(rc);
+		return -err_from_db(rc);
 	if (!row)
 		return 0;
 	*uid = json_integer_value(json_object_get(row, "id"));
@@ -101,7 +101,7 @@ int user_wx_mini_auth(struct app *app, struct http_req *req)
 		if (rc == DB_OK)
 			return user_issue(app, req, db_insert_id(app->db), "user", NULL);
 		if (rc != DB_DUP)
-			return user_db_err(rc);
+			return err_from_db(rc);
 		/* The same openid signed up at the same moment: log in to that account. */
 	}
 	return E_CONFLICT;
@@ -128,7 +128,7 @@ int user_wx_bind(struct app *app, struct http_req *req)
 		if (rc == DB_DUP)
 			return E_WX_BOUND;
 		if (rc)
-			return user_db_err(rc);
+			return err_from_db(rc);
 	}
 	return user_load_info(app, req, req->claims.user_id);
 }
@@ -157,6 +157,6 @@ int user_wx_phone(struct app *app, struct http_req *req)
 	if (rc == DB_DUP)
 		return http_fail(req, E_MOBILE_TAKEN, "this mobile belongs to another account");
 	if (rc)
-		return user_db_err(rc);
+		return err_from_db(rc);
 	return user_load_info(app, req, req->claims.user_id);
 }

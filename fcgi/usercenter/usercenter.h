@@ -20,8 +20,6 @@ int user_addr_trusted(struct app *app, struct http_req *req);
 /* Issue a token for uid/role (refreshed from parent, or NULL), open its session, set the triple. */
 int user_issue(struct app *app, struct http_req *req, long long uid, const char *role,
 	       const char *parent);
-/* Map a db_rc to an API code. */
-int user_db_err(int rc);
 
 /* user-profile.c: detail, update */
 int user_detail(struct app *app, struct http_req *req);

@@ -15,6 +15,19 @@ BUILD = os.environ.get("FLASHSALE_BUILD", "")
 SERVER = os.environ.get("FLASHSALE_SERVER", "nginx")
 
 
+def _port(name, default=0):
+    """A test stack port exported by tools/run-tests.sh (FLASHSALE_TEST_PORT_<NAME>)."""
+    return int(os.environ.get("FLASHSALE_TEST_PORT_" + name, "0") or 0) or default
+
+
+# The test stack's ports, computed once by tools/stack-config.sh (stack_ports): nginx, Apache,
+# the WeChat Pay simulator and the tracing test's OTLP receiver. Never recompute the offsets.
+PORT_WEB = _port("WEB", urllib.parse.urlparse(BASE_URL).port)
+PORT_APACHE = _port("APACHE")
+PORT_SIM = _port("SIM")
+PORT_OTLP = _port("OTLP")
+
+
 class Resp:
     """One HTTP response: status, headers (lower-case names), text and parsed JSON (or None)."""
 
@@ -60,9 +73,47 @@ def call(method, path, body=None, token=None, headers=None, raw=None, query=None
     try:
         conn.request(method, path, body=payload, headers=h)
         r = conn.getresponse()
-        return Resp(r.status, r.getheaders(), r.read())
+        resp = Resp(r.status, r.getheaders(), r.read())
+        record_response(method, path, resp)
+        return resp
     finally:
         conn.close()
+
+
+RESPONSES = os.path.join(os.environ["FLASHSALE_TEST_RESULTS"], "responses.jsonl") \
+    if os.environ.get("FLASHSALE_TEST_RESULTS") else None
+
+
+def _current_test():
+    """The id of the unittest test method on the call stack, or '' (for the report)."""
+    import sys
+    f = sys._getframe(2)
+    while f is not None:
+        s = f.f_locals.get("self")
+        if s is not None and hasattr(s, "_testMethodName") and hasattr(s, "id"):
+            return s.id()
+        f = f.f_back
+    return ""
+
+
+def record_response(method, path, resp):
+    """Append one response to $FLASHSALE_TEST_RESULTS/responses.jsonl: the OpenAPI suite
+    (tests/openapi/check-responses.mjs) validates each against doc/openapi.yaml."""
+    if not RESPONSES:
+        return
+    ctype = resp.headers.get("content-type", "")
+    line = json.dumps({
+        "method": method, "path": path.split("?", 1)[0], "status": resp.status,
+        "contentType": ctype, "requestId": resp.headers.get("x-request-id", ""),
+        "server": SERVER, "test": _current_test(),
+        "body": resp.text if "json" in ctype or not ctype else None,
+        "bodyLength": len(resp.text)}, ensure_ascii=False) + "\n"
+    with _record_lock:
+        with open(RESPONSES, "a", encoding="utf-8") as f:
+            f.write(line)
+
+
+_record_lock = threading.Lock()
 
 
 def post(path, body=None, token=None, **kw):
@@ -236,6 +287,25 @@ def run_job(name, *args, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def domain_workers(domain):
+    """Pids of the test stack's FastCGI workers of a domain (its binary, this stack's config)."""
+    exe = os.path.realpath(os.path.join(BUILD, "fcgi", domain, "flashsale-" + domain))
+    conf = ("FLASHSALE_CONF=" + os.path.join(VAR, "flashsale.conf")).encode()
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            if not os.readlink("/proc/%s/exe" % p).startswith(exe):
+                continue
+            with open("/proc/%s/environ" % p, "rb") as f:
+                if conf in f.read().split(b"\0"):
+                    pids.append(int(p))
+        except OSError:
+            pass
+    return pids
+
+
 # --- usercenter: calls from other loopback addresses, WeChat login codes, the SMS outbox -----
 
 def call_from(addr, method, path, body=None, token=None, timeout=30):
@@ -250,7 +320,9 @@ def call_from(addr, method, path, body=None, token=None, timeout=30):
         conn.request(method, path, body=json.dumps({} if body is None else body).encode(),
                      headers=h)
         r = conn.getresponse()
-        return Resp(r.status, r.getheaders(), r.read())
+        resp = Resp(r.status, r.getheaders(), r.read())
+        record_response(method, path, resp)
+        return resp
     finally:
         conn.close()
 

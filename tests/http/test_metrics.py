@@ -144,15 +144,17 @@ class OrderWriterLag(unittest.TestCase):
         for line in r.text.splitlines():
             if line.startswith("flashsale_orderwriter_"):
                 name_labels, value = line.rsplit(" ", 1)
-                out[name_labels.split("{", 1)[0]] = int(float(value))
+                out[name_labels.split("{", 1)[0]] = float(value)
         return out
 
     def test_backlog_while_the_writer_is_paused(self):
         import signal
         import test_dashboard as dash
         pidfile = os.path.join(fslib.RUN, "order-writer.pid")
-        if not os.path.exists(pidfile):
-            self.skipTest("no order-writer in this stack")
+        chosen = os.environ.get("FLASHSALE_DAEMONS")
+        if chosen is not None and "order-writer" not in chosen.split():
+            self.skipTest("FLASHSALE_DAEMONS leaves out the order-writer")
+        # part of every stack otherwise: a missing one fails here
         sup = open(pidfile).read().strip()
         writer = int(subprocess.run(["pgrep", "-P", sup], capture_output=True, text=True,
                                     check=True).stdout.split()[0])
@@ -160,17 +162,19 @@ class OrderWriterLag(unittest.TestCase):
         (u,) = dash.users(1)
         os.kill(writer, signal.SIGSTOP)
         try:
+            before = self.gauges()["flashsale_orderwriter_backlog"]
             self.assertEqual(dash.buy(u, aid, qty=2).code, 200)
-            time.sleep(1.1)
-            g = self.gauges()
-            self.assertGreaterEqual(g["flashsale_orderwriter_backlog"], 1, g)
-            self.assertGreaterEqual(g["flashsale_orderwriter_oldest_age_ms"], 1000, g)
+            # the one intent waits, and its age grows past a second while the writer sleeps
+            self.assertTrue(fslib.wait_until(
+                lambda: self.gauges()["flashsale_orderwriter_oldest_age_seconds"] >= 1.0,
+                timeout=10, interval=0.1), self.gauges())
+            self.assertEqual(self.gauges()["flashsale_orderwriter_backlog"] - before, 1)
         finally:
             os.kill(writer, signal.SIGCONT)
         self.assertTrue(fslib.wait_until(
             lambda: self.gauges()["flashsale_orderwriter_backlog"] == 0, timeout=30),
             self.gauges())
-        self.assertEqual(self.gauges()["flashsale_orderwriter_oldest_age_ms"], 0)
+        self.assertEqual(self.gauges()["flashsale_orderwriter_oldest_age_seconds"], 0)
 
 
 class JobRuns(unittest.TestCase):

@@ -844,8 +844,13 @@ class RegisterLimitTest(UCTestCase):
         nice = subprocess.run(["ps", "-o", "ni=", "-p", str(pool)], capture_output=True,
                               text=True).stdout.strip()
         self.assertEqual(nice, "10")
-        workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(pool)],
-                                                  capture_output=True, text=True).stdout.split()]
+        # multiwatch's children are tools/fcgi-worker.sh loops: stop the programs under them too.
+        workers, todo = [], [pool]
+        while todo:
+            kids = [int(p) for p in subprocess.run(["pgrep", "-P", str(todo.pop())],
+                                                   capture_output=True, text=True).stdout.split()]
+            workers += kids
+            todo += kids
         self.assertTrue(workers)
         _, token = fslib.register()
         done = []

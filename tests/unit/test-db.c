@@ -353,6 +353,68 @@ START_TEST(test_kill_in_transaction)
 }
 END_TEST
 
+/* A computed value longer than any buffer guess comes back whole (no silent truncation). */
+START_TEST(test_long_computed_value)
+{
+	json_t *row;
+	ck_assert_int_eq(
+	    db_query_row(db, &row, "SELECT REPEAT('x', ?) AS s, 7 AS n", "i", (long long)100000),
+	    DB_OK);
+	ck_assert_uint_eq(json_string_length(json_object_get(row, "s")), 100000);
+	ck_assert_int_eq(json_integer_value(json_object_get(row, "n")), 7);
+	json_decref(row);
+}
+END_TEST
+
+/*
+ * A wait that runs out (the server busy past db_set_wait_ms) is DB_DOWN after one wait, not
+ * retried, and opens the breaker at once; after the cooldown the handle works again.
+ */
+START_TEST(test_timeout_opens_breaker)
+{
+	json_t *row = NULL;
+	connection_id(db); /* connected: what runs out below is a read */
+	db_set_wait_ms(300);
+	long long t0 = unit_now_ms();
+	ck_assert_int_eq(db_query_row(db, &row, "SELECT SLEEP(3) AS s", NULL), DB_DOWN);
+	long long took = unit_now_ms() - t0;
+	ck_assert_int_ge(took, 250);
+	ck_assert_int_lt(took, 600); /* a retry would have waited again */
+	t0 = unit_now_ms();
+	ck_assert_int_eq(db_query_row(db, &row, "SELECT 1 AS one", NULL), DB_DOWN); /* open */
+	ck_assert_int_lt(unit_now_ms() - t0, 100);
+	db_set_wait_ms(0);
+	int rc = DB_DOWN;
+	for (long long end = unit_now_ms() + 5000; rc != DB_OK && unit_now_ms() < end;) {
+		rc = db_query_row(db, &row, "SELECT 1 AS one", NULL);
+		if (rc != DB_OK)
+			unit_sleep_ms(50);
+	}
+	ck_assert_int_eq(rc, DB_OK);
+	json_decref(row);
+}
+END_TEST
+
+/* A lock wait timeout (1205, class "deadlock") is DB_DOWN but keeps the connection. */
+START_TEST(test_lock_wait_keeps_link)
+{
+	json_t *row;
+	struct db *other = db_new(&cfg);
+	ck_assert_int_eq(db_exec(db, INSERT_SQL, "siss", "locked", 1LL, "x", NULL), DB_OK);
+	ck_assert_int_eq(db_exec(other, "SET SESSION innodb_lock_wait_timeout = 1", NULL), DB_OK);
+	long long id = connection_id(other);
+	ck_assert_int_eq(db_begin(db), DB_OK);
+	ck_assert_int_eq(db_query_row(db, &row, SELECT_K " FOR UPDATE", "s", "locked"), DB_OK);
+	json_decref(row);
+	ck_assert_int_eq(db_exec(other, "UPDATE " T " SET n = 2 WHERE k = ?", "s", "locked"),
+			 DB_DOWN);
+	db_rollback(db);
+	ck_assert_int_eq(connection_id(other), id); /* the same link, not a reconnect */
+	ck_assert_uint_eq(db_reconnects(other), 1);
+	db_free(other);
+}
+END_TEST
+
 /* Run one setup statement; 0 or -1 with a message. */
 static int admin_exec(struct db *h, const char *sql)
 {
@@ -411,6 +473,9 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_dead_socket_and_breaker);
 	tcase_add_test(tc, test_reconnect_after_kill);
 	tcase_add_test(tc, test_kill_in_transaction);
+	tcase_add_test(tc, test_long_computed_value);
+	tcase_add_test(tc, test_timeout_opens_breaker);
+	tcase_add_test(tc, test_lock_wait_keeps_link);
 	suite_add_tcase(s, tc);
 	return s;
 }

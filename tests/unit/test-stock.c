@@ -23,11 +23,7 @@ static struct cache *cache;
 /* Connect to the test MariaDB and Redis. */
 static void setup(void)
 {
-	unit_config(&cfg,
-		    "[mysql]\nsocket = %s\nuser = root\npassword =\n[redis]\nsocket = %s\n"
-		    "[breaker]\ncooldown_ms = 300\n",
-		    unit_env("FLASHSALE_TEST_MYSQL_SOCKET"),
-		    unit_env("FLASHSALE_TEST_REDIS_SOCKET"));
+	unit_servers_config(&cfg, 300);
 	db = db_new(&cfg);
 	cache = cache_new(&cfg);
 	ck_assert_ptr_nonnull(db);

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <ctype.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,25 @@ static inline void unit_mysql_config(struct fs_config *cfg, long cooldown_ms)
 		    sock, cooldown_ms);
 }
 
+/* Skip the program without both test servers; else a clean environment, SIGPIPE ignored. */
+static inline void unit_require_servers(const char *program)
+{
+	unit_require(program, "FLASHSALE_TEST_MYSQL_SOCKET");
+	unit_require(program, "FLASHSALE_TEST_REDIS_SOCKET");
+	unit_clear_config_env();
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* A config for both test servers (MariaDB as root, Redis), breaker cooldown in ms. */
+static inline void unit_servers_config(struct fs_config *cfg, long cooldown_ms)
+{
+	unit_config(cfg,
+		    "[mysql]\nsocket = %s\nuser = root\npassword =\n[redis]\nsocket = %s\n"
+		    "[breaker]\ncooldown_ms = %ld\n",
+		    unit_env("FLASHSALE_TEST_MYSQL_SOCKET"),
+		    unit_env("FLASHSALE_TEST_REDIS_SOCKET"), cooldown_ms);
+}
+
 /* Monotonic milliseconds, for timing assertions. */
 static inline long long unit_now_ms(void)
 {
@@ -143,6 +163,24 @@ static inline void unit_sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0)
 		;
+}
+
+/*
+ * A suite of one test case named name: the tests (NULL-terminated), a fixture run around
+ * each (setup and teardown may be NULL), 30 s per test.
+ */
+static inline Suite *unit_suite(const char *name, void (*setup)(void), void (*teardown)(void),
+				const TTest *const *tests)
+{
+	Suite *s = suite_create(name);
+	TCase *tc = tcase_create(name);
+	if (setup || teardown)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	for (; *tests; tests++)
+		tcase_add_test(tc, *tests);
+	suite_add_tcase(s, tc);
+	return s;
 }
 
 /* Run a suite; the number of failed tests. */

@@ -1,7 +1,7 @@
 // seckill.js - the flash-sale page: the activity with a countdown on the server's clock; the
 // buy button unlocks at the start; buying is token → do → poll result (API.md, seckill).
 
-import { apiGet, apiPost, loggedIn, serverNowMs } from './api.js';
+import { ApiError, apiGet, apiPost, loggedIn, serverNowMs } from './api.js';
 import { discount, phase, PHASE_TEXT } from './sales.js';
 import { $, el, errText, fmtDuration, fmtTime, goLogin, header, intParam, safeImageUrl, showMsg, tick, yuan } from './ui.js';
 
@@ -22,13 +22,22 @@ const FAIL_TEXT = {
 	300002: 'Sold out — every unit has been taken.',
 };
 
-/** Failure reasons the result endpoint may give, in words for people. */
+/**
+ * Failure reasons the result endpoint gives (API.md: the stable strings of /seckill/result),
+ * compared whole, in words for people.
+ */
+const REASON_TEXT = {
+	'activity not found': FAIL_TEXT[600001],
+	'activity closed': FAIL_TEXT[600003],
+	'sold out': FAIL_TEXT[600004],
+	'purchase limit reached': FAIL_TEXT[600005],
+	'malformed intent': 'Your purchase could not be processed; nothing was charged and the unit went back on sale.',
+	'order could not be written': 'Your order could not be created; nothing was charged and the unit went back on sale.',
+};
+
+/** A failure reason in words for people. */
 function reasonText(reason) {
-	const r = String(reason || '').toLowerCase();
-	if (r.includes('sold')) return FAIL_TEXT[600004];
-	if (r.includes('limit')) return FAIL_TEXT[600005];
-	if (r.includes('end')) return FAIL_TEXT[600003];
-	return 'Your purchase did not go through' + (reason ? ': ' + reason : '.');
+	return REASON_TEXT[reason] || 'Your purchase did not go through' + (reason ? ': ' + reason : '.');
 }
 
 /** Load (or reload) the activity. */
@@ -140,6 +149,42 @@ async function poll(requestId) {
 	return { status: 'timeout' };
 }
 
+/** The attempts of one purchase, the wait before each retry (ms), and one attempt's timeout. */
+const BUY_RETRY_MS = [500, 1000, 2000];
+const BUY_TIMEOUT_MS = 8000;
+
+/** A client request id for /seckill/do: 32 hex digits (API.md: 8-64 of [A-Za-z0-9_-]). */
+function newRequestId() {
+	const b = new Uint8Array(16);
+	crypto.getRandomValues(b);
+	return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * POST /seckill/do with our own requestId, retried with the same id after a timeout, a
+ * network error or a 5xx: the server answers a retry with the first attempt's outcome, so a
+ * lost answer never buys a second unit.
+ */
+async function purchase(body) {
+	const path = '/seckill/v1/seckill/do?activityId=' + encodeURIComponent(body.activityId);
+	const req = { ...body, requestId: newRequestId() };
+	for (let attempt = 0; ; attempt++) {
+		let timer;
+		const timeout = new Promise((_, reject) => {
+			timer = setTimeout(() => reject(new ApiError(0, 'The shop did not answer in time.', 0)), BUY_TIMEOUT_MS);
+		});
+		try {
+			return await Promise.race([apiPost(path, req), timeout]);
+		} catch (e) {
+			const transient = e.code === 0 || e.status >= 500;
+			if (!transient || attempt >= BUY_RETRY_MS.length) throw e;
+			await sleep(BUY_RETRY_MS[attempt]);
+		} finally {
+			clearTimeout(timer);
+		}
+	}
+}
+
 /** Show the outcome of a purchase. */
 function showResult(r) {
 	const actions = $('result-actions');
@@ -187,11 +232,7 @@ $('buy-form').addEventListener('submit', async (ev) => {
 	showMsg('buy-msg', 'Verifying…', 'info');
 	try {
 		const t = await apiPost('/seckill/v1/seckill/token', { activityId: Number(act.id) });
-		const d = await apiPost('/seckill/v1/seckill/do?activityId=' + encodeURIComponent(act.id), {
-			activityId: Number(act.id),
-			token: t.token,
-			quantity: qty,
-		});
+		const d = await purchase({ activityId: Number(act.id), token: t.token, quantity: qty });
 		steps('queued');
 		showMsg('buy-msg', 'Queued — you are in line. Hold on, your order is being created…', 'info');
 		btn.textContent = 'Queued…';
