@@ -480,6 +480,60 @@ START_TEST(test_session_children)
 }
 END_TEST
 
+/* Collects what a revoke hands to its callback (jtis joined by spaces, expiries summed). */
+struct revoked_seen {
+	char jtis[256];
+	long long exp_sum;
+	int n;
+};
+
+/* auth_revoked_fn for the test: record the jti and its expiry. */
+static int revoked_seen_add(void *arg, const char *jti, long long exp)
+{
+	struct revoked_seen *s = arg;
+	size_t len = strlen(s->jtis);
+	snprintf(s->jtis + len, sizeof s->jtis - len, "%s ", jti);
+	s->exp_sum += exp;
+	s->n++;
+	return 0;
+}
+
+/* The _each revokes hand every revoked jti and its exp to the callback (for seckill). */
+START_TEST(test_session_revoke_each)
+{
+	struct cache *c = cache_new(&cfg);
+	struct auth_claims p, k, o;
+	char *t[3];
+	long long uid = 424246;
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[0], &p), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[1], &k), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[2], &o), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &p, NULL, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &k, p.jti, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &o, NULL, 10), 0);
+	struct revoked_seen seen = {.n = 0};
+	ck_assert_int_eq(auth_session_revoke_each(c, &k, revoked_seen_add, &seen), 0);
+	ck_assert_int_eq(seen.n, 2);
+	ck_assert_ptr_nonnull(strstr(seen.jtis, p.jti));
+	ck_assert_ptr_nonnull(strstr(seen.jtis, k.jti));
+	ck_assert_ptr_null(strstr(seen.jtis, o.jti));
+	ck_assert_int_eq(seen.exp_sum, p.exp + k.exp);
+	/* Revoking again hands nothing: they are gone. */
+	struct revoked_seen again = {.n = 0};
+	ck_assert_int_eq(auth_session_revoke_each(c, &k, revoked_seen_add, &again), 0);
+	ck_assert_int_eq(again.n, 0);
+	struct revoked_seen all = {.n = 0};
+	ck_assert_int_eq(auth_session_revoke_all_each(c, uid, revoked_seen_add, &all), 0);
+	ck_assert_int_eq(all.n, 1);
+	ck_assert_ptr_nonnull(strstr(all.jtis, o.jti));
+	ck_assert_int_eq(all.exp_sum, o.exp);
+	ck_assert_int_eq(auth_session_check(c, &o), 0);
+	for (int i = 0; i < 3; i++)
+		free(t[i]);
+	cache_free(c);
+}
+END_TEST
+
 /* The session names its user and carries the current role, which the check hands back. */
 START_TEST(test_session_user_and_role)
 {
@@ -551,6 +605,7 @@ static Suite *auth_suite(int with_redis)
 		tcase_add_test(ts, test_session_expired);
 		tcase_add_test(ts, test_session_cap);
 		tcase_add_test(ts, test_session_children);
+		tcase_add_test(ts, test_session_revoke_each);
 		tcase_add_test(ts, test_session_user_and_role);
 		suite_add_tcase(s, ts);
 	}
