@@ -226,8 +226,9 @@ stack_fcgi_start() {
 	# usercenter's password-hashing routes (register, login) have a pool of their own at a lower
 	# CPU priority: Argon2id hashes (64 MiB each) queue among themselves and yield the CPU to
 	# every other request, instead of filling the usercenter workers (nginx.conf, apache.conf).
+	# Only with usercenter itself: a partial restart (DOMAINS="payment order") leaves it alone.
 	bin="$BUILD/fcgi/usercenter/flashsale-usercenter"
-	if [ -x "$bin" ]; then
+	if [ -x "$bin" ] && [[ " $DOMAINS " == *" usercenter "* ]]; then
 		rm -f "$run/usercenter-auth.sock"
 		FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/usercenter.log" \
 			spawn-fcgi -s "$run/usercenter-auth.sock" -M 0660 "${who[@]}" \
