@@ -1,4 +1,4 @@
-/* auth.c - JWT issue/verify with libjwt 1.x; sessions are Redis keys fs:sess:<jti>. */
+/* auth.c - JWT issue/verify with libjwt 1.x; sessions in one Redis hash per user. */
 #include "auth.h"
 
 #include <errno.h>
@@ -85,39 +85,176 @@ fail:
 	return rc;
 }
 
-int auth_session_open(struct cache *c, const struct auth_claims *claims)
+/*
+ * Sessions live in one Redis hash per user, fs:usess:<uid>: field jti, value
+ * "<uid> <role> <iat> <exp> <family>", where family is the jti of the login the
+ * session was refreshed from (its own for a login). One key per user keeps every
+ * operation on one key (one Cluster slot), bounds the sessions a user can hold
+ * (the oldest are evicted past auth.max_sessions), lets "log out everywhere" be
+ * one DEL, and carries the role as it is now (role changes revoke the hash).
+ */
+
+/* Open: drop expired fields, evict the oldest past the cap, add the new one to its family. */
+static struct cache_script auth_open_script = {
+    .src =
+	"local key, now, cap, exp = KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), "
+	"tonumber(ARGV[5])\n"
+	"local family = ARGV[1]\n"
+	"if ARGV[6] ~= '' then\n"
+	"  local pv = redis.call('HGET', key, ARGV[6])\n"
+	"  local f = pv and string.match(pv, ' (%S+)$')\n"
+	"  if f and f ~= '-' then family = f else family = ARGV[6] end\n"
+	"end\n"
+	"local all = redis.call('HGETALL', key)\n"
+	"local live, maxexp = {}, exp\n"
+	"for i = 1, #all, 2 do\n"
+	"  local iat, e = string.match(all[i + 1], '^%d+ %S+ (%d+) (%d+)')\n"
+	"  e = tonumber(e or 0)\n"
+	"  if e <= now then redis.call('HDEL', key, all[i])\n"
+	"  else live[#live + 1] = {all[i], tonumber(iat)}; if e > maxexp then maxexp = e end end\n"
+	"end\n"
+	"table.sort(live, function(a, b) return a[2] < b[2] end)\n"
+	"local n = 0\n"
+	"while #live - n >= cap do n = n + 1; redis.call('HDEL', key, live[n][1]) end\n"
+	"redis.call('HSET', key, ARGV[1], ARGV[2] .. ' ' .. family)\n"
+	"redis.call('EXPIREAT', key, maxexp)\n"
+	"return n\n",
+};
+
+/*
+ * Revoke a session with its whole family: the login it was refreshed from and every
+ * session refreshed from that login (a client may refresh just before logging out).
+ */
+static struct cache_script auth_revoke_script = {
+    .src = "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
+	   "if not v then return {} end\n"
+	   "local fam = string.match(v, ' (%S+)$')\n"
+	   "if not fam or fam == '-' then fam = ARGV[1] end\n"
+	   "local all = redis.call('HGETALL', KEYS[1])\n"
+	   "local out = {}\n"
+	   "for i = 1, #all, 2 do\n"
+	   "  local f = string.match(all[i + 1], ' (%S+)$')\n"
+	   "  if all[i] == ARGV[1] or all[i] == fam or f == fam then\n"
+	   "    redis.call('HDEL', KEYS[1], all[i])\n"
+	   "    out[#out + 1] = all[i]\n"
+	   "    out[#out + 1] = string.match(all[i + 1], '^%d+ %S+ %d+ (%d+)') or '0'\n"
+	   "  end\n"
+	   "end\n"
+	   "return out\n",
+};
+
+/* Revoke every session of a user: the jti and exp of each, then the hash is gone. */
+static struct cache_script auth_revoke_all_script = {
+    .src = "local all = redis.call('HGETALL', KEYS[1])\n"
+	   "local out = {}\n"
+	   "for i = 1, #all, 2 do\n"
+	   "  out[#out + 1] = all[i]\n"
+	   "  out[#out + 1] = string.match(all[i + 1], '^%d+ %S+ %d+ (%d+)') or '0'\n"
+	   "end\n"
+	   "redis.call('DEL', KEYS[1])\n"
+	   "return out\n",
+};
+
+/* The per-user session hash key. */
+static void auth_session_key(long long uid, char *key, size_t len)
 {
-	long long ttl = claims->exp - (long long)time(NULL);
-	if (ttl <= 0)
-		return -1;
-	redisReply *r =
-	    cache_command(c, "SET fs:sess:%s %lld EX %lld", claims->jti, claims->user_id, ttl);
-	int ok = r && r->type == REDIS_REPLY_STATUS;
-	if (r)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
+	snprintf(key, len, "fs:usess:%lld", uid);
 }
 
-int auth_session_check(struct cache *c, const struct auth_claims *claims)
+int auth_session_open_child(struct cache *c, const struct auth_claims *claims, const char *parent,
+			    long max_sessions)
 {
-	redisReply *r = cache_command(c, "EXISTS fs:sess:%s", claims->jti);
-	if (!r || r->type != REDIS_REPLY_INTEGER) {
-		if (r)
-			freeReplyObject(r);
+	long long now = (long long)time(NULL);
+	if (claims->exp <= now)
 		return -1;
-	}
-	int live = r->integer == 1;
-	freeReplyObject(r);
-	return live;
-}
-
-int auth_session_revoke(struct cache *c, const struct auth_claims *claims)
-{
-	redisReply *r = cache_command(c, "DEL fs:sess:%s", claims->jti);
+	char key[48], value[128], snow[24], scap[24], sexp[24];
+	auth_session_key(claims->user_id, key, sizeof key);
+	snprintf(value, sizeof value, "%lld %s %lld %lld", claims->user_id, claims->role,
+		 claims->iat, claims->exp);
+	snprintf(snow, sizeof snow, "%lld", now);
+	snprintf(scap, sizeof scap, "%ld", max_sessions > 0 ? max_sessions : 1);
+	snprintf(sexp, sizeof sexp, "%lld", claims->exp);
+	const char *argv[] = {key, claims->jti, value, snow, scap, sexp, parent ? parent : ""};
+	redisReply *r = cache_eval(c, &auth_open_script, 1, 7, argv);
 	int ok = r && r->type == REDIS_REPLY_INTEGER;
 	if (r)
 		freeReplyObject(r);
 	return ok ? 0 : -1;
+}
+
+int auth_session_open(struct cache *c, const struct auth_claims *claims)
+{
+	return auth_session_open_child(c, claims, NULL, AUTH_DEFAULT_MAX_SESSIONS);
+}
+
+int auth_session_check(struct cache *c, struct auth_claims *claims)
+{
+	char key[48];
+	auth_session_key(claims->user_id, key, sizeof key);
+	redisReply *r = cache_command(c, "HGET %s %s", key, claims->jti);
+	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	int live = 0;
+	long long uid = 0, iat = 0, exp = 0;
+	char role[16];
+	/* The stored user id must be the token's, and the role is taken from the session. */
+	if (r->type == REDIS_REPLY_STRING &&
+	    sscanf(r->str, "%lld %15s %lld %lld", &uid, role, &iat, &exp) == 4 &&
+	    uid == claims->user_id && exp > (long long)time(NULL) &&
+	    (!strcmp(role, "user") || !strcmp(role, "admin"))) {
+		snprintf(claims->role, sizeof claims->role, "%s", role);
+		live = 1;
+	}
+	freeReplyObject(r);
+	return live;
+}
+
+/* Run a revoke script; hand each revoked (jti, exp) pair it answers to fn. */
+static int auth_revoke_run(struct cache *c, struct cache_script *script, int argc,
+			   const char **argv, auth_revoked_fn fn, void *arg)
+{
+	redisReply *r = cache_eval(c, script, 1, argc, argv);
+	int rc = r && r->type == REDIS_REPLY_ARRAY ? 0 : -1;
+	for (size_t i = 0; !rc && i + 1 < r->elements; i += 2) {
+		redisReply *j = r->element[i], *e = r->element[i + 1];
+		if (j->type != REDIS_REPLY_STRING || e->type != REDIS_REPLY_STRING)
+			continue;
+		if (fn && fn(arg, j->str, strtoll(e->str, NULL, 10)) < 0)
+			rc = -1;
+	}
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
+int auth_session_revoke_each(struct cache *c, const struct auth_claims *claims, auth_revoked_fn fn,
+			     void *arg)
+{
+	char key[48];
+	auth_session_key(claims->user_id, key, sizeof key);
+	const char *argv[] = {key, claims->jti};
+	return auth_revoke_run(c, &auth_revoke_script, 2, argv, fn, arg);
+}
+
+int auth_session_revoke(struct cache *c, const struct auth_claims *claims)
+{
+	return auth_session_revoke_each(c, claims, NULL, NULL);
+}
+
+int auth_session_revoke_all_each(struct cache *c, long long uid, auth_revoked_fn fn, void *arg)
+{
+	char key[48];
+	auth_session_key(uid, key, sizeof key);
+	const char *argv[] = {key};
+	return auth_revoke_run(c, &auth_revoke_all_script, 1, argv, fn, arg);
+}
+
+int auth_session_revoke_all(struct cache *c, long long uid)
+{
+	return auth_session_revoke_all_each(c, uid, NULL, NULL);
 }
 
 const char *auth_bearer(const char *header)

@@ -36,11 +36,37 @@ struct fs_config {
 	long access_expire; /* seconds */
 	long pwhash_opslimit;
 	long pwhash_memlimit_kib;
+	long max_sessions;  /* live sessions a user keeps; the oldest go first */
+	long refresh_after; /* seconds after issue before a token may be refreshed; 0: half life */
 	/* [usercenter] */
 	long login_fail_per_mobile;
 	long login_fail_window;
 	long login_per_addr;
 	long login_addr_window;
+	long login_fail_slow;      /* failures of one mobile (all addresses) before slowing */
+	long login_slow_interval;  /* then: one attempt per this many seconds per mobile */
+	long register_per_addr;    /* registrations per client address per window */
+	long register_addr_window; /* seconds */
+	char *trusted_addrs;       /* addresses exempt from per-address limits (comma list) */
+	long require_sms_code;     /* register needs an SMS code (1) or not (0) */
+	long sms_send_interval;    /* seconds between two codes to one mobile */
+	long sms_daily_per_mobile; /* codes per mobile per day */
+	long sms_daily_per_addr;   /* codes per client address per day */
+	long sms_code_ttl;         /* seconds a code lives */
+	long sms_max_tries;        /* wrong tries that burn a code */
+	/* [sms] (the SMS gateway client, common/sms.c) */
+	char *sms_gateway_url;   /* the provider's HTTP send endpoint (the simulator in tests) */
+	char *sms_access_key;    /* provider account */
+	char *sms_access_secret; /* provider secret (HMAC-SHA256 of the request) */
+	char *sms_sign_name;     /* the approved signature (签名) */
+	char *sms_template;      /* the approved template id */
+	long sms_timeout_ms;     /* whole-request timeout */
+	/* [wx] (WeChat mini-program login and the access token, common/wxapi.c) */
+	char *wx_api_base;    /* https://api.weixin.qq.com (the simulator in tests) */
+	char *wx_appid;       /* the mini-program's appid */
+	char *wx_secret;      /* its AppSecret */
+	long wx_timeout_ms;   /* whole-request timeout of a call to WeChat */
+	long wx_token_margin; /* refresh the access token this many seconds before expiry */
 	/* [http] */
 	long max_body;
 	long body_timeout_ms;
@@ -97,7 +123,7 @@ struct fs_config {
 	long events_max_deliveries;   /* redis: deliveries a handler may refuse before the event
 					 goes to its dead-letter stream */
 				      /* [jobs] (keys of jobs/ go here) */
-	char *notify_url;             /* WeChat subscribe-message endpoint of jobs/notify */
+	char *notify_url;             /* subscribe-message endpoint; empty: [wx] api_base's */
 	char *notify_template_id;     /* template of the "order paid" message */
 	long notify_attempts;         /* tries before a notification is given up */
 	long notify_backoff_ms;       /* first retry delay, doubled each time */

@@ -24,7 +24,7 @@ static const struct err_row err_table[] = {
     {E_FORBIDDEN, 403, "forbidden"},
     {E_NOT_FOUND, 404, "not found"},
     {E_TOO_LARGE, 413, "request body too large"},
-    {E_VERIFY_CODE, 400, "verification code wrong, expired or used up"},
+    {E_SMS_CODE, 400, "verification code wrong, expired or used up"},
     {E_CHALLENGE, 403, "anti-bot challenge missing, wrong, expired or already used"},
     {E_MOBILE_TAKEN, 409, "mobile already registered"},
     {E_LOGIN_FAILED, 401, "mobile or password incorrect"},

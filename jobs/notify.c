@@ -1,6 +1,7 @@
 /*
  * notify.c - flashsale-notify: order.paid events -> a WeChat subscribe message
- * to the buyer, POSTed to jobs.notify_url. Each order gets one row in
+ * to the buyer, sent through WeChat's /cgi-bin/message/subscribe/send with the
+ * access token common/wxapi.c shares ([wx] settings). Each order gets one row in
  * flashsale_order.notification (unique per order and kind), so duplicate
  * events send once; failed sends are retried with doubling delays by a sweeper
  * until jobs.notify_attempts, then marked failed.
@@ -8,14 +9,17 @@
  * usage: flashsale-notify [-c CONFIG]              the daemon (consumer + sweeper)
  *        flashsale-notify [-c CONFIG] --send SN    send (or resend) one order's message now
  */
-#include <curl/curl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 #include "job.h"
 #include "log.h"
+#include "wxapi.h"
 
 /* The consumer group of this job on order.paid, and the kind of its rows. */
 #define NOTIFY_GROUP "notify"
@@ -24,23 +28,16 @@
 #define NOTIFY_LEASE_MS 60000LL
 /* Longest wait between two attempts. */
 #define NOTIFY_BACKOFF_MAX_MS 3600000LL
-/* Largest response body kept from the endpoint. */
-#define NOTIFY_REPLY_MAX 8192
 
 /* Row status values (sql/007_order_jobs.sql). */
 enum notify_status { NOTIFY_PENDING = 0, NOTIFY_SENT = 1, NOTIFY_FAILED = 2, NOTIFY_SKIPPED = 3 };
 
-/* One sender: a database handle and a curl handle of its own thread. */
+/* One sender: a database handle, and a WeChat client (with its own Redis) of its thread. */
 struct notifier {
 	const struct fs_config *cfg;
 	struct db *db;
-	CURL *curl;
-};
-
-/* A response body, bounded. */
-struct notify_reply {
-	char buf[NOTIFY_REPLY_MAX + 1];
-	size_t len;
+	struct cache *cache;
+	struct wxapi *wx;
 };
 
 /* Wall-clock milliseconds (next_try_ms is absolute). */
@@ -51,15 +48,23 @@ static long long notify_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* curl write callback: keep the first NOTIFY_REPLY_MAX bytes. */
-static size_t notify_write(char *p, size_t size, size_t n, void *ctx)
+/* Make n's WeChat client (and the Redis handle its token cache uses). 0 or -1. */
+static int notifier_open(struct notifier *n, const struct fs_config *cfg, struct db *db)
 {
-	struct notify_reply *r = ctx;
-	size_t len = size * n, room = NOTIFY_REPLY_MAX - r->len;
-	memcpy(r->buf + r->len, p, len < room ? len : room);
-	r->len += len < room ? len : room;
-	r->buf[r->len] = '\0';
-	return len;
+	n->cfg = cfg;
+	n->db = db;
+	n->cache = cache_new(cfg);
+	n->wx = n->cache ? wxapi_new(cfg, n->cache) : NULL;
+	return n->wx ? 0 : -1;
+}
+
+/* Free what notifier_open made. */
+static void notifier_close(struct notifier *n)
+{
+	wxapi_free(n->wx);
+	cache_free(n->cache);
+	n->wx = NULL;
+	n->cache = NULL;
 }
 
 /* The first max characters of a UTF-8 string (WeChat "thing" values hold 20). */
@@ -96,52 +101,32 @@ static json_t *notify_message(const struct fs_config *cfg, const char *sn, const
 			 "time4", "value", when);
 }
 
-/* POST body to the endpoint; 0 when WeChat answered errcode 0 (msgid kept), else -1. */
+/* Send body through subscribe/send; 0 when WeChat answered errcode 0 (msgid kept), else -1. */
 static int notify_post(struct notifier *n, const char *body, char *err, size_t errlen, char *msgid,
 		       size_t msgidlen)
 {
-	struct notify_reply reply = {.len = 0};
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	long status = 0;
-	int rc = -1;
-
-	curl_easy_reset(n->curl);
-	curl_easy_setopt(n->curl, CURLOPT_URL, n->cfg->notify_url);
-	curl_easy_setopt(n->curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(n->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(n->curl, CURLOPT_WRITEFUNCTION, notify_write);
-	curl_easy_setopt(n->curl, CURLOPT_WRITEDATA, &reply);
-	curl_easy_setopt(n->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-	curl_easy_setopt(n->curl, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(n->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(n->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	CURLcode cc = curl_easy_perform(n->curl);
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(n->curl, CURLINFO_RESPONSE_CODE, &status);
-	json_t *v = json_loadb(reply.buf, reply.len, 0, NULL);
-	json_t *code = json_object_get(v, "errcode");
-	if (status != 200 || !json_is_integer(code) || json_integer_value(code) != 0) {
-		snprintf(err, errlen, "HTTP %ld errcode %lld %s", status,
-			 json_is_integer(code) ? (long long)json_integer_value(code) : -1LL,
-			 json_is_string(json_object_get(v, "errmsg"))
-			     ? json_string_value(json_object_get(v, "errmsg"))
-			     : "");
-	} else {
+	json_t *v = NULL;
+	long errcode = 0;
+	const char *url =
+	    n->cfg->notify_url[0] ? n->cfg->notify_url : "/cgi-bin/message/subscribe/send";
+	int rc = wxapi_post(n->wx, "subscribe_send", url, body, &v, &errcode);
+	if (rc == WXAPI_OK) {
 		json_t *id = json_object_get(v, "msgid");
 		if (json_is_integer(id))
 			snprintf(msgid, msgidlen, "%lld", (long long)json_integer_value(id));
 		else
 			snprintf(msgid, msgidlen, "%s",
 				 json_is_string(id) ? json_string_value(id) : "");
-		rc = 0;
+	} else if (rc == WXAPI_REJECTED) {
+		const char *m = json_string_value(json_object_get(v, "errmsg"));
+		snprintf(err, errlen, "errcode %ld %.200s", errcode, m ? m : "");
+	} else if (wxapi_last_status(n->wx)) {
+		snprintf(err, errlen, "HTTP %ld: %s", wxapi_last_status(n->wx), wxapi_strerror(rc));
+	} else {
+		snprintf(err, errlen, "%s", wxapi_strerror(rc));
 	}
 	json_decref(v);
-out:
-	curl_slist_free_all(h);
-	return rc;
+	return rc == WXAPI_OK ? 0 : -1;
 }
 
 /* Record the outcome of attempt number `attempts`. 0 or -1. */
@@ -295,12 +280,12 @@ static int notify_sweep(struct notifier *n)
 static void *notify_consumer(void *arg)
 {
 	struct job *j = arg;
-	struct notifier n = {.cfg = &j->cfg, .db = j->db, .curl = curl_easy_init()};
-	if (n.curl)
+	struct notifier n;
+	if (notifier_open(&n, &j->cfg, j->db) == 0)
 		event_consume(j->bus, NOTIFY_GROUP, "order.paid", on_order_paid, &n, &job_stop);
 	else
-		log_error("notify: curl_easy_init failed");
-	curl_easy_cleanup(n.curl);
+		log_error("notify: cannot make the WeChat client");
+	notifier_close(&n);
 	job_stop = 1;
 	return NULL;
 }
@@ -308,14 +293,15 @@ static void *notify_consumer(void *arg)
 /* --send SN: (re)send one order's message now; exit 0 if sent. */
 static int notify_send_one(struct job *j, const char *sn)
 {
-	struct notifier n = {.cfg = &j->cfg, .db = j->db, .curl = curl_easy_init()};
+	struct notifier n;
 	json_t *row = NULL;
 	int rc = 1;
 
-	if (!n.curl || db_query_row(j->db, &row,
-				    "SELECT user_id FROM flashsale_order.orders WHERE sn = ? AND "
-				    "trade_state IN (1, 2)",
-				    "s", sn)) {
+	if (notifier_open(&n, &j->cfg, j->db) < 0 ||
+	    db_query_row(j->db, &row,
+			 "SELECT user_id FROM flashsale_order.orders WHERE sn = ? AND "
+			 "trade_state IN (1, 2)",
+			 "s", sn)) {
 		fprintf(stderr, "flashsale-notify: database error\n");
 		goto out;
 	}
@@ -351,7 +337,7 @@ static int notify_send_one(struct job *j, const char *sn)
 	rc = st == NOTIFY_SENT ? 0 : 1;
 out:
 	json_decref(row);
-	curl_easy_cleanup(n.curl);
+	notifier_close(&n);
 	return rc;
 }
 
@@ -378,6 +364,7 @@ static int notify_run(struct job *j)
 	pthread_t consumer;
 	int rc = 0;
 
+	/* Before the threads: wxapi_new's own call then only counts up. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
 	if (notify_send_sn) {
@@ -385,12 +372,14 @@ static int notify_run(struct job *j)
 		goto out;
 	}
 	/* The sweeper (this thread) has its own database handle; the consumer uses j->db. */
-	struct notifier sweeper = {.cfg = &j->cfg, .db = db_new(&j->cfg), .curl = curl_easy_init()};
-	if (!sweeper.db || !sweeper.curl || pthread_create(&consumer, NULL, notify_consumer, j)) {
+	struct notifier sweeper;
+	int opened = notifier_open(&sweeper, &j->cfg, db_new(&j->cfg));
+	if (opened < 0 || !sweeper.db || pthread_create(&consumer, NULL, notify_consumer, j)) {
 		log_error("notify: cannot start");
 		rc = 1;
 	} else {
-		log_info("notify ready: sending to %s", j->cfg.notify_url);
+		log_info("notify ready: sending to %s",
+			 j->cfg.notify_url[0] ? j->cfg.notify_url : j->cfg.wx_api_base);
 		while (!job_stop) {
 			notify_sweep(&sweeper);
 			struct timespec ts = {0, 200 * 1000000L};
@@ -398,7 +387,7 @@ static int notify_run(struct job *j)
 		}
 		pthread_join(consumer, NULL);
 	}
-	curl_easy_cleanup(sweeper.curl);
+	notifier_close(&sweeper);
 	db_free(sweeper.db);
 out:
 	curl_global_cleanup();

@@ -52,6 +52,9 @@ stack_secrets() {
 	stack_secret "$sec" seckill_pow_secret 32
 	stack_secret "$sec" mysql_password 24
 	stack_secret "$sec" wxpay_apiv3_key 16
+	# [wx], [sms]: the mini-program's AppSecret and the SMS gateway's secret (the simulator's).
+	stack_secret "$sec" wx_secret 16
+	stack_secret "$sec" sms_secret 16
 	for k in merchant platform; do
 		if [ ! -s "$sec/wxpay_${k}_key.pem" ]; then
 			(umask 027 && openssl genrsa -out "$sec/wxpay_${k}_key.pem" 2048 2>/dev/null &&
@@ -80,13 +83,17 @@ stack_secrets() {
 # The config file of a stack (tools/stack/flashsale.conf.in); secrets are made once and kept.
 # MODE test: cheaper Argon2id, a loose per-address login cap so suites log in many users from
 # 127.0.0.1 (the per-mobile failure limit stays), tracing to the tracing test's receiver, and
-# crashed consumers' pending events claimed after 2 s instead of 30 s.
+# crashed consumers' pending events claimed after 2 s instead of 30 s; tokens refreshable 2 s
+# after issue (tests wait for refreshAfter) and the suites' own address 127.0.0.1 trusted past
+# the per-address caps (their tests use other loopback addresses).
 stack_config() {
 	local var=$1 run=$2 mode=$3 port=$4 sec="$1/secrets"
-	local ops=2 mem=65536 per_addr=30 otlp="" sample=1 claim=30000 check_slots=0
+	local ops=2 mem=65536 per_addr=30 otlp="" sample=1 claim=30000 check_slots=0 refresh_after=0
+	local trusted=""
 	if [ "$mode" = test ]; then
 		# check_slots: refuse scripts whose keys span Redis Cluster slots, in either mode.
-		ops=1 mem=8192 per_addr=100000 sample=100 claim=2000 check_slots=1
+		ops=1 mem=8192 per_addr=100000 sample=100 claim=2000 check_slots=1 refresh_after=2
+		trusted=127.0.0.1
 		otlp="http://127.0.0.1:$PORT_OTLP/v1/traces"
 	fi
 	stack_secrets "$sec"
@@ -102,7 +109,9 @@ stack_config() {
 		WX_MCHID=$WX_MCHID WX_APPID=$WX_APPID \
 		WX_MERCHANT_SERIAL="$(cat "$sec/wxpay_merchant_serial")" \
 		WX_PLATFORM_SERIAL="$(cat "$sec/wxpay_platform_serial")" \
-		WX_APIV3_KEY="$(cat "$sec/wxpay_apiv3_key")"
+		WX_APIV3_KEY="$(cat "$sec/wxpay_apiv3_key")" \
+		REFRESH_AFTER=$refresh_after TRUSTED_ADDRS="$trusted" \
+		WX_SECRET="$(cat "$sec/wx_secret")" SMS_SECRET="$(cat "$sec/sms_secret")"
 	stack_own_config "$var/flashsale.conf" "$sec" "$sec"/*
 }
 

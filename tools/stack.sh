@@ -8,6 +8,8 @@
 DOMAINS="usercenter product seckill order payment coupon"
 DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify trace-exporter coupon-writer"}
 JOBS_PER_DOMAIN=${FLASHSALE_WORKERS:-4}
+# Workers of usercenter's password-hashing pool (register, login).
+HASH_WORKERS=${FLASHSALE_HASH_WORKERS:-2}
 # Redis never evicts (stock, sessions and intents live there): past this it refuses writes.
 REDIS_MAXMEMORY=${FLASHSALE_REDIS_MAXMEMORY:-1gb}
 
@@ -101,7 +103,8 @@ stack_wxpay_sim_start() {
 		die "port $sport (WeChat Pay simulator) is taken (set FLASHSALE_PORT)"
 	fi
 	# The APIv3 key goes by environment, not argv (ps shows argv to every user).
-	(WXPAY_SIM_APIV3_KEY="$(cat "$sec/wxpay_apiv3_key")" setsid node "$TOP/tools/wxpay-sim/sim.mjs" \
+	(WXPAY_SIM_APIV3_KEY="$(cat "$sec/wxpay_apiv3_key")" WXPAY_SIM_WX_SECRET="$(cat "$sec/wx_secret")" \
+		WXPAY_SIM_SMS_SECRET="$(cat "$sec/sms_secret")" setsid node "$TOP/tools/wxpay-sim/sim.mjs" \
 		--port "$sport" --mchid "$WX_MCHID" \
 		--appid "$WX_APPID" --merchant-serial "$(cat "$sec/wxpay_merchant_serial")" \
 		--merchant-public-key "$sec/wxpay_merchant_pub.pem" \
@@ -220,6 +223,20 @@ stack_fcgi_start() {
 			"$TOP/tools/fcgi-worker.sh" "$bin" >/dev/null 2>>"$var/log/$d.log" ||
 			die "spawn-fcgi $d failed"
 	done
+	# usercenter's password-hashing routes (register, login) have a pool of their own at a lower
+	# CPU priority: Argon2id hashes (64 MiB each) queue among themselves and yield the CPU to
+	# every other request, instead of filling the usercenter workers (nginx.conf, apache.conf).
+	# Only with usercenter itself: a partial restart (DOMAINS="payment order") leaves it alone.
+	bin="$BUILD/fcgi/usercenter/flashsale-usercenter"
+	if [ -x "$bin" ] && [[ " $DOMAINS " == *" usercenter "* ]]; then
+		rm -f "$run/usercenter-auth.sock"
+		FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/usercenter.log" \
+			spawn-fcgi -s "$run/usercenter-auth.sock" -M 0660 "${who[@]}" \
+			-P "$run/usercenter-auth.extra.pid" -- /usr/bin/nice -n 10 \
+			/usr/bin/multiwatch -f "$HASH_WORKERS" -r 1000 -t 1000 -- \
+			"$TOP/tools/fcgi-worker.sh" "$bin" >/dev/null 2>>"$var/log/usercenter.log" ||
+			die "spawn-fcgi usercenter-auth failed"
+	fi
 }
 
 # Start each built daemon job under a restart loop (the supervisor), as the stack's user.
@@ -341,6 +358,7 @@ stack_down() {
 	for f in "$run"/*.extra.pid; do [ -e "$f" ] && files+=("$f"); done
 	stop_pidfiles "${files[@]}" "$run/wxpay-sim.pid"
 	for d in $DOMAINS; do rm -f "$run/$d.sock"; done
+	rm -f "$run/usercenter-auth.sock"
 	stop_pidfiles "$run/redis.pid" "$run/mysqld.pid"
 	return 0
 }

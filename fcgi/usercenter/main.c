@@ -26,10 +26,31 @@ static const struct route usercenter_routes[] = {
      .path = "/usercenter/v1/user/logout",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = user_logout},
+    {.method = "POST",
+     .path = "/usercenter/v1/user/smsCode",
+     .flags = ROUTE_BODY,
+     .handler = user_sms_code},
+    {.method = "POST",
+     .path = "/usercenter/v1/user/loginBySms",
+     .flags = ROUTE_BODY,
+     .handler = user_login_by_sms},
+    {.method = "POST",
+     .path = "/usercenter/v1/user/wxMiniAuth",
+     .flags = ROUTE_BODY,
+     .handler = user_wx_mini_auth},
+    {.method = "POST",
+     .path = "/usercenter/v1/user/wxBind",
+     .flags = ROUTE_AUTH | ROUTE_BODY,
+     .handler = user_wx_bind},
+    {.method = "POST",
+     .path = "/usercenter/v1/user/wxPhone",
+     .flags = ROUTE_AUTH | ROUTE_BODY,
+     .handler = user_wx_phone},
 };
 
 int main(int argc, char **argv)
 {
 	return http_main("usercenter", usercenter_routes,
-			 sizeof usercenter_routes / sizeof usercenter_routes[0], NULL, argc, argv);
+			 sizeof usercenter_routes / sizeof usercenter_routes[0], user_wx_init, argc,
+			 argv);
 }

@@ -67,6 +67,7 @@ done
 check "sample config /etc/flashsale/flashsale.conf" has /etc/flashsale/flashsale.conf
 check "systemd unit template flashsale-fcgi@" has "/lib/systemd/system/flashsale-fcgi@.service"
 check "systemd unit template flashsale-job@" has "/lib/systemd/system/flashsale-job@.service"
+check "systemd unit flashsale-usercenter-auth" has "/lib/systemd/system/flashsale-usercenter-auth.service"
 check "cron file /etc/cron.d/flashsale" has /etc/cron.d/flashsale
 check "logrotate file" has /etc/logrotate.d/flashsale
 check "nginx configuration" has /usr/share/flashsale/nginx.conf

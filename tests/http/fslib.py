@@ -324,3 +324,116 @@ def domain_workers(domain):
         except OSError:
             pass
     return pids
+
+
+# --- usercenter: calls from other loopback addresses, WeChat login codes, the SMS outbox -----
+
+def call_from(addr, method, path, body=None, token=None, timeout=30):
+    """Like call(), with the connection's source address bound to addr (e.g. 127.0.0.7)."""
+    u = urllib.parse.urlparse(BASE_URL)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout,
+                                      source_address=(addr, 0))
+    h = {"Connection": "close", "Content-Type": "application/json"}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    try:
+        conn.request(method, path, body=json.dumps({} if body is None else body).encode(),
+                     headers=h)
+        r = conn.getresponse()
+        resp = Resp(r.status, r.getheaders(), r.read())
+        record_response(method, path, resp)
+        return resp
+    finally:
+        conn.close()
+
+
+def random_loopback():
+    """A random loopback address other than 127.0.0.1 (fresh per-address counters)."""
+    return "127.%d.%d.%d" % (random.randrange(1, 255), random.randrange(0, 256),
+                             random.randrange(1, 255))
+
+
+def wx_code(openid=None, phone=None):
+    """A wx.login code (or, with phone, a getPhoneNumber code) from the simulator: (code, openid)."""
+    body = {}
+    if openid:
+        body["openid"] = openid
+    if phone:
+        body["phone"] = phone
+    r = sim_call("POST", "/simulator/wx/login", body)
+    assert r.status == 200, r
+    return r.json["code"], r.json["openid"]
+
+
+def wx_controls(**body):
+    """POST /simulator/wx/controls; returns the answer ({issued, valid})."""
+    r = sim_call("POST", "/simulator/wx/controls", body)
+    assert r.status == 200, r
+    return r.json
+
+
+def sms_outbox(mobile):
+    """The simulated SMS gateway's messages to mobile, newest first."""
+    r = sim_call("GET", "/simulator/sms?mobile=" + mobile)
+    assert r.status == 200, r
+    return r.json["list"]
+
+
+def _fcgi_record(rtype, content, rid=1):
+    """One FastCGI record (version 1, no padding)."""
+    import struct
+    return struct.pack(">BBHHBx", 1, rtype, rid, len(content), 0) + content
+
+
+def _fcgi_pairs(params):
+    """FastCGI name-value pairs."""
+    import struct
+    out = b""
+    for k, v in params.items():
+        k, v = k.encode(), v.encode()
+        for n in (len(k), len(v)):
+            out += bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+        out += k + v
+    return out
+
+
+def fcgi_call(sock_path, method, uri, body=b"", params=None, timeout=30):
+    """One request straight to a FastCGI program's socket (no web server); returns a Resp."""
+    import socket
+    import struct
+    env = {"REQUEST_METHOD": method, "REQUEST_URI": uri, "QUERY_STRING": "",
+           "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+           "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1"}
+    env.update(params or {})
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        s.sendall(_fcgi_record(1, struct.pack(">HB5x", 1, 0)) +
+                  _fcgi_record(4, _fcgi_pairs(env)) + _fcgi_record(4, b"") +
+                  (_fcgi_record(5, body) if body else b"") + _fcgi_record(5, b""))
+        buf, out = b"", b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 8:
+                _, rtype, _, clen, plen = struct.unpack(">BBHHBx", buf[:8])
+                if len(buf) < 8 + clen + plen:
+                    break
+                if rtype == 6:
+                    out += buf[8:8 + clen]
+                buf = buf[8 + clen + plen:]
+                if rtype == 3:
+                    buf = None
+                    break
+            if buf is None:
+                break
+    finally:
+        s.close()
+    head, _, payload = out.partition(b"\r\n\r\n")
+    headers = [tuple(x.strip() for x in line.split(":", 1))
+               for line in head.decode("latin-1").split("\r\n") if ":" in line]
+    status = int(dict(headers).get("Status", "200").split()[0])
+    return Resp(status, headers, payload)

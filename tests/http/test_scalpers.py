@@ -340,11 +340,18 @@ class ScalperFarm(unittest.TestCase):
                             requireReservation=True, powDifficulty=5000,
                             minAccountAge=86400, maxAccountsPerAddress=self.CAP)
         farm_addr = "127.0.0.50"
+        cap = int(fslib.conf_value("usercenter", "register_per_addr"))
+        # The farm registers a minute before the sale, from its address: the per-address
+        # registration cap stops it there, so it registers the rest through proxies (other
+        # addresses) and then acts from its one address. Half its accounts are bought old ones.
+        mine = [post("/usercenter/v1/user/register",
+                     {"mobile": fslib.unique_mobile(), "password": "secret123"},
+                     source=farm_addr) for _ in range(cap + 5)]
+        self.assertEqual(sum(r.code == OK for r in mine), cap, [r.code for r in mine])
+        self.assertTrue(all(r.code == 100007 for r in mine if r.code != OK))
         with concurrent.futures.ThreadPoolExecutor(16) as ex:
-            # The farm registers a minute before the sale; half its accounts are bought old
-            # ones. Honest users have old accounts and each their own address.
-            farm = list(ex.map(lambda i: user(source=farm_addr, age_days=30 if i % 2 else 0),
-                               range(self.FARM)))
+            farm = list(ex.map(lambda i: user(source="127.0.3.%d" % (i + 1),
+                                              age_days=30 if i % 2 else 0), range(self.FARM)))
             honest = list(ex.map(lambda i: (user(age_days=30), "127.0.1.%d" % (i + 1)),
                                  range(self.HONEST)))
             for _, tok in farm:

@@ -82,6 +82,14 @@ def poison_xadd(aid, rid, uid, qty):
                  "aid", str(aid), "qty", str(qty))
 
 
+def jti(token):
+    """The jti claim of an access token (its payload, not verified)."""
+    import base64
+    import json
+    p = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["jti"]
+
+
 class Revocation(unittest.TestCase):
     """Item 8: logout revokes the token on /seckill/do at once (same EVAL, no session lookup)."""
 
@@ -104,6 +112,37 @@ class Revocation(unittest.TestCase):
         # A new login buys again (its own jti).
         u2 = fslib.login(mobile)
         self.assertEqual(do(u2, aid, sk_token(u2, aid)).code, OK)
+
+    def test_logout_all_stops_every_session_buying(self):
+        """Logout {all: true}: every session's jti is revoked on /seckill/do, not just the caller's."""
+        aid, _ = make_activity(stock=10, limit=2)
+        mobile, u = fslib.register()
+        u2 = fslib.login(mobile)            # a second session (another device)
+        other = users(1)[0]
+        toks = [(t, sk_token(t, aid)) for t in (u, u2)]
+        self.assertEqual(post("/usercenter/v1/user/logout", {"all": True}, token=u).code, OK)
+        for t, tok in toks:
+            r = do(t, aid, tok)
+            self.assertEqual((r.status, r.code), (401, 100003), r)
+            self.assertTrue(redis("ZSCORE", "{a:%d}:revoked" % aid, jti(t)), "jti not revoked")
+        self.assertEqual(redis_state(aid)[:2], (10, 0))
+        self.assertEqual(do(other, aid, sk_token(other, aid)).code, OK)
+
+    def test_logout_revokes_the_family_on_seckill(self):
+        """Logging out with a refreshed token also revokes the login it came from on /seckill/do."""
+        aid, _ = make_activity(stock=10, limit=2)
+        _, u = fslib.register()
+        tok = sk_token(u, aid)
+        r = wait_until(lambda: (lambda r: r if r.code != 100007 else None)(
+            post("/usercenter/v1/user/refresh", {}, token=u)), timeout=10, interval=0.25)
+        self.assertTrue(r and r.code == OK, r)
+        child = r.data["accessToken"]
+        self.assertEqual(post("/usercenter/v1/user/logout", {}, token=child).code, OK)
+        for t in (u, child):
+            self.assertTrue(redis("ZSCORE", "{a:%d}:revoked" % aid, jti(t)), "jti not revoked")
+        r = do(u, aid, tok)
+        self.assertEqual((r.status, r.code), (401, 100003), r)
+        self.assertEqual(redis_state(aid)[:2], (10, 0))
 
     def test_route_flag_checks_the_token(self):
         aid, _ = make_activity()

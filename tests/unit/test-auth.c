@@ -358,7 +358,7 @@ START_TEST(test_bearer)
 }
 END_TEST
 
-/* Sessions: open makes check 1, revoke makes it 0; the key expires with the token. */
+/* Sessions: open makes check 1, revoke makes it 0; the user's hash expires with the token. */
 START_TEST(test_session)
 {
 	struct cache *c = cache_new(&cfg);
@@ -369,7 +369,7 @@ START_TEST(test_session)
 	ck_assert_int_eq(auth_session_check(c, &a), 0);
 	ck_assert_int_eq(auth_session_open(c, &a), 0);
 	ck_assert_int_eq(auth_session_check(c, &a), 1);
-	redisReply *r = cache_command(c, "TTL fs:sess:%s", a.jti);
+	redisReply *r = cache_command(c, "TTL fs:usess:%lld", a.user_id);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
 	ck_assert_msg(r->integer > cfg.access_expire - 10 && r->integer <= cfg.access_expire,
@@ -415,6 +415,153 @@ START_TEST(test_session_expired)
 }
 END_TEST
 
+/* A user keeps at most max_sessions sessions; the oldest go first. */
+START_TEST(test_session_cap)
+{
+	struct cache *c = cache_new(&cfg);
+	struct auth_claims a[5];
+	char *t[5];
+	long long uid = 424242;
+	ck_assert_int_eq(auth_session_revoke_all(c, uid), 0);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[i], &a[i]), 0);
+		a[i].iat += i; /* distinct ages */
+		ck_assert_int_eq(auth_session_open_child(c, &a[i], NULL, 3), 0);
+	}
+	ck_assert_int_eq(auth_session_check(c, &a[0]), 0);
+	ck_assert_int_eq(auth_session_check(c, &a[1]), 0);
+	for (int i = 2; i < 5; i++)
+		ck_assert_int_eq(auth_session_check(c, &a[i]), 1);
+	ck_assert_int_eq(auth_session_revoke_all(c, uid), 0);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(auth_session_check(c, &a[i]), 0);
+		free(t[i]);
+	}
+	cache_free(c);
+}
+END_TEST
+
+/* Revoking a session revokes its family (login and refreshes), not other logins. */
+START_TEST(test_session_children)
+{
+	struct cache *c = cache_new(&cfg);
+	struct auth_claims p, k, g, o;
+	char *t[4];
+	long long uid = 424243;
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[0], &p), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[1], &k), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[2], &g), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[3], &o), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &p, NULL, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &k, p.jti, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &g, k.jti, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &o, NULL, 10), 0);
+	ck_assert_int_eq(auth_session_revoke(c, &p), 0);
+	ck_assert_int_eq(auth_session_check(c, &p), 0);
+	ck_assert_int_eq(auth_session_check(c, &k), 0);
+	ck_assert_int_eq(auth_session_check(c, &g), 0);
+	ck_assert_int_eq(auth_session_check(c, &o), 1);
+	/* Revoking the newest of a family ends the login it came from too. */
+	struct auth_claims q, r2;
+	char *t2[2];
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t2[0], &q), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t2[1], &r2), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &q, NULL, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &r2, q.jti, 10), 0);
+	ck_assert_int_eq(auth_session_revoke(c, &r2), 0);
+	ck_assert_int_eq(auth_session_check(c, &q), 0);
+	ck_assert_int_eq(auth_session_check(c, &o), 1);
+	free(t2[0]);
+	free(t2[1]);
+	auth_session_revoke_all(c, uid);
+	for (int i = 0; i < 4; i++)
+		free(t[i]);
+	cache_free(c);
+}
+END_TEST
+
+/* Collects what a revoke hands to its callback (jtis joined by spaces, expiries summed). */
+struct revoked_seen {
+	char jtis[256];
+	long long exp_sum;
+	int n;
+};
+
+/* auth_revoked_fn for the test: record the jti and its expiry. */
+static int revoked_seen_add(void *arg, const char *jti, long long exp)
+{
+	struct revoked_seen *s = arg;
+	size_t len = strlen(s->jtis);
+	snprintf(s->jtis + len, sizeof s->jtis - len, "%s ", jti);
+	s->exp_sum += exp;
+	s->n++;
+	return 0;
+}
+
+/* The _each revokes hand every revoked jti and its exp to the callback (for seckill). */
+START_TEST(test_session_revoke_each)
+{
+	struct cache *c = cache_new(&cfg);
+	struct auth_claims p, k, o;
+	char *t[3];
+	long long uid = 424246;
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[0], &p), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[1], &k), 0);
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "user", &t[2], &o), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &p, NULL, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &k, p.jti, 10), 0);
+	ck_assert_int_eq(auth_session_open_child(c, &o, NULL, 10), 0);
+	struct revoked_seen seen = {.n = 0};
+	ck_assert_int_eq(auth_session_revoke_each(c, &k, revoked_seen_add, &seen), 0);
+	ck_assert_int_eq(seen.n, 2);
+	ck_assert_ptr_nonnull(strstr(seen.jtis, p.jti));
+	ck_assert_ptr_nonnull(strstr(seen.jtis, k.jti));
+	ck_assert_ptr_null(strstr(seen.jtis, o.jti));
+	ck_assert_int_eq(seen.exp_sum, p.exp + k.exp);
+	/* Revoking again hands nothing: they are gone. */
+	struct revoked_seen again = {.n = 0};
+	ck_assert_int_eq(auth_session_revoke_each(c, &k, revoked_seen_add, &again), 0);
+	ck_assert_int_eq(again.n, 0);
+	struct revoked_seen all = {.n = 0};
+	ck_assert_int_eq(auth_session_revoke_all_each(c, uid, revoked_seen_add, &all), 0);
+	ck_assert_int_eq(all.n, 1);
+	ck_assert_ptr_nonnull(strstr(all.jtis, o.jti));
+	ck_assert_int_eq(all.exp_sum, o.exp);
+	ck_assert_int_eq(auth_session_check(c, &o), 0);
+	for (int i = 0; i < 3; i++)
+		free(t[i]);
+	cache_free(c);
+}
+END_TEST
+
+/* The session names its user and carries the current role, which the check hands back. */
+START_TEST(test_session_user_and_role)
+{
+	struct cache *c = cache_new(&cfg);
+	struct auth_claims a;
+	char *tok = NULL;
+	long long uid = 424244;
+	ck_assert_int_eq(auth_token_new(&cfg, uid, "admin", &tok, &a), 0);
+	ck_assert_int_eq(auth_session_open(c, &a), 0);
+	struct auth_claims other = a;
+	other.user_id = uid + 1; /* same jti, another user */
+	ck_assert_int_eq(auth_session_check(c, &other), 0);
+	char v[128];
+	snprintf(v, sizeof v, "%lld user %lld %lld -", uid, a.iat, a.exp);
+	redisReply *r = cache_command(c, "HSET fs:usess:%lld %s %s", uid, a.jti, v);
+	freeReplyObject(r);
+	ck_assert_int_eq(auth_session_check(c, &a), 1);
+	ck_assert_str_eq(a.role, "user");
+	snprintf(v, sizeof v, "%lld user %lld %lld -", uid + 1, a.iat, a.exp);
+	r = cache_command(c, "HSET fs:usess:%lld %s %s", uid, a.jti, v);
+	freeReplyObject(r);
+	ck_assert_int_eq(auth_session_check(c, &a), 0);
+	auth_session_revoke_all(c, uid);
+	free(tok);
+	cache_free(c);
+}
+END_TEST
+
 /* With Redis unreachable a session check answers -1, not "revoked". */
 START_TEST(test_session_redis_down)
 {
@@ -456,6 +603,10 @@ static Suite *auth_suite(int with_redis)
 		tcase_add_test(ts, test_session);
 		tcase_add_test(ts, test_session_independent);
 		tcase_add_test(ts, test_session_expired);
+		tcase_add_test(ts, test_session_cap);
+		tcase_add_test(ts, test_session_children);
+		tcase_add_test(ts, test_session_revoke_each);
+		tcase_add_test(ts, test_session_user_and_role);
 		suite_add_tcase(s, ts);
 	}
 	return s;

@@ -56,7 +56,7 @@ START_TEST(test_enum_values)
 			     E_FORBIDDEN,
 			     E_NOT_FOUND,
 			     E_TOO_LARGE,
-			     E_VERIFY_CODE,
+			     E_SMS_CODE,
 			     E_CHALLENGE,
 			     E_MOBILE_TAKEN,
 			     E_LOGIN_FAILED,

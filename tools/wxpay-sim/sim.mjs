@@ -13,6 +13,8 @@ import http from 'node:http';
 import { refundModule } from './refund.mjs';
 import { createBill } from './bill.mjs';
 
+import { createMini } from './mini.mjs';
+
 const MAX_BODY = 64 * 1024;
 const SKEW = 300; // seconds a merchant request's timestamp may be off
 const RETRY_DELAYS = [1, 2, 4, 8, 16, 32]; // seconds: WeChat's 15 s ... 3 h schedule, shortened
@@ -52,6 +54,10 @@ if (cfg.apiv3Key.length !== 32) {
 	console.error('wxpay-sim: the APIv3 key must be 32 bytes');
 	process.exit(2);
 }
+
+// The mini-program API (login, access token, phone) and the SMS gateway: mini.mjs.
+const mini = createMini({ appid: cfg.appid, wxSecret: option('wx-secret', ''), smsSecret: option('sms-secret', ''),
+	send: (res, status, body) => send(res, status, body), log: (...a) => log(...a) });
 
 const trades = new Map(); // out_trade_no -> trade
 const messages = []; // subscribe messages received
@@ -480,6 +486,8 @@ async function handle(req, res) {
 
 	// --- subscribe messages (jobs/notify) ---
 	if (req.method === 'POST' && path === '/cgi-bin/message/subscribe/send') {
+		const te = mini.tokenError(url.searchParams.get('access_token'));
+		if (te) return send(res, 200, { errcode: te, errmsg: te === 42001 ? 'access_token expired' : 'invalid credential, access_token is invalid or not latest' });
 		const b = parseJson(buf);
 		if (!b || typeof b.touser !== 'string' || !b.touser || typeof b.template_id !== 'string' || !b.template_id)
 			return send(res, 200, { errcode: 47003, errmsg: 'argument invalid: touser and template_id are required' });
@@ -542,6 +550,7 @@ async function handle(req, res) {
 		}
 	}
 	if (await R.control(req, res, path, buf)) return;
+	if (mini.handle(req, res, url, buf, parseJson)) return;
 	return send(res, 404, { error: 'not found' });
 }
 
