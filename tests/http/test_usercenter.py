@@ -5,6 +5,7 @@ and expired signatures), bad input, login rate limits, request ids, health and g
 The per-address login flood runs last (see load_tests) and waits for nginx's bucket to drain.
 """
 import base64
+import concurrent.futures
 import configparser
 import hashlib
 import hmac
@@ -833,6 +834,38 @@ class RegisterLimitTest(UCTestCase):
         # other addresses register as before
         self.assertOk(fslib.call_from(fslib.random_loopback(), "POST", UC + "/user/register",
                                       {"mobile": fslib.unique_mobile(), "password": "x12345"}))
+
+    def test_web_server_limits_a_registration_flood(self):
+        """nginx's limit_req (2/s, burst 20) stands in front of the program's cap: of 60
+        registrations sent at once from one address, at most burst + rate reach the program."""
+        if fslib.SERVER != "nginx":
+            self.skipTest("nginx's limit_req; behind Apache the program's cap alone applies")
+        addr = fslib.random_loopback()
+
+        def reached():
+            r = fslib.get(UC + "/metrics")
+            return sum(float(line.rsplit(" ", 1)[1]) for line in r.text.splitlines()
+                       if line.startswith("flashsale_http_requests_total{") and
+                       'route="/usercenter/v1/user/register"' in line)
+        before, t0 = reached(), time.time()
+        with concurrent.futures.ThreadPoolExecutor(30) as ex:
+            answers = list(ex.map(lambda _: fslib.call_from(
+                addr, "POST", UC + "/user/register",
+                {"mobile": fslib.unique_mobile(), "password": "secret123"}), range(60)))
+        elapsed = time.time() - t0
+        self.assertTrue(all(r.code in (200, 100007) for r in answers), answers)
+        # Counted by the program as it answers: poll until the count has settled.
+        last = [None]
+
+        def settled():
+            v = reached() - before
+            same, last[0] = v == last[0], v
+            return same
+        self.assertTrue(fslib.wait_until(settled, timeout=5, interval=0.2))
+        n = last[0]
+        self.assertGreater(n, 0)
+        self.assertLessEqual(n, 20 + 2 * (elapsed + 1) + 1, (n, elapsed))
+        self.assertGreaterEqual(sum(r.code == 100007 for r in answers), 60 - n)
 
     def test_hashing_has_its_own_pool(self):
         # Argon2id hashes run in usercenter's own lower-priority pool: while all of its workers
