@@ -156,9 +156,13 @@ case "$ONLY" in all | replica)
 		fi
 	fi
 	if [ -n "$RVAR" ]; then
-		run_counted replica env FLASHSALE_TEST_VAR="$RVAR" \
-			FLASHSALE_TEST_RUN="$(readlink -f "$RVAR/run")" \
+		RRUN=$(readlink -f "$RVAR/run")
+		run_counted replica env FLASHSALE_TEST_VAR="$RVAR" FLASHSALE_TEST_RUN="$RRUN" \
 			python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" replica
+		# db_reader against the real replica: reads after the caller's own write stay on the primary.
+		run_counted replica-unit env FLASHSALE_TEST_MYSQL_SOCKET="$RRUN/mysql.sock" \
+			FLASHSALE_TEST_MYSQL_REPLICA_SOCKET="$RRUN/mysql-replica.sock" \
+			"$BUILD/tests/unit/test-db-replica"
 	else
 		record replica 0 1
 	fi
