@@ -668,6 +668,20 @@ static int db_replica_check(struct db *r, char *why, size_t len)
 }
 
 /*
+ * After a failure that opened r's breaker, keep it open longer each time it fails again
+ * (cooldown, x2, x4, x8): while the replica is frozen, only one read per worker and period
+ * pays the replica's wait.
+ */
+static void db_replica_backoff(struct db *r)
+{
+	long long now = breaker_now_ms();
+	if (r->brk.failures < 2 || r->brk.open_until_ms <= now)
+		return;
+	unsigned long shift = r->brk.failures - 1 > 3 ? 3 : r->brk.failures - 1;
+	r->brk.open_until_ms = now + (r->brk.cooldown_ms << shift);
+}
+
+/*
  * May a read that may lag go to replica r now? Not after the caller's own write in this
  * request (or inside its transaction), not while r's breaker is open, and only while r
  * replicates within mysql.replica_max_lag (read at most once every DB_LAG_CHECK_MS).
@@ -681,6 +695,8 @@ static int db_replica_usable(struct db *r)
 		return r->lag_ok;
 	char why[96];
 	int ok = db_replica_check(r, why, sizeof why);
+	if (!ok)
+		db_replica_backoff(r);
 	if (ok && !r->lag_ok)
 		log_info("mysql replica in use");
 	else if (!ok && (r->lag_ok || !r->lag_at_ms))
@@ -705,6 +721,7 @@ static int db_vquery(struct db *db, json_t **rows, const char *sql, const char *
 			return rc;
 		}
 		db->lag_at_ms = 0; /* read its state again before the next read */
+		db_replica_backoff(db);
 	}
 	db_count_read(0);
 	return db_vquery_on(db->primary, rows, sql, types, ap);
