@@ -74,7 +74,8 @@ int product_list(struct app *app, struct http_req *req)
 				      " ORDER BY id DESC LIMIT ? OFFSET ?",
 				      "sii", pattern, size, offset);
 	} else {
-		rc = db_query_row(db_reader(app->db), &count, "SELECT COUNT(*) AS total " PRODUCT_LIVE, "");
+		rc = db_query_row(db_reader(app->db), &count,
+				  "SELECT COUNT(*) AS total " PRODUCT_LIVE, "");
 		if (!rc)
 			rc = db_query(db_reader(app->db), &rows,
 				      "SELECT " PRODUCT_SUMMARY " " PRODUCT_LIVE

@@ -91,8 +91,9 @@ int seckill_activity_list(struct app *app, struct http_req *req)
 					       "ORDER BY end_time DESC, id DESC LIMIT ? OFFSET ?",
 			      "iii", now, size, skip);
 	else if (!strcmp(which, "all"))
-		rc = db_query(db_reader(app->db), &rows, ACTIVITY_COLUMNS "ORDER BY id DESC LIMIT ? OFFSET ?",
-			      "ii", size, skip);
+		rc = db_query(db_reader(app->db), &rows,
+			      ACTIVITY_COLUMNS "ORDER BY id DESC LIMIT ? OFFSET ?", "ii", size,
+			      skip);
 	else
 		return http_fail(req, E_PARAM, "status must be upcoming, ongoing, ended or all");
 	if (rc)
