@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from fslib import (RUN, admin_token, conf_value, create_product, get, post, sql, wait_until)
+from fslib import (RUN, VAR, admin_token, conf_value, create_product, get, post, sql, wait_until)
 
 LIST = "/product/v1/product/list"
 REPLICA_SOCK = os.path.join(RUN, "mysql-replica.sock")
@@ -30,6 +30,16 @@ def replica_pid():
     """The replica mariadbd's pid."""
     with open(os.path.join(RUN, "mysqld-replica.pid")) as f:
         return int(f.read().strip())
+
+
+def restart_replica():
+    """Start the replica's mariadbd again (tools/stack-replica.sh, existing data directory)."""
+    top = os.environ.get("FLASHSALE_TOP") or os.path.abspath(
+        os.path.join(os.path.dirname(__file__), "..", ".."))
+    script = ('TOP="$1"; BUILD="$TOP/build"; source "$TOP/tools/stack.sh"; STACK_REPLICA=1; '
+              'stack_run_as; stack_replica_start "$2" "$3" ""')
+    subprocess.run(["bash", "-c", script, "restart", top, VAR, RUN], check=True, timeout=60,
+                   capture_output=True)
 
 
 def reads(domain="product"):
@@ -86,7 +96,6 @@ class Replica(unittest.TestCase):
         if not conf_value("mysql", "replica"):
             raise AssertionError("the stack has no mysql.replica: run ./flashsale test replica")
         cls.admin = admin_token()
-        rsql("SET GLOBAL userstat = 1")
 
     def setUp(self):
         # Every test starts from a healthy, caught-up replica whose reads are in use.
@@ -131,11 +140,12 @@ class Replica(unittest.TestCase):
 
     def test_writes_never_go_to_replica(self):
         def stats():
-            # userstat (on since setUpClass): what the programs' account did on the replica.
+            # userstat: what the programs' account did on the replica.
             rows = rsql("SELECT SELECT_COMMANDS, UPDATE_COMMANDS + ROWS_INSERTED + ROWS_UPDATED "
                         "+ ROWS_DELETED FROM INFORMATION_SCHEMA.USER_STATISTICS "
                         "WHERE USER = 'flashsale'")
             return tuple(int(v) for v in rows[0]) if rows else (0, 0)
+        rsql("SET GLOBAL userstat = 1")  # a restarted replica starts with it off
         self.assertEqual(rsql("SELECT @@read_only"), [["1"]])
         before = stats()
         title = "write %d" % time.time_ns()
@@ -195,6 +205,26 @@ class Replica(unittest.TestCase):
         finally:
             os.kill(replica_pid(), signal.SIGCONT)
         self.assertTrue(all_on("replica"), "reads did not return to the replica")
+
+    def test_killed_replica_answers_from_primary_and_recovers(self):
+        pid = replica_pid()
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(wait_until(lambda: not os.path.exists("/proc/%d" % pid), timeout=10))
+        try:
+            title = "while down %d" % time.time_ns()
+            create_product(self.admin, title=title)
+            slowest = 0.0
+            for _ in range(12):
+                t0 = time.monotonic()
+                self.assertIn(title, titles())
+                slowest = max(slowest, time.monotonic() - t0)
+            self.assertLess(slowest, 1.0, "a read waited on the dead replica")
+        finally:
+            restart_replica()
+        # Restarted, it resumes from its GTID position, catches up and serves reads again.
+        self.assertTrue(wait_until(caught_up, timeout=20))
+        self.assertTrue(all_on("replica"), "reads did not return to the restarted replica")
+        self.assertIn(title, titles())
 
 
 if __name__ == "__main__":
