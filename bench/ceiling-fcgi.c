@@ -1,6 +1,6 @@
 /* ceiling-fcgi.c - the benchmark's FastCGI ceiling: a minimal libfcgi program that runs the
- * purchase Lua script (fcgi/seckill/purchase-lua.h) once per request and answers, with no
- * JSON parsing, no JWT and no token checks. bench/run.sh builds it and runs it under
+ * purchase Lua script (lua/purchase.lua, embedded by tools/lua2c.sh) once per request and answers,
+ * with no JSON parsing, no JWT and no token checks. bench/run.sh builds it and runs it under
  * spawn-fcgi/multiwatch like the real program, so /seckill/do is measured against it.
  *
  * usage: ceiling-fcgi REDIS_SOCKET ACTIVITY_ID
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../fcgi/seckill/purchase-lua.h"
+#include "../common/lua-scripts.h"
 
 /* Drain the request body (the real program reads it too). */
 static void ceiling_read_body(FCGX_Request *rq)
@@ -26,7 +26,7 @@ static void ceiling_read_body(FCGX_Request *rq)
 /* Run the script for a random user and request id; the answer's code. */
 static long long ceiling_purchase(redisContext *rc, long long aid, unsigned *seed)
 {
-	char info[64], stock[64], users[64], intents[64], req[128], rl[96], stats[64];
+	char info[64], stock[64], users[64], intents[64], req[128], rl[96], stats[64], rev[64];
 	char uid[24], now[24], sid[24], rid[64];
 	long long user = 1 + rand_r(seed) % 1000000;
 
@@ -39,12 +39,30 @@ static long long ceiling_purchase(redisContext *rc, long long aid, unsigned *see
 	snprintf(req, sizeof req, "{a:%lld}:req:%s", aid, rid);
 	snprintf(rl, sizeof rl, "{a:%lld}:rl:%lld", aid, user);
 	snprintf(stats, sizeof stats, "{a:%lld}:stats", aid);
+	snprintf(rev, sizeof rev, "{a:%lld}:revoked", aid);
 	snprintf(uid, sizeof uid, "%lld", user);
 	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
 	snprintf(sid, sizeof sid, "%lld", aid);
 	/* The same keys as the program, the dashboard's stats hash included: the same work. */
-	const char *argv[] = {"EVAL", PURCHASE_LUA, "7", info, stock, users, intents, req,      rl,
-			      stats,  uid,          "1", now,  rid,   sid,   "600",   "1000000"};
+	const char *argv[] = {"EVAL",
+			      lua_purchase,
+			      "8",
+			      info,
+			      stock,
+			      users,
+			      intents,
+			      req,
+			      rl,
+			      rev,
+			      stats,
+			      uid,
+			      "1",
+			      now,
+			      rid,
+			      sid,
+			      "600",
+			      "1000000",
+			      "0123456789abcdef0123456789abcdef"};
 	/* EVAL each time would re-send the source: use the SHA after the first call. */
 	static char sha[41];
 	redisReply *r;
@@ -56,7 +74,7 @@ static long long ceiling_purchase(redisContext *rc, long long aid, unsigned *see
 	if (!r)
 		return -100;
 	if (!sha[0]) {
-		redisReply *s = redisCommand(rc, "SCRIPT LOAD %s", PURCHASE_LUA);
+		redisReply *s = redisCommand(rc, "SCRIPT LOAD %s", lua_purchase);
 		if (s && s->type == REDIS_REPLY_STRING)
 			snprintf(sha, sizeof sha, "%s", s->str);
 		if (s)

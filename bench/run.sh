@@ -34,6 +34,7 @@ ulimit -n 65536 2>/dev/null || true
 # Stop what this run started (the stack stops *.extra.pid files too).
 cleanup() {
 	[ -n "${WRITER:-}" ] && kill -CONT "$WRITER" 2>/dev/null
+	[ -n "${CWRITER:-}" ] && kill -CONT "$CWRITER" 2>/dev/null
 	[ "${FLASHSALE_BENCH_KEEP:-}" = 1 ] || stack_down "$BVAR" quiet
 }
 
@@ -57,9 +58,11 @@ id_of() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 BIG=$(id_of big)
 SOLDOUT=$(id_of soldout)
 PRODUCT=$(id_of product)
+POW=$(id_of pow)
 
 say "starting the ceilings on 127.0.0.1:$CPORT"
-cc -O2 -o "$BVAR/ceiling-fcgi" "$TOP/bench/ceiling-fcgi.c" -lfcgi -lhiredis ||
+sh "$TOP/tools/lua2c.sh" "$BVAR/lua-scripts.c" "$TOP/lua/purchase.lua" &&
+	cc -O2 -o "$BVAR/ceiling-fcgi" "$TOP/bench/ceiling-fcgi.c" "$BVAR/lua-scripts.c" -lfcgi -lhiredis ||
 	die "cannot build bench/ceiling-fcgi.c"
 "${RCLI[@]}" HSET "{a:$CEILING_ID}:info" start 0 end 4102444800 limit 1000000000 price 100 \
 	product 1 status 0 stock 1000000000 >/dev/null
@@ -176,9 +179,27 @@ bench do-soldout "$CONNS" "http://127.0.0.1:$BPORT" "$TOP/bench/do.lua" \
 	"$BVAR/tokens.soldout" "$SOLDOUT"
 bench do-soldout 1000 "http://127.0.0.1:$BPORT" "$TOP/bench/do.lua" \
 	"$BVAR/tokens.soldout" "$SOLDOUT"
+# The token route (not the hot path; it checks the session, the rules and, with a challenge,
+# verifies the ALTCHA payload and marks it used in Redis).
+say "/seckill/token without and with the proof-of-work challenge"
+bench token-plain "$CONNS" "http://127.0.0.1:$BPORT" "$TOP/bench/token.lua" "$BVAR/tokens.plain" \
+	"$BIG"
+bench token-pow "$CONNS" "http://127.0.0.1:$BPORT" "$TOP/bench/token.lua" "$BVAR/tokens.pow" "$POW"
 say "/product/v1/product/detail (cached)"
 bench product-detail "$CONNS" "http://127.0.0.1:$BPORT/product/v1/product/detail?id=$PRODUCT" \
 	"$TOP/bench/get.lua"
+# The flash coupon claim (one Lua script, like /seckill/do), the coupon-writer paused too.
+if [ -x "$BUILD/fcgi/coupon/flashsale-coupon" ]; then
+	say "/coupon/v1/coupon/claim of a flash template (coupon-writer paused)"
+	COUPON_TPL=$(FLASHSALE_URL="http://127.0.0.1:$BPORT" FLASHSALE_TEST_VAR="$BVAR" \
+		FLASHSALE_TEST_RUN="$RUN" FLASHSALE_BUILD="$BUILD" python3 "$TOP/bench/coupon-prepare.py")
+	CWRITER=$(pgrep -P "$(cat "$RUN/coupon-writer.pid" 2>/dev/null || echo 0)" | head -1 || true)
+	if [ -n "$CWRITER" ]; then kill -STOP "$CWRITER"; fi
+	bench coupon-claim "$CONNS" "http://127.0.0.1:$BPORT" "$TOP/bench/coupon.lua" "$BVAR/tokens" \
+		"$COUPON_TPL"
+	if [ -n "$CWRITER" ]; then kill -CONT "$CWRITER"; fi
+	CWRITER=""
+fi
 
 BACKLOG=$("${RCLI[@]}" XLEN "{a:$BIG}:intents")
 say "order-writer drain: $BACKLOG intents queued"
@@ -210,12 +231,15 @@ BEGIN {
 		"non-2xx", "ratio"
 }
 $1 == "fcgi-lua" && $2 == 1000 { f1000 = $3 }
+$1 == "token-plain" { tplain = $3 }
 {
 	ratio = "-"
-	if ($1 ~ /^do-stock/) {
+	if ($1 ~ /^do-stock/ || $1 == "coupon-claim") {
 		base = ($2 == 1000 && f1000) ? f1000 : ofcgi
 		ratio = sprintf("%.0f%% of fcgi-lua (target >= 90%%)", 100 * $3 / base)
 	}
+	if ($1 == "token-pow" && tplain)
+		ratio = sprintf("%.0f%% of token-plain", 100 * $3 / tplain)
 	if ($1 == "do-soldout" || $1 == "product-detail")
 		ratio = sprintf("%.0f%% of nginx-fixed (target >= 50%%)", 100 * $3 / ofix)
 	printf "%-18s %6s %10s %9s %9s %9s  %s\n", $1, $2, $3, $4, $5, $6, ratio

@@ -9,24 +9,15 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "lua-scripts.h"
 #include "seckill-lib.h"
 #include "stock.h"
 
 #define ACTIVITY_LOAD_CHUNK 500         /* users per Redis call when loading quotas */
 #define ACTIVITY_KEEP       (7 * 86400) /* Redis state outlives the end by a week */
 
-/* Units back while live: remaining grows; the user's units shrink, never below zero. */
-static struct cache_script activity_return_script = {
-    .src = "local st = redis.call('HGET', KEYS[1], 'status')\n"
-	   "if not st then return -1 end\n"
-	   "local n = tonumber(ARGV[2])\n"
-	   "local have = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')\n"
-	   "local u = n\n"
-	   "if have < u then u = have end\n"
-	   "if u > 0 then redis.call('HINCRBY', KEYS[3], ARGV[1], -u) end\n"
-	   "if st == '0' then redis.call('INCRBY', KEYS[2], n) end\n"
-	   "return u\n",
-};
+/* Units back (lua/stock-return.lua). */
+static struct cache_script activity_return_script = {.src = lua_stock_return};
 
 /* Load users' units (a chunk), only while the activity is not loaded; ARGV[1] '1' = first. */
 static struct cache_script activity_users_script = {
@@ -62,13 +53,25 @@ const char *seckill_reason_str(int reason)
 	    [REASON_ACTIVITY_CLOSED] = "activity closed",
 	    [REASON_SOLD_OUT] = "sold out",
 	    [REASON_LIMIT_REACHED] = "purchase limit reached",
+	    [REASON_MALFORMED] = "malformed intent",
+	    [REASON_UNWRITABLE] = "order could not be written",
 	};
 	return reason > 0 && reason < REASON_COUNT ? strs[reason] : "";
 }
 
-void activity_key(char *out, size_t len, long long id, const char *what)
+int activity_key(char *out, size_t len, long long id, enum activity_part part, const char *sub)
 {
-	snprintf(out, len, "{a:%lld}:%s", id, what);
+	static const char *const names[] = {
+	    [AK_INFO] = "info",       [AK_STOCK] = "stock",       [AK_USERS] = "users",
+	    [AK_INTENTS] = "intents", [AK_STATS] = "stats",       [AK_REVOKED] = "revoked",
+	    [AK_DEAD] = "dead",       [AK_REQ] = "req",           [AK_RL] = "rl",
+	    [AK_RULES] = "rules",     [AK_RESERVED] = "reserved", [AK_ADDR] = "addr",
+	    [AK_POW] = "pow",
+	};
+	int n = part == AK_REQ || part == AK_RL || part == AK_ADDR || part == AK_POW
+		    ? snprintf(out, len, "{a:%lld}:%s:%s", id, names[part], sub ? sub : "")
+		    : snprintf(out, len, "{a:%lld}:%s", id, names[part]);
+	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
 int activity_return_db(struct db *db, long long activity_id, long long user_id, long long n)
@@ -132,9 +135,9 @@ int activity_return_cache(struct cache *c, long long activity_id, long long user
 {
 	char info[64], stock[64], users[64], uid[24], num[24];
 
-	activity_key(info, sizeof info, activity_id, "info");
-	activity_key(stock, sizeof stock, activity_id, "stock");
-	activity_key(users, sizeof users, activity_id, "users");
+	activity_key(info, sizeof info, activity_id, AK_INFO, NULL);
+	activity_key(stock, sizeof stock, activity_id, AK_STOCK, NULL);
+	activity_key(users, sizeof users, activity_id, AK_USERS, NULL);
 	snprintf(uid, sizeof uid, "%lld", user_id);
 	snprintf(num, sizeof num, "%lld", n);
 	const char *argv[] = {info, stock, users, uid, num};
@@ -143,6 +146,9 @@ int activity_return_cache(struct cache *c, long long activity_id, long long user
 	if (!ok)
 		log_warn("activity %lld: units of user %lld not returned in Redis", activity_id,
 			 user_id);
+	else if (r->integer == STOCK_RETURN_NOT_LOADED)
+		log_info("activity %lld not in Redis: units of user %lld go back at its load",
+			 activity_id, user_id);
 	if (r)
 		freeReplyObject(r);
 	return ok ? 0 : -1;
@@ -212,15 +218,14 @@ static void activity_field(json_t *row, const char *name, char out[24])
 
 int activity_cache_load(struct db *db, struct cache *c, long long id)
 {
-	char info[64], stock[64], users[64], intents[64];
+	char info[ACTIVITY_KEY_MAX], stock[ACTIVITY_KEY_MAX], users[ACTIVITY_KEY_MAX], sid[24];
 	char f[9][24];
 	json_t *row = NULL;
 	redisReply *r = NULL;
 
-	activity_key(info, sizeof info, id, "info");
-	activity_key(stock, sizeof stock, id, "stock");
-	activity_key(users, sizeof users, id, "users");
-	activity_key(intents, sizeof intents, id, "intents");
+	activity_key(info, sizeof info, id, AK_INFO, NULL);
+	activity_key(stock, sizeof stock, id, AK_STOCK, NULL);
+	activity_key(users, sizeof users, id, AK_USERS, NULL);
 	r = cache_command(c, "EXISTS %s", info);
 	if (!r)
 		return DB_CACHE_DOWN;
@@ -261,12 +266,14 @@ int activity_cache_load(struct db *db, struct cache *c, long long id)
 	freeReplyObject(r);
 	r = NULL;
 	/* The group starts at 0 so no intent added before a writer first looks is skipped. */
-	r = cache_command(c, "XGROUP CREATE %s %s 0 MKSTREAM", intents, ACTIVITY_GROUP);
+	activity_key(info, sizeof info, id, AK_INTENTS, NULL);
+	r = cache_command(c, "XGROUP CREATE %s %s 0 MKSTREAM", info, ACTIVITY_GROUP);
 	if (r)
 		freeReplyObject(r);
 	r = NULL;
+	snprintf(sid, sizeof sid, "%lld", id);
 	if (json_integer_value(json_object_get(row, "status")) == ACTIVITY_LIVE)
-		r = cache_command(c, "SADD %s %s", ACTIVITY_STREAMS_KEY, intents);
+		r = cache_command(c, "SADD %s %s", ACTIVITY_LIVE_KEY, sid);
 	if (rc == DB_CHANGED)
 		log_info("activity %lld loaded into Redis", id);
 out:
@@ -279,8 +286,8 @@ out:
 int activity_cache_close(struct cache *c, long long id, int status)
 {
 	char info[64], stock[64], st[8];
-	activity_key(info, sizeof info, id, "info");
-	activity_key(stock, sizeof stock, id, "stock");
+	activity_key(info, sizeof info, id, AK_INFO, NULL);
+	activity_key(stock, sizeof stock, id, AK_STOCK, NULL);
 	snprintf(st, sizeof st, "%d", status);
 	const char *argv[] = {info, stock, st};
 	redisReply *r = cache_eval(c, &activity_close_script, 2, 3, argv);

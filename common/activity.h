@@ -8,19 +8,43 @@
 #include "db.h"
 
 /*
- * Redis keys of activity 7 share the hash tag {a:7} (one Cluster slot):
+ * Redis keys of activity 7 share the hash tag {a:7} (one Cluster slot); activity_key builds
+ * every one of them, and nothing parses a key back:
  *   {a:7}:info     hash start, end, limit, price, product, status, stock (total)
  *   {a:7}:stock    units remaining
  *   {a:7}:users    hash user id -> units held (queued or ordered, net of returns)
  *   {a:7}:intents  stream of order intents (consumer group ACTIVITY_GROUP); acknowledged
  *                  entries are deleted, so its length is the number of in-flight intents
  *   {a:7}:stats    hash outcome -> answers of /seckill/do counted by the purchase script
+ *   {a:7}:revoked  sorted set jti -> expiry of logged-out access tokens (lua/revoke.lua)
+ *   {a:7}:dead     dead-letter stream of intents the order-writer could not write
  *   {a:7}:req:<requestId>  hash uid, status, sn | reason (expires after seckill.request_ttl)
  *   {a:7}:rl:<userId>      per-user request counter of the current second
+ *   {a:7}:rules, :reserved, :addr:<address>, :pow:<challenge>  the anti-scalper state (guard.h)
  * Request ids are "<activityId>-<32 hex>", so a result lookup finds its slot.
  */
-#define ACTIVITY_STREAMS_KEY "fs:seckill:streams" /* set of live activities' intent streams */
-#define ACTIVITY_GROUP       "writers"            /* the order-writers' consumer group */
+#define ACTIVITY_LIVE_KEY  "fs:seckill:live" /* set of the ids of activities loaded and live */
+#define ACTIVITY_DEAD_KEY  "fs:seckill:dead" /* set of the ids of activities with dead letters */
+#define ACTIVITY_GROUP     "writers"         /* the order-writers' consumer group */
+#define ACTIVITY_GUARD_KEY "fs:seckill:guard_refusals" /* batches the sold-count guard refused */
+#define ACTIVITY_KEY_MAX   160                         /* room for any key activity_key builds */
+
+/* The parts of an activity's Redis state (see above). */
+enum activity_part {
+	AK_INFO,
+	AK_STOCK,
+	AK_USERS,
+	AK_INTENTS,
+	AK_STATS,
+	AK_REVOKED,
+	AK_DEAD,
+	AK_REQ, /* sub: the request id */
+	AK_RL,  /* sub: the user id */
+	AK_RULES,
+	AK_RESERVED,
+	AK_ADDR, /* sub: the client address */
+	AK_POW,  /* sub: a solved challenge's hex */
+};
 
 /* Activity status in MySQL and in {a:N}:info. */
 enum activity_status { ACTIVITY_LIVE = 0, ACTIVITY_CANCELLED = 1, ACTIVITY_ENDED = 2 };
@@ -44,14 +68,19 @@ enum seckill_reason {
 	REASON_ACTIVITY_CLOSED,    /* "activity closed": cancelled or ended */
 	REASON_SOLD_OUT,           /* "sold out" */
 	REASON_LIMIT_REACHED,      /* "purchase limit reached" */
+	REASON_MALFORMED,          /* "malformed intent": dead-lettered, units returned */
+	REASON_UNWRITABLE,         /* "order could not be written": dead-lettered, units returned */
 	REASON_COUNT
 };
 
 /* The stable string of a reason ("" for REASON_NONE or an unknown value). */
 const char *seckill_reason_str(int reason);
 
-/* Write "{a:<id>}:<what>" into out. */
-void activity_key(char *out, size_t len, long long id, const char *what);
+/*
+ * Write the key of part of activity id into out ("{a:<id>}:<part>", with ":<sub>" for AK_REQ,
+ * AK_RL, AK_ADDR and AK_POW; sub is ignored otherwise). 0, or -1 if out is too small.
+ */
+int activity_key(char *out, size_t len, long long id, enum activity_part part, const char *sub);
 
 /*
  * In the caller's transaction: the activity's sold count and the user's quota

@@ -1,6 +1,8 @@
 /* cache.c - hiredis wrapper: lazy connect with timeouts, breaker, one retry on a dropped link. */
 #include "cache.h"
 
+#include "cache-cluster.h"
+
 #include <errno.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@ struct cache {
 	redisContext *ctx;
 	struct breaker brk;
 	unsigned long reconnects;
+	struct cache_cluster *cl; /* [redis] cluster set: route by slot (cache-cluster.c) */
 };
 
 struct cache *cache_new(const struct fs_config *cfg)
@@ -28,7 +31,20 @@ struct cache *cache_new(const struct fs_config *cfg)
 		return NULL;
 	c->cfg = cfg;
 	c->brk.cooldown_ms = cfg->breaker_cooldown_ms;
+	if (cfg->redis_cluster && cfg->redis_cluster[0]) {
+		c->cl = cache_cluster_new(cfg);
+		if (!c->cl) {
+			free(c);
+			return NULL;
+		}
+	}
 	return c;
+}
+
+/* The cluster client, NULL in single-node mode (see cache-cluster.h). */
+struct cache_cluster *cache_cluster_of(struct cache *c)
+{
+	return c->cl;
 }
 
 /*
@@ -54,7 +70,44 @@ void cache_free(struct cache *c)
 	if (!c)
 		return;
 	cache_disconnect(c);
+	cache_cluster_free(c->cl);
 	free(c);
+}
+
+/* Connect with cfg's timeouts and AUTH, through brk (see cache-cluster.h); shared by both modes. */
+redisContext *cache_dial(const struct fs_config *cfg, const char *host, int port,
+			 struct breaker *brk)
+{
+	if (!breaker_allow(brk))
+		return NULL;
+	struct timeval tv = {cfg->redis_timeout_ms / 1000, (cfg->redis_timeout_ms % 1000) * 1000};
+	redisContext *ctx = host ? redisConnectWithTimeout(host, port, tv)
+				 : redisConnectUnixWithTimeout(cfg->redis_socket, tv);
+	if (!ctx || ctx->err) {
+		if (brk->failures == 0)
+			log_warn("redis connect: %s", ctx ? ctx->errstr : "out of memory");
+		if (ctx)
+			redisFree(ctx);
+		breaker_fail(brk);
+		return NULL;
+	}
+	redisSetTimeout(ctx, tv);
+	if (cfg->redis_password[0]) {
+		redisReply *r = redisCommand(ctx, "AUTH %s", cfg->redis_password);
+		int bad = !r || r->type == REDIS_REPLY_ERROR;
+		if (r)
+			freeReplyObject(r);
+		if (bad) {
+			log_error("redis AUTH failed");
+			redisFree(ctx);
+			breaker_fail(brk);
+			return NULL;
+		}
+	}
+	if (brk->failures)
+		log_info("redis connection restored");
+	breaker_ok(brk);
+	return ctx;
 }
 
 /* Connect unless connected; -1 while the breaker is open or on failure. */
@@ -62,39 +115,10 @@ static int cache_connect(struct cache *c)
 {
 	if (c->ctx)
 		return 0;
-	if (!breaker_allow(&c->brk))
+	c->ctx = cache_dial(c->cfg, c->cfg->redis_socket[0] ? NULL : c->cfg->redis_host,
+			    (int)c->cfg->redis_port, &c->brk);
+	if (!c->ctx)
 		return -1;
-	struct timeval tv = {c->cfg->redis_timeout_ms / 1000,
-			     (c->cfg->redis_timeout_ms % 1000) * 1000};
-	redisContext *ctx =
-	    c->cfg->redis_socket[0]
-		? redisConnectUnixWithTimeout(c->cfg->redis_socket, tv)
-		: redisConnectWithTimeout(c->cfg->redis_host, (int)c->cfg->redis_port, tv);
-	if (!ctx || ctx->err) {
-		if (c->brk.failures == 0)
-			log_warn("redis connect: %s", ctx ? ctx->errstr : "out of memory");
-		if (ctx)
-			redisFree(ctx);
-		breaker_fail(&c->brk);
-		return -1;
-	}
-	redisSetTimeout(ctx, tv);
-	if (c->cfg->redis_password[0]) {
-		redisReply *r = redisCommand(ctx, "AUTH %s", c->cfg->redis_password);
-		int bad = !r || r->type == REDIS_REPLY_ERROR;
-		if (r)
-			freeReplyObject(r);
-		if (bad) {
-			log_error("redis AUTH failed");
-			redisFree(ctx);
-			breaker_fail(&c->brk);
-			return -1;
-		}
-	}
-	if (c->brk.failures)
-		log_info("redis connection restored");
-	breaker_ok(&c->brk);
-	c->ctx = ctx;
 	c->reconnects++;
 	return 0;
 }
@@ -107,6 +131,8 @@ static int cache_connect(struct cache *c)
  */
 static redisReply *cache_roundtrip(struct cache *c, const char *cmd, size_t len)
 {
+	if (c->cl)
+		return cache_cluster_roundtrip(c->cl, cmd, len);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (cache_connect(c) < 0)
 			return NULL;
@@ -176,6 +202,35 @@ static void cache_script_sha(struct cache_script *s)
 		snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
 }
 
+/* A reply of type ERROR made here (freed by freeReplyObject like any other); NULL on ENOMEM. */
+static redisReply *cache_error_reply(const char *msg)
+{
+	redisReply *r = calloc(1, sizeof *r);
+	if (!r || !(r->str = strdup(msg))) {
+		free(r);
+		return NULL;
+	}
+	r->type = REDIS_REPLY_ERROR;
+	r->len = strlen(msg);
+	return r;
+}
+
+/* The debug check: do a script's keys hash to more than one slot? Logs the culprit. */
+static int cache_eval_slots_differ(const struct cache_script *s, int nkeys, const char **keys)
+{
+	for (int i = 1; i < nkeys; i++) {
+		int a = cache_key_slot(keys[0], strlen(keys[0]));
+		int b = cache_key_slot(keys[i], strlen(keys[i]));
+		if (a != b) {
+			log_error("redis cluster: script keys %s (slot %d) and %s (slot %d) "
+				  "differ: %.40s",
+				  keys[0], a, keys[i], b, s->src);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int argc,
 		       const char **argv)
 {
@@ -186,6 +241,11 @@ redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int a
 	    argc > CACHE_MAX_ARGS ? malloc(((size_t)argc + 3) * sizeof *args) : small;
 	if (!args)
 		return NULL;
+	if (c->cfg->redis_cluster_check_slots && cache_eval_slots_differ(s, nkeys, argv)) {
+		if (args != small)
+			free(args);
+		return cache_error_reply("ERR flashsale: script keys span more than one slot");
+	}
 	cache_script_sha(s);
 	snprintf(nk, sizeof nk, "%d", nkeys);
 	args[0] = "EVALSHA";
@@ -215,5 +275,7 @@ int cache_ping(struct cache *c)
 
 unsigned long cache_reconnects(const struct cache *c)
 {
+	if (c->cl)
+		return cache_cluster_stats(c->cl).reconnects;
 	return c->reconnects;
 }

@@ -15,7 +15,11 @@ struct cache_script {
 	char sha[41]; /* filled on first use */
 };
 
-/* A handle for cfg's server; connects lazily, so it never fails for a dead server. */
+/*
+ * A handle for cfg's server; connects lazily, so it never fails for a dead server. With
+ * [redis] cluster set, each command goes to the node owning its key's slot (cache-cluster.c);
+ * NULL then only for a malformed node list.
+ */
 struct cache *cache_new(const struct fs_config *cfg);
 
 /* Close the connection. */

@@ -38,6 +38,8 @@ const struct config_key config_keys[] = {
     I("redis", "port", redis_port, "6379", 1, 65535),
     I("redis", "timeout_ms", redis_timeout_ms, "1000", 10, 60000),
     SS("redis", "password", redis_password, ""),
+    S("redis", "cluster", redis_cluster, ""),
+    I("redis", "cluster_check_slots", redis_cluster_check_slots, "0", 0, 1),
     I("breaker", "cooldown_ms", breaker_cooldown_ms, "1000", 0, 60000),
     SS("auth", "jwt_secret", jwt_secret, NULL),
     I("auth", "access_expire", access_expire, "604800", 60, 31536000),
@@ -65,8 +67,15 @@ const struct config_key config_keys[] = {
     I("seckill", "claim_idle_ms", seckill_claim_idle_ms, "5000", 100, 3600000),
     I("seckill", "preheat_minutes", seckill_preheat_minutes, "10", 1, 10080),
     I("seckill", "settle_grace", seckill_settle_grace, "60", 0, 86400),
+    I("seckill", "writer_attempts", seckill_writer_attempts, "3", 1, 1000),
+    SS("seckill", "pow_secret", seckill_pow_secret, ""),
+    I("seckill", "pow_ttl", seckill_pow_ttl, "600", 30, 86400),
     /* [order] */
     I("order", "pay_timeout", order_pay_timeout, "900", 1, 86400),
+    I("order", "refund_window", order_refund_window, "604800", 0, 31536000),
+    I("order", "max_unpaid_orders", order_max_unpaid_orders, "10", 1, 10000),
+    I("order", "max_unpaid_units", order_max_unpaid_units, "99", 1, 1000000),
+    I("order", "close_grace", order_close_grace, "600", 0, 86400),
     /* [wxpay] */
     S("wxpay", "api_base", wxpay_api_base, "https://api.mch.weixin.qq.com"),
     S("wxpay", "mchid", wxpay_mchid, ""),
@@ -80,12 +89,16 @@ const struct config_key config_keys[] = {
     I("wxpay", "timeout_ms", wxpay_timeout_ms, "5000", 100, 60000),
     I("wxpay", "notify_skew", wxpay_notify_skew, "300", 1, 3600),
     I("wxpay", "query_after", wxpay_query_after, "60", 0, 86400),
+    S("wxpay", "platform_keys", wxpay_platform_keys, ""),
+    S("wxpay", "refund_notify_url", wxpay_refund_url, ""),
+    I("wxpay", "refund_query_after", wxpay_refund_after, "300", 0, 86400),
     /* [events] */
     S("events", "transport", events_transport, "redis"),
     S("events", "kafka_brokers", events_kafka_brokers, ""),
     I("events", "stream_maxlen", events_stream_maxlen, "100000", 100, 100000000),
     I("events", "claim_idle_ms", events_claim_idle_ms, "30000", 100, 3600000),
     I("events", "kafka_timeout_ms", events_kafka_timeout_ms, "10000", 1000, 300000),
+    I("events", "max_deliveries", events_max_deliveries, "5", 1, 1000000),
     /* [jobs] */
     S("jobs", "notify_url", notify_url, "http://127.0.0.1:8090/cgi-bin/message/subscribe/send"),
     S("jobs", "notify_template_id", notify_template_id, "order-paid"),
@@ -99,6 +112,11 @@ const struct config_key config_keys[] = {
     I("trace", "batch", trace_batch, "512", 1, 100000),
     I("trace", "flush_ms", trace_flush_ms, "1000", 10, 600000),
     I("trace", "sample_percent", trace_sample_percent, "1", 0, 100),
+    /* [coupon] */
+    I("coupon", "redeem_per_user", coupon_redeem_per_user, "10", 1, 1000000),
+    I("coupon", "redeem_per_addr", coupon_redeem_per_addr, "60", 1, 1000000),
+    I("coupon", "request_ttl", coupon_request_ttl, "86400", 60, 2592000),
+    I("coupon", "soldout_memo_ms", coupon_soldout_memo_ms, "500", 0, 60000),
 };
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
 

@@ -29,6 +29,8 @@ struct fs_config {
 	long redis_port;
 	long redis_timeout_ms;
 	char *redis_password;
+	char *redis_cluster; /* host:port,... of Redis Cluster nodes; empty = one server */
+	long redis_cluster_check_slots; /* refuse scripts whose keys span slots (debug, any mode) */
 	/* [breaker] */
 	long breaker_cooldown_ms;
 	/* [auth] */
@@ -61,8 +63,16 @@ struct fs_config {
 	long seckill_claim_idle_ms;   /* order-writer: pending entries idle this long are claimed */
 	long seckill_preheat_minutes; /* preheat: activities starting this soon are loaded */
 	long seckill_settle_grace;    /* seconds after the end before unsold units go back */
+	long seckill_writer_attempts; /* order-writer: failed tries of a batch before its intents
+					 are written one by one, the unwritable dead-lettered */
+	char *seckill_pow_secret;     /* HMAC key of ALTCHA challenges (>= 32 characters) */
+	long seckill_pow_ttl;         /* seconds a challenge may be solved and used */
 	/* [order] (keys of the order domain go here) */
 	long order_pay_timeout;       /* seconds an order waits for payment */
+	long order_refund_window;     /* seconds after payment a user may ask for a refund */
+	long order_max_unpaid_orders; /* open unpaid orders a user may hold */
+	long order_max_unpaid_units;  /* unpaid units of one product a user may hold */
+	long order_close_grace;       /* order-timeout cancels anyway this long past the deadline */
 				      /* [wxpay] (keys of the WeChat Pay client go here) */
 	char *wxpay_api_base;         /* WeChat Pay v3 base URL (the simulator in tests) */
 	char *wxpay_mchid;            /* merchant id */
@@ -76,12 +86,17 @@ struct fs_config {
 	long wxpay_timeout_ms;        /* whole-request timeout of a call to WeChat */
 	long wxpay_notify_skew;       /* seconds a notification timestamp may be off */
 	long wxpay_query_after;       /* order-timeout queries waiting payments this old */
+	char *wxpay_platform_keys;    /* more platform keys: CERT.pem or SERIAL=KEY.pem, a list */
+	char *wxpay_refund_url;       /* refund callback URL given to WeChat (default derived) */
+	long wxpay_refund_after;      /* refund-query queries PROCESSING refunds this old */
 				      /* [events] (keys of the event transport go here) */
 	char *events_transport;       /* redis or kafka */
 	char *events_kafka_brokers;   /* bootstrap.servers when transport is kafka */
 	long events_stream_maxlen;    /* approximate cap of each Redis stream */
 	long events_claim_idle_ms;    /* pending entries idle this long are claimed */
 	long events_kafka_timeout_ms; /* delivery report deadline (message.timeout.ms) */
+	long events_max_deliveries;   /* redis: deliveries a handler may refuse before the event
+					 goes to its dead-letter stream */
 				      /* [jobs] (keys of jobs/ go here) */
 	char *notify_url;             /* WeChat subscribe-message endpoint of jobs/notify */
 	char *notify_template_id;     /* template of the "order paid" message */
@@ -95,6 +110,11 @@ struct fs_config {
 	long trace_batch;          /* spans per export */
 	long trace_flush_ms;       /* export at least this often */
 	long trace_sample_percent; /* requests traced without a sampled traceparent */
+	/* [coupon] (keys of the coupon domain go here) */
+	long coupon_redeem_per_user; /* redeem attempts per user per minute */
+	long coupon_redeem_per_addr; /* redeem attempts per client address per minute */
+	long coupon_request_ttl;     /* seconds a flash claim's status stays in Redis */
+	long coupon_soldout_memo_ms; /* per-process "all claimed" memo lifetime */
 };
 
 /* What a config key holds. */

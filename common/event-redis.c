@@ -1,7 +1,8 @@
 /*
  * event-redis.c - events over Redis Streams: one stream per topic (fs:ev:<topic>),
  * XADD with approximate MAXLEN trimming, consumer groups with XREADGROUP/XACK,
- * and XAUTOCLAIM of entries a crashed consumer left pending.
+ * XAUTOCLAIM of entries a crashed consumer left pending, and a dead-letter stream per topic
+ * for entries a handler keeps refusing (events.max_deliveries).
  */
 #include <stdio.h>
 #include <string.h>
@@ -134,6 +135,75 @@ static int event_entry(const char *topic, const redisReply *e, event_handler_fn 
 	return rc == 0 ? 0 : -1;
 }
 
+int event_dead_key(char *out, size_t len, const char *topic)
+{
+	int n = snprintf(out, len, "fs:ev:%s:dead", topic);
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+/* How often entry id was delivered to the group (XPENDING), or -1. */
+static long long event_deliveries(struct event_bus *bus, const char *skey, const char *group,
+				  const char *id)
+{
+	redisReply *r = cache_command(bus->cache, "XPENDING %s %s %s %s 1", skey, group, id, id);
+	long long n = -1;
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 4 &&
+	    r->element[0]->element[3]->type == REDIS_REPLY_INTEGER)
+		n = r->element[0]->element[3]->integer;
+	if (r)
+		freeReplyObject(r);
+	return n;
+}
+
+/*
+ * A handler refused entry e again: once it was delivered events.max_deliveries times, copy
+ * it to the topic's dead-letter stream and acknowledge it, so the events behind it flow.
+ * Copy first, then XACK: a crash in between leaves a second copy, never a lost event.
+ * 1 moved, 0 not yet (see it again), -1 Redis failed.
+ */
+static int event_dead_letter(struct event_bus *bus, const char *skey, const char *group,
+			     const char *topic, const redisReply *e)
+{
+	const char *id = e->element[0]->str;
+	long long n = event_deliveries(bus, skey, group, id);
+	char dkey[EVENT_NAME_MAX + 16], count[24];
+	if (n < 0)
+		return -1;
+	if (n < bus->cfg->events_max_deliveries || event_dead_key(dkey, sizeof dkey, topic) < 0)
+		return 0;
+	const redisReply *fields = e->elements > 1 ? e->element[1] : NULL;
+	const redisReply *payload = event_field(fields, "payload");
+	const redisReply *key = event_field(fields, "key");
+	snprintf(count, sizeof count, "%lld", n);
+	const char *argv[] = {"XADD",       dkey,
+			      "MAXLEN",     "~",
+			      "10000",      "*",
+			      "key",        key ? key->str : "",
+			      "payload",    payload ? payload->str : "",
+			      "entry",      id,
+			      "group",      group,
+			      "deliveries", count};
+	size_t lens[16];
+	for (int i = 0; i < 16; i++)
+		lens[i] = strlen(argv[i]);
+	if (payload)
+		lens[9] = payload->len;
+	redisReply *r = cache_commandv(bus->cache, 16, argv, lens);
+	int ok = r && r->type == REDIS_REPLY_STRING;
+	if (r)
+		freeReplyObject(r);
+	if (ok) {
+		r = cache_command(bus->cache, "SADD %s %s", EVENT_DEAD_SET, topic);
+		if (r)
+			freeReplyObject(r);
+	}
+	if (!ok || event_ack(bus, skey, group, id) < 0)
+		return -1;
+	log_error("event: %s entry %s refused %lld times; moved to %s", topic, id, n, dkey);
+	return 1;
+}
+
 /*
  * Process the entries of one XREADGROUP reply in order, acknowledging each the
  * handler accepted. The number of entries, or -1 if one must be seen again.
@@ -154,8 +224,11 @@ static int event_batch(struct event_bus *bus, const char *skey, const char *grou
 		if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
 		    e->element[0]->type != REDIS_REPLY_STRING)
 			continue;
-		if (event_entry(topic, e, fn, ctx) < 0)
-			return -1;
+		if (event_entry(topic, e, fn, ctx) < 0) {
+			if (event_dead_letter(bus, skey, group, topic, e) <= 0)
+				return -1;
+			continue;
+		}
 		if (event_ack(bus, skey, group, e->element[0]->str) < 0)
 			return -1; /* stays pending: seen again, handlers are idempotent */
 	}

@@ -34,4 +34,15 @@ typedef int (*event_handler_fn)(void *ctx, const char *topic, const char *key, j
 int event_consume(struct event_bus *bus, const char *group, const char *topic, event_handler_fn fn,
 		  void *ctx, volatile sig_atomic_t *stop);
 
+/*
+ * Dead letters (redis transport): an event its handler refused events.max_deliveries times is
+ * copied to the stream fs:ev:<topic>:dead (fields key, payload, entry, group, deliveries) and
+ * acknowledged; EVENT_DEAD_SET lists the topics that have such a stream.
+ */
+#define EVENT_DEAD_SET  "fs:ev:dead"
+#define EVENT_DEAD_NAME 96 /* longest topic with a dead-letter stream, and its NUL */
+
+/* The dead-letter stream of a topic. 0, or -1 if out is too small. */
+int event_dead_key(char *out, size_t len, const char *topic);
+
 #endif

@@ -157,6 +157,28 @@ static int http_parse_query(struct http_req *req)
 	return 0;
 }
 
+int http_query_get(struct http_req *req, const char *name, char *out, size_t len)
+{
+	char why[128];
+	json_t *q = NULL;
+	int rc = 0;
+	if (http_query_parse(req->query, &q, why, sizeof why) < 0)
+		return http_fail(req, E_PARAM, "%s", why);
+	json_t *v = json_object_get(q, name);
+	if (json_is_string(v)) {
+		size_t n = json_string_length(v);
+		if (n >= len || memchr(json_string_value(v), 0, n)) {
+			rc = http_fail(req, E_PARAM, "%.64s in the URL is too long", name);
+		} else {
+			memcpy(out, json_string_value(v), n);
+			out[n] = 0;
+			rc = 1;
+		}
+	}
+	json_decref(q);
+	return rc;
+}
+
 /*
  * Read and discard up to limit bytes of an oversized body, so a web server that
  * streams the body (Apache's mod_proxy_fcgi) sees it consumed and reads our 413.
@@ -281,7 +303,7 @@ static int http_read_body(struct app *app, struct http_req *req)
 	return 0;
 }
 
-/* Verify the bearer token and its session; admin routes also check the role. */
+/* Verify the bearer token and (but for ROUTE_JWT) its session; admin routes check the role. */
 static int http_authenticate(struct app *app, struct http_req *req)
 {
 	req->token = auth_bearer(req->authorization);
@@ -289,6 +311,10 @@ static int http_authenticate(struct app *app, struct http_req *req)
 		return http_fail(req, E_TOKEN, "token missing");
 	if (auth_token_verify(&app->cfg, req->token, &req->claims) < 0)
 		return http_fail(req, E_TOKEN, "token invalid or expired");
+	if (!(req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN))) {
+		log_set_request(req->request_id, req->claims.user_id);
+		return 0; /* ROUTE_JWT: revocation is the handler's (e.g. the purchase script's) */
+	}
 	int live = auth_session_check(app->cache, &req->claims);
 	if (live < 0)
 		return E_DB_BUSY;
@@ -330,7 +356,7 @@ static int http_dispatch(struct app *app, struct http_req *req)
 		rc = http_parse_query(req);
 	if (rc)
 		return rc;
-	if (req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN)) {
+	if (req->route->flags & (ROUTE_AUTH | ROUTE_ADMIN | ROUTE_JWT)) {
 		rc = http_authenticate(app, req);
 		if (rc)
 			return rc;
@@ -607,6 +633,7 @@ int http_metrics(struct app *app, struct http_req *req)
 	http_gauges(app);
 	if (app->metrics_refresh && app->metrics_refresh(app) < 0)
 		log_warn("metrics: scrape-time gauges not refreshed");
+	metrics_dependencies(app->db, app->cache);
 	char *text = metrics_render(paths, n);
 	if (!text)
 		return http_fail(req, E_SERVER, "metrics are not enabled (metrics.dir)");

@@ -23,6 +23,7 @@ enum route_flags {
 	ROUTE_ADMIN = 1 << 1, /* ROUTE_AUTH and role "admin" */
 	ROUTE_BODY = 1 << 2,  /* a JSON object body ({} if empty) */
 	ROUTE_RAW = 1 << 3,   /* the handler writes the whole response (http_send) */
+	ROUTE_JWT = 1 << 4,   /* a valid token, verified without I/O (no session lookup) */
 };
 
 /* One row of a program's route table. */
@@ -57,8 +58,8 @@ struct http_req {
 	const struct route *route;
 	json_t *params;            /* body object, or the query string as an object of strings */
 	int params_are_query;      /* values are strings to be parsed */
-	struct auth_claims claims; /* filled for ROUTE_AUTH routes */
-	const char *token;         /* the presented token, for ROUTE_AUTH routes */
+	struct auth_claims claims; /* filled for ROUTE_AUTH and ROUTE_JWT routes */
+	const char *token;         /* the presented token, for ROUTE_AUTH and ROUTE_JWT routes */
 	/* response */
 	int status; /* HTTP status sent */
 	int code;   /* API code: 0 success, else enum fs_err */
@@ -88,6 +89,13 @@ const char *http_param(struct http_req *req, const char *name);
 
 /* The raw request body (valid during the request), for signature checks. */
 const char *http_body(struct http_req *req, size_t *len);
+
+/*
+ * The value of query parameter name (decoded) in out, for POST routes whose URL also carries
+ * one (e.g. /seckill/do?activityId=N). 1 found, 0 absent, or E_PARAM (naming it) when the query
+ * is malformed or the value does not fit in len.
+ */
+int http_query_get(struct http_req *req, const char *name, char *out, size_t len);
 
 /* Reset a request context for reuse (frees what it owns). */
 void http_req_reset(struct http_req *req);

@@ -264,9 +264,13 @@ char *metrics_render(const char *const *route_paths, size_t nroutes)
 			dynbuf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", e->name, e->help, e->name,
 				      e->gauge ? "gauge" : "counter");
 		last = e->name;
-		dynbuf_printf(&b, "%s{program=\"%s\"%s%s} %lld\n", e->name, prog,
-			      e->labels[0] ? "," : "", e->labels,
-			      (long long)__atomic_load_n(&e->value, __ATOMIC_RELAXED));
+		long long v = (long long)__atomic_load_n(&e->value, __ATOMIC_RELAXED);
+		if (e->gauge == METRICS_GAUGE_MILLI)
+			dynbuf_printf(&b, "%s{program=\"%s\"%s%s} %.3f\n", e->name, prog,
+				      e->labels[0] ? "," : "", e->labels, (double)v / 1000.0);
+		else
+			dynbuf_printf(&b, "%s{program=\"%s\"%s%s} %lld\n", e->name, prog,
+				      e->labels[0] ? "," : "", e->labels, v);
 	}
 	return dynbuf_take(&b);
 }

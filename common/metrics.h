@@ -20,12 +20,23 @@ void metrics_close(void);
 /* Count one request of route index ri: HTTP status, API code (200 success, 0 other), seconds. */
 void metrics_request(size_t ri, int status, int code, double seconds);
 
+/* metrics_define's gauge argument: a gauge whose slot holds thousandths (ms of a _seconds gauge).
+ */
+#define METRICS_GAUGE_MILLI 2
+
 /*
- * A named counter (or gauge) with an optional label set such as
- * `reason="soldout"`; the same name and labels give the same slot in every
- * worker. Returns the slot, or -1 when metrics are off or the table is full.
+ * A named counter (gauge 0) or gauge (1, or METRICS_GAUGE_MILLI: rendered
+ * divided by 1000, so a _seconds gauge can be set in ms) with an optional
+ * label set such as `reason="soldout"`; the same name and labels give the
+ * same slot in every worker. Returns the slot, or -1 when metrics are off or
+ * the table is full.
  */
 int metrics_define(const char *name, const char *labels, const char *help, int gauge);
+
+struct db;
+struct cache;
+/* Set flashsale_dependency_up{dependency=mysql|redis} from a ping of each (scrape time). */
+void metrics_dependencies(struct db *db, struct cache *cache);
 
 /* Add n to a counter slot (ignored for -1). */
 void metrics_add(int slot, long long n);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "activity.h"
+#include "coupon.h"
 #include "log.h"
 #include "stock.h"
 
@@ -63,7 +64,7 @@ int orders_cancel(struct db *db, struct cache *c, const char *sn, long long user
 		rc = activity_return_db(db, o.activity_id, o.user_id, o.quantity);
 	else
 		rc = stock_product_return(db, o.product_id, o.quantity);
-	if (rc)
+	if (rc || (rc = coupon_release(db, sn)))
 		goto fail;
 	if ((rc = db_commit(db)))
 		return rc;
@@ -96,8 +97,10 @@ int orders_mark_paid(struct db *db, const char *sn, long long pay_time, const ch
 	    "iss", pay_time, pay_type ? pay_type : "", sn);
 	if (rc)
 		return rc;
-	if (db_affected_rows(db) == 1)
+	if (db_affected_rows(db) == 1) {
+		coupon_use(db, sn); /* its coupon, if any: locked -> used (a failure is logged) */
 		return DB_CHANGED;
+	}
 	rc = db_query_row(db, &row, "SELECT trade_state FROM flashsale_order.orders WHERE sn = ?",
 			  "s", sn);
 	if (rc)

@@ -1,4 +1,4 @@
-/* seckill-lib.h - seckill tokens: HMAC, verified without I/O. */
+/* seckill-lib.h - seckill tokens (HMAC, verified without I/O) and their revocation at logout. */
 #ifndef FS_SECKILL_LIB_H
 #define FS_SECKILL_LIB_H
 
@@ -19,5 +19,11 @@ int seckill_token_new(const char *secret, long long uid, long long aid, const ch
 /* 0 if token was signed for uid, aid and jti and has not expired at now; -1 otherwise. */
 int seckill_token_verify(const char *secret, const char *token, long long uid, long long aid,
 			 const char *jti, long long now);
+
+/*
+ * At logout: the access token's jti (valid until exp) may no longer buy in any live activity
+ * (seckill-revoke.c). 0, or -1 if Redis did not take it everywhere (the caller answers 100005).
+ */
+int seckill_revoke_jti(struct cache *c, const char *jti, long long exp);
 
 #endif

@@ -9,18 +9,6 @@
 #include "dynbuf.h"
 #include "wxpay-impl.h"
 
-/* An answer from WeChat: status, bounded body, the Wechatpay-* signature headers. */
-struct wxpay_resp {
-	long status;
-	struct dynbuf buf; /* the body while it arrives, at most WXPAY_MAX_RESPONSE */
-	char *body;        /* then handed over here (the caller frees it) */
-	size_t len;
-	char timestamp[24];
-	char nonce[WXPAY_NONCE_MAX + 1];
-	char signature[WXPAY_SIG_MAX + 1];
-	char serial[WXPAY_SERIAL_MAX + 1];
-};
-
 /* curl write callback: append to the body up to WXPAY_MAX_RESPONSE, else abort. */
 static size_t wxpay_on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
@@ -76,13 +64,8 @@ static void wxpay_error_text(const struct wxpay_resp *r, char *code, size_t code
 	json_decref(o);
 }
 
-/*
- * One signed call: method, path with query, JSON body ("" for none). On 2xx the
- * answer's signature must verify with the platform key. enum wxpay_rc; for
- * 4xx, code gets WeChat's error code.
- */
-static int wxpay_call(struct wxpay *w, const char *method, const char *path, const char *body,
-		      struct wxpay_resp *r, char *code, size_t codelen, char *err, size_t errlen)
+int wxpay_call(struct wxpay *w, const char *method, const char *path, const char *body,
+	       struct wxpay_resp *r, char *code, size_t codelen, char *err, size_t errlen)
 {
 	char url[1024], auth[WXPAY_AUTH_MAX], hdr[WXPAY_AUTH_MAX + 32], nonce[33];
 	struct curl_slist *h = NULL;
@@ -248,7 +231,7 @@ int wxpay_jsapi_params(struct wxpay *w, const char *prepay_id, json_t **out)
 	if (n < 0 || (size_t)n >= sizeof msg ||
 	    wxpay_rsa_sign(w->merchant_key, msg, (size_t)n, sig, sizeof sig) < 0)
 		return -1;
-	*out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "appid", w->appid, "timestamp", ts,
+	*out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "appId", w->appid, "timeStamp", ts,
 			 "nonceStr", nonce, "package", pkg, "signType", "RSA", "paySign", sig);
 	return *out ? 0 : -1;
 }

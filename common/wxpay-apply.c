@@ -5,6 +5,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "refund.h"
 #include "wxpay-impl.h"
 
 /* Copy a string member of o into dst (size cap); -1 if absent (and required) or too long. */
@@ -145,6 +146,12 @@ int payment_apply(struct db *db, struct event_bus *bus, const struct wxpay_txn *
 		}
 	}
 out:
+	/* Money for an order already cancelled never revives it: it goes back in full, once. */
+	if (rc == PAY_APPLIED || rc == PAY_ALREADY || rc == PAY_PUBLISH) {
+		char rsn[REFUND_SN_MAX + 8];
+		if (refund_late_record(db, x->out_trade_no, rsn, sizeof rsn) == DB_DOWN)
+			rc = DB_DOWN;
+	}
 	json_decref(row);
 	return rc;
 }

@@ -264,8 +264,6 @@ struct wxpay *wxpay_new(const struct fs_config *cfg, char *err, size_t errlen)
 	    wxpay_need(&w->appid, cfg->wxpay_appid, "appid", err, errlen) ||
 	    wxpay_need(&w->api_base, cfg->wxpay_api_base, "api_base", err, errlen) ||
 	    wxpay_need(&w->serial_no, cfg->wxpay_serial_no, "serial_no", err, errlen) ||
-	    wxpay_need(&w->platform_serial, cfg->wxpay_platform_serial, "platform_serial", err,
-		       errlen) ||
 	    wxpay_need(&w->notify_url, cfg->wxpay_notify_url, "notify_url", err, errlen))
 		goto fail;
 	if (strlen(cfg->wxpay_apiv3_key) != WXPAY_APIV3_KEY_LEN) {
@@ -279,10 +277,24 @@ struct wxpay *wxpay_new(const struct fs_config *cfg, char *err, size_t errlen)
 			 cfg->wxpay_private_key);
 		goto fail;
 	}
-	w->platform_key = wxpay_key_load(cfg->wxpay_platform_key, 0);
-	if (!w->platform_key) {
-		snprintf(err, errlen, "wxpay.platform_key: cannot load an RSA public key from %s",
-			 cfg->wxpay_platform_key);
+	if (wxpay_platform_load(w, cfg, err, errlen) < 0)
+		goto fail;
+	if (cfg->wxpay_refund_url && *cfg->wxpay_refund_url) {
+		w->refund_notify_url = strdup(cfg->wxpay_refund_url);
+	} else {
+		/* .../thirdPaymentWxPayCallback -> .../thirdPaymentWxRefundCallback */
+		const char *pay = "thirdPaymentWxPayCallback";
+		const char *at = strstr(w->notify_url, pay);
+		size_t n = strlen(w->notify_url) + 16;
+		w->refund_notify_url = malloc(n);
+		if (w->refund_notify_url && at)
+			snprintf(w->refund_notify_url, n, "%.*sthirdPaymentWxRefundCallback%s",
+				 (int)(at - w->notify_url), w->notify_url, at + strlen(pay));
+		else if (w->refund_notify_url)
+			snprintf(w->refund_notify_url, n, "%s", w->notify_url);
+	}
+	if (!w->refund_notify_url) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	w->timeout_ms = cfg->wxpay_timeout_ms;
@@ -301,11 +313,12 @@ void wxpay_free(struct wxpay *w)
 	free(w->mchid);
 	free(w->appid);
 	free(w->serial_no);
-	free(w->platform_serial);
 	free(w->notify_url);
+	free(w->refund_notify_url);
 	OPENSSL_cleanse(w->apiv3_key, sizeof w->apiv3_key);
 	EVP_PKEY_free(w->merchant_key);
-	EVP_PKEY_free(w->platform_key);
+	for (int i = 0; i < w->nplatform; i++)
+		EVP_PKEY_free(w->platform[i].key);
 	if (w->curl)
 		curl_easy_cleanup(w->curl);
 	free(w);
@@ -322,7 +335,8 @@ int wxpay_notice_verify(struct wxpay *w, const struct wxpay_notice_hdr *h, const
 	long long ts = strtoll(h->timestamp, &end, 10);
 	if (end == h->timestamp || *end)
 		return NOTICE_BAD_HEADERS;
-	if (strcmp(h->serial, w->platform_serial))
+	EVP_PKEY *key = wxpay_platform_find(w, h->serial);
+	if (!key)
 		return NOTICE_UNKNOWN_SERIAL;
 	if (ts < now - w->skew || ts > now + w->skew)
 		return NOTICE_STALE;
@@ -334,7 +348,7 @@ int wxpay_notice_verify(struct wxpay *w, const struct wxpay_notice_hdr *h, const
 	int k = snprintf(msg, n, "%s\n%s\n", h->timestamp, h->nonce);
 	memcpy(msg + k, body, len);
 	msg[k + len] = '\n';
-	int ok = wxpay_rsa_verify(w->platform_key, msg, (size_t)k + len + 1, h->signature);
+	int ok = wxpay_rsa_verify(key, msg, (size_t)k + len + 1, h->signature);
 	free(msg);
 	return ok ? NOTICE_OK : NOTICE_BAD_SIGNATURE;
 }

@@ -125,6 +125,44 @@ int wxpay_query(struct wxpay *w, const char *out_trade_no, json_t **trade, char 
 /* POST /v3/pay/transactions/out-trade-no/{sn}/close: WXPAY_OK, WXPAY_PAID, ... */
 int wxpay_close(struct wxpay *w, const char *out_trade_no, char *err, size_t errlen);
 
+/* --- refunds (wxpay-refund.c) -------------------------------------------------------------- */
+
+/* One refund request: always sent with the same out_refund_no, which WeChat treats idempotently. */
+struct wxpay_refund_req {
+	const char *out_trade_no;
+	const char *out_refund_no;
+	const char *reason; /* may be empty */
+	long long refund;   /* fen refunded by this request */
+	long long total;    /* fen the trade took */
+};
+
+/* What WeChat says about a refund: the answer, a query, or a decrypted REFUND.* notification. */
+struct wxpay_refund_info {
+	char mchid[WXPAY_SN_MAX]; /* notifications only */
+	char out_trade_no[WXPAY_SN_MAX];
+	char out_refund_no[WXPAY_SN_MAX];
+	char refund_id[WXPAY_SN_MAX];
+	char status[16]; /* SUCCESS, CLOSED, PROCESSING, ABNORMAL */
+	long long refund, total, success_time;
+};
+
+/*
+ * POST /v3/refund/domestic/refunds (notify_url: the refund callback): *answer is the refund
+ * object. enum wxpay_rc; WXPAY_REJECTED (code: WeChat's error code) when WeChat refused it.
+ */
+int wxpay_refund(struct wxpay *w, const struct wxpay_refund_req *r, json_t **answer, char *code,
+		 size_t codelen, char *err, size_t errlen);
+
+/* GET /v3/refund/domestic/refunds/{out_refund_no}; WXPAY_NOT_FOUND if WeChat has no such refund. */
+int wxpay_refund_query(struct wxpay *w, const char *out_refund_no, json_t **answer, char *err,
+		       size_t errlen);
+
+/* Fill x from a refund object ("status" or, in notifications, "refund_status"); 0/-1. */
+int wxpay_refund_parse(json_t *o, struct wxpay_refund_info *x);
+
+/* Is mchid (of a refund notification) our merchant? */
+int wxpay_mchid_ours(struct wxpay *w, const char *mchid);
+
 /* --- notifications (wxpay.c) ---------------------------------------------------------------- */
 
 /* The Wechatpay-* headers of a notification (any may be NULL). */
@@ -182,7 +220,9 @@ struct event_bus;
  *   {"paymentSn","orderSn","userId","payStatus":1,"payTotal","payTime",
  *    "transactionId","tradeType","payType":"wxpay"}
  * An already-paid payment publishes again, so a lost publish is recovered by a
- * re-delivery (consumers are idempotent).
+ * re-delivery (consumers are idempotent). A payment of an order already cancelled (a late
+ * payment) is recorded and its full refund too (refund_late_record, once); the order stays
+ * cancelled.
  */
 int payment_apply(struct db *db, struct event_bus *bus, const struct wxpay_txn *txn);
 

@@ -137,8 +137,8 @@ static void job_record(const struct job *j, int rc, long long ms)
 	metrics_set(metrics_define("flashsale_job_last_run_timestamp_seconds", labels,
 				   "When the job last finished (Unix seconds).", 1),
 		    (long long)time(NULL));
-	metrics_set(metrics_define("flashsale_job_last_duration_ms", labels,
-				   "How long the last run took, ms.", 1),
+	metrics_set(metrics_define("flashsale_job_last_duration_seconds", labels,
+				   "How long the last run took, s.", METRICS_GAUGE_MILLI),
 		    ms);
 	metrics_set(metrics_define("flashsale_job_last_exit_status", labels,
 				   "Exit status of the last run (0 ok).", 1),

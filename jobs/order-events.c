@@ -63,7 +63,7 @@ static int order_paid_publish(struct job *j, json_t *order, json_t *pay)
 static int order_load(struct job *j, const char *sn, json_t **order)
 {
 	int rc = db_query_row(j->db, order,
-			      "SELECT sn, user_id AS userId, total_price AS total, "
+			      "SELECT sn, user_id AS userId, pay_total AS total, "
 			      "pay_time AS payTime, trade_state AS tradeState, "
 			      "product_id AS productId, title, quantity, merchant_id AS merchantId "
 			      "FROM flashsale_order.orders WHERE sn = ?",
@@ -84,9 +84,9 @@ static int order_already_paid(struct job *j, const char *sn, json_t *ev, json_t 
 		return -1;
 	long long state = json_integer_value(json_object_get(*order, "tradeState"));
 	if (state == -1) {
-		/* Money arrived for a cancelled order: a person must refund it. */
+		/* Money arrived for a cancelled order: payment_apply recorded its full refund. */
 		log_json(
-		    LOG_ERROR, "payment for a cancelled order; refund needed",
+		    LOG_WARN, "payment for a cancelled order; refunded automatically",
 		    json_pack("{s:s, s:s?}", "orderSn", sn, "paymentSn", ev_str(ev, "paymentSn")));
 		return 0;
 	}

@@ -6,7 +6,9 @@
  *    left for order-events to mark paid. Otherwise the trade is closed at WeChat first (a close
  *    refused with ORDERPAID means the payer just paid: query again and apply), and only when
  *    no attempt is paid or unknown is the order cancelled by orders_cancel (state-guarded, so
- *    its units return exactly once) and order.closed published.
+ *    its units return exactly once) and order.closed published. An attempt WeChat cannot
+ *    settle keeps the order until order.close_grace past the deadline, then it is cancelled
+ *    anyway; a payment that still comes is a late payment, refunded in full (refund.h).
  * 2. Waiting payments older than wxpay.query_after seconds are queried and applied when paid,
  *    marked failed when WeChat closed or failed them, and closed when their order was
  *    cancelled meanwhile.
@@ -22,6 +24,7 @@
 #include "event.h"
 #include "log.h"
 #include "orders.h"
+#include "refund.h"
 #include "wxpay.h"
 #include "job.h"
 
@@ -34,6 +37,7 @@ struct timeout_stats {
 
 /* Everything a run needs. */
 struct timeout_ctx {
+	const struct fs_config *cfg;
 	struct db *db;
 	struct cache *cache;
 	struct event_bus *bus;
@@ -57,6 +61,8 @@ static int timeout_apply(struct timeout_ctx *t, const char *sn, json_t *trade)
 	if (rc == PAY_APPLIED || rc == PAY_ALREADY) {
 		if (rc == PAY_APPLIED)
 			t->st.paid++;
+		/* Paid after its order was cancelled: its refund is recorded, send it now. */
+		refund_submit_late(t->db, t->cache, t->bus, t->wx, sn);
 		return ATTEMPT_PAID;
 	}
 	if (rc == PAY_IGNORED)
@@ -120,8 +126,14 @@ static void timeout_publish_closed(struct timeout_ctx *t, const char *order_sn)
 	json_decref(ev);
 }
 
-/* One expired order: settle its attempts with WeChat, then cancel it if none is paid. */
-static void timeout_order(struct timeout_ctx *t, const char *order_sn)
+/*
+ * One expired order: settle its attempts with WeChat, then cancel it if none is paid. When
+ * WeChat cannot settle an attempt (query or close fails), the order is kept until
+ * order.close_grace seconds past its deadline, then cancelled anyway so its stock is not held
+ * forever: money that still arrives for it is refunded in full (a late payment).
+ */
+static void timeout_order(struct timeout_ctx *t, const char *order_sn, long long deadline,
+			  long long now)
 {
 	json_t *rows = NULL, *row;
 	size_t i;
@@ -153,12 +165,17 @@ static void timeout_order(struct timeout_ctx *t, const char *order_sn)
 			 json_pack("{s:s}", "sn", order_sn));
 		return;
 	}
-	if (unsure) {
+	if (unsure && now < deadline + t->cfg->order_close_grace) {
 		t->st.errors++;
 		log_json(LOG_WARN, "expired order kept until WeChat answers",
 			 json_pack("{s:s}", "sn", order_sn));
 		return;
 	}
+	if (unsure)
+		log_json(LOG_WARN,
+			 "expired order cancelled although WeChat did not settle its trade; "
+			 "a late payment will be refunded",
+			 json_pack("{s:s}", "sn", order_sn));
 	int rc = orders_cancel(t->db, t->cache, order_sn, 0, "timeout");
 	if (rc == DB_CHANGED) {
 		t->st.cancelled++;
@@ -177,7 +194,8 @@ static void timeout_orders(struct timeout_ctx *t, long long now)
 
 	for (;;) {
 		if (db_query(t->db, &rows,
-			     "SELECT id, sn FROM flashsale_order.orders WHERE trade_state = 0 "
+			     "SELECT id, sn, pay_deadline FROM flashsale_order.orders WHERE "
+			     "trade_state = 0 "
 			     "AND pay_deadline <= ? AND id > ? ORDER BY id LIMIT ?",
 			     "iii", now, last_id, (long long)TIMEOUT_BATCH)) {
 			t->st.errors++;
@@ -186,7 +204,9 @@ static void timeout_orders(struct timeout_ctx *t, long long now)
 		json_array_foreach(rows, i, row)
 		{
 			last_id = json_integer_value(json_object_get(row, "id"));
-			timeout_order(t, json_string_value(json_object_get(row, "sn")));
+			timeout_order(t, json_string_value(json_object_get(row, "sn")),
+				      json_integer_value(json_object_get(row, "pay_deadline")),
+				      now);
 		}
 		size_t n = json_array_size(rows);
 		json_decref(rows);
@@ -253,7 +273,7 @@ static int timeout_parse(struct job *j, int argc, char **argv)
 /* One pass over expired orders and stale payments (under the job's lock). */
 static int order_timeout_run(struct job *j)
 {
-	struct timeout_ctx t = {.db = j->db, .cache = j->cache, .bus = j->bus};
+	struct timeout_ctx t = {.cfg = &j->cfg, .db = j->db, .cache = j->cache, .bus = j->bus};
 	char err[512];
 	long query_after = timeout_query_after < 0 ? j->cfg.wxpay_query_after : timeout_query_after;
 

@@ -1,7 +1,7 @@
 /* order-writer.c - flashsale-order-writer: seckill intents (Redis streams) -> orders in MySQL.
  *
  * Each live activity has its own stream {a:N}:intents (its Lua script must XADD in the
- * activity's slot); ACTIVITY_STREAMS_KEY lists them, and one XREADGROUP reads them all. A
+ * activity's slot); ACTIVITY_LIVE_KEY lists the activities, and one XREADGROUP reads them all. A
  * batch is one MySQL transaction that re-checks every intent against the truth (the
  * activity's sold count with `sold + returned + n <= stock`, the user's quota under row
  * locks), inserts the accepted orders (unique request_id: a replay finds its order and
@@ -53,7 +53,9 @@ static void writer_streams_free(struct writer *w)
 	for (size_t i = 0; i < w->nstreams; i++)
 		free(w->streams[i]);
 	free(w->streams);
+	free(w->ids);
 	w->streams = NULL;
+	w->ids = NULL;
 	w->nstreams = 0;
 }
 
@@ -69,39 +71,50 @@ static int writer_has_stream(const struct writer *w, const char *name)
 /* Reload the live streams; make sure each has our consumer group. 0 or -1 (Redis down). */
 static int writer_refresh_streams(struct writer *w)
 {
-	redisReply *r = cache_command(w->cache, "SMEMBERS %s", ACTIVITY_STREAMS_KEY);
+	redisReply *r = cache_command(w->cache, "SMEMBERS %s", ACTIVITY_LIVE_KEY);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		if (r)
 			freeReplyObject(r);
 		return -1;
 	}
-	char **list = calloc(r->elements + 1, sizeof *list);
+	char **list = calloc(r->elements + 1, sizeof *list), key[ACTIVITY_KEY_MAX], *end;
+	long long *ids = calloc(r->elements + 1, sizeof *ids);
 	size_t n = 0;
-	for (size_t i = 0; list && i < r->elements; i++) {
-		const char *name = r->element[i]->str;
-		if (r->element[i]->type != REDIS_REPLY_STRING || strlen(name) > 60)
+	for (size_t i = 0; list && ids && i < r->elements; i++) {
+		long long id = r->element[i]->type == REDIS_REPLY_STRING
+				   ? strtoll(r->element[i]->str, &end, 10)
+				   : 0;
+		if (id <= 0 || *end || activity_key(key, sizeof key, id, AK_INTENTS, NULL) < 0)
 			continue;
-		if (!writer_has_stream(w, name)) {
+		if (!writer_has_stream(w, key)) {
 			redisReply *g = cache_command(w->cache, "XGROUP CREATE %s %s 0 MKSTREAM",
-						      name, ACTIVITY_GROUP);
+						      key, ACTIVITY_GROUP);
 			if (g)
 				freeReplyObject(g); /* BUSYGROUP: it exists, as expected */
 		}
-		list[n++] = strdup(name);
+		ids[n] = id;
+		list[n++] = strdup(key);
 	}
 	freeReplyObject(r);
-	if (!list)
+	if (!list || !ids) {
+		free(list);
+		free(ids);
 		return -1;
+	}
 	writer_streams_free(w);
 	w->streams = list;
+	w->ids = ids;
 	w->nstreams = n;
 	return 0;
 }
 
-/* The activity id of "{a:N}:intents". */
-static long long writer_stream_activity(const char *stream)
+/* The activity of a stream we read, or -1. */
+static long long writer_stream_activity(const struct writer *w, const char *stream)
 {
-	return strncmp(stream, "{a:", 3) ? -1 : strtoll(stream + 3, NULL, 10);
+	for (size_t i = 0; i < w->nstreams; i++)
+		if (!strcmp(w->streams[i], stream))
+			return w->ids[i];
+	return -1;
 }
 
 /* Remove sold-out markers of activities whose units came back (cancelled orders, failures). */
@@ -113,11 +126,11 @@ static void writer_sync_markers(struct writer *w)
 	if (!dir[0])
 		return;
 	for (size_t i = 0; i < w->nstreams; i++) {
-		long long id = writer_stream_activity(w->streams[i]);
+		long long id = w->ids[i];
 		snprintf(path, sizeof path, "%s/%lld", dir, id);
-		if (id < 0 || stat(path, &st) < 0)
+		if (stat(path, &st) < 0)
 			continue;
-		activity_key(key, sizeof key, id, "stock");
+		activity_key(key, sizeof key, id, AK_STOCK, NULL);
 		redisReply *r = cache_command(w->cache, "GET %s", key);
 		if (r && r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) > 0) {
 			activity_marker_clear(dir, id);
@@ -224,8 +237,24 @@ static const char *writer_field(redisReply *fields, const char *name)
 	return NULL;
 }
 
-/* Turn an XREADGROUP reply into intents (malformed entries become failures). -1 on OOM. */
-static int writer_parse(struct batch *b, redisReply *r)
+/* The positive integer s, or 0. */
+static long long writer_int(const char *s)
+{
+	char *end;
+	long long v = s && *s ? strtoll(s, &end, 10) : 0;
+	return v > 0 && !*end ? v : 0;
+}
+
+/* Is rid a request id the purchase makes (at most 64 of [A-Za-z0-9_-], like the column)? */
+static int writer_valid_rid(const char *rid)
+{
+	size_t n = rid ? strlen(rid) : 0;
+	return n > 0 && n <= 64 &&
+	       strspn(rid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* Turn an XREADGROUP reply into intents (malformed ones become dead letters). -1 on OOM. */
+static int writer_parse(struct writer *w, struct batch *b, redisReply *r)
 {
 	if (r->type != REDIS_REPLY_ARRAY)
 		return 0;
@@ -245,20 +274,27 @@ static int writer_parse(struct batch *b, redisReply *r)
 				return -1;
 			snprintf(it->stream, sizeof it->stream, "%s", stream);
 			snprintf(it->entry, sizeof it->entry, "%s", en->element[0]->str);
-			it->aid = writer_stream_activity(stream);
+			it->aid = writer_stream_activity(w, stream);
 			redisReply *f = en->element[1];
 			const char *rid =
 			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "rid") : NULL;
-			const char *uid = rid ? writer_field(f, "uid") : NULL;
-			const char *qty = rid ? writer_field(f, "qty") : NULL;
-			if (!rid || !uid || !qty || strlen(rid) >= sizeof it->rid) {
-				/* Deleted or foreign entry: acknowledge it without effect. */
-				it->outcome = INTENT_SKIP;
-				continue;
+			const char *uid =
+			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "uid") : NULL;
+			const char *qty =
+			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "qty") : NULL;
+			if (writer_valid_rid(rid))
+				snprintf(it->rid, sizeof it->rid, "%s", rid);
+			it->uid = writer_int(uid);
+			it->qty = writer_int(qty);
+			if (f->type != REDIS_REPLY_ARRAY) {
+				it->outcome = INTENT_SKIP; /* deleted meanwhile: nothing to do */
+			} else if (it->aid < 0) {
+				it->outcome = INTENT_SKIP; /* not a stream we read */
+			} else if (!it->rid[0] || !it->uid || !it->qty) {
+				/* Malformed: a dead letter; the units it names go back. */
+				it->outcome = INTENT_DEAD;
+				it->reason = REASON_MALFORMED;
 			}
-			snprintf(it->rid, sizeof it->rid, "%s", rid);
-			it->uid = strtoll(uid, NULL, 10);
-			it->qty = strtoll(qty, NULL, 10);
 		}
 	}
 	return 0;
@@ -285,7 +321,7 @@ static int writer_pass(struct writer *w)
 		return -1;
 	}
 	batch_init(&b);
-	if (writer_parse(&b, r) < 0) {
+	if (writer_parse(w, &b, r) < 0) {
 		rc = -1;
 		goto out;
 	}

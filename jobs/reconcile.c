@@ -105,10 +105,10 @@ static int reconcile_one(struct db *db, struct cache *c, struct recon *x, int re
 	nums = malloc((n + 1) * sizeof *nums);
 	if (!argv || !nums)
 		goto out;
-	activity_key(info, sizeof info, x->id, "info");
-	activity_key(stock, sizeof stock, x->id, "stock");
-	activity_key(users, sizeof users, x->id, "users");
-	activity_key(intents, sizeof intents, x->id, "intents");
+	activity_key(info, sizeof info, x->id, AK_INFO, NULL);
+	activity_key(stock, sizeof stock, x->id, AK_STOCK, NULL);
+	activity_key(users, sizeof users, x->id, AK_USERS, NULL);
+	activity_key(intents, sizeof intents, x->id, AK_INTENTS, NULL);
 	snprintf(base, sizeof base, "%lld",
 		 x->status == ACTIVITY_LIVE ? x->stock - x->sold - x->returned : 0);
 	snprintf(st, sizeof st, "%lld", x->status);

@@ -1,7 +1,9 @@
 /* seckill-preheat.c - flashsale-seckill-preheat (cron): upcoming activities into Redis, ended
  * ones settled (unsold units back to the product once their intents have drained), drained
- * streams of closed activities dropped from the order-writer's list. Under a distributed lock.
+ * closed activities dropped from the order-writer's list, sold-out markers of ended ones
+ * removed. Under a distributed lock.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +11,19 @@
 
 #include "activity.h"
 #include "config.h"
+#include "guard.h"
 #include "log.h"
 #include "job.h"
+
+/* Reservations of an activity that requires them, so the token check is one set lookup. */
+static void preheat_reservations(struct db *db, struct cache *c, long long id)
+{
+	struct guard_rules rules;
+	if (guard_rules_get(db, c, id, &rules) != GUARD_OK || !rules.reservation)
+		return;
+	if (guard_reservations_load(db, c, id, rules.keep) != GUARD_OK)
+		log_warn("preheat: reservations of activity %lld not loaded", id);
+}
 
 /* Load activities that start within the preheat window and have not ended. */
 static int preheat_load(struct db *db, struct cache *c, long minutes, int *loaded)
@@ -32,6 +45,7 @@ static int preheat_load(struct db *db, struct cache *c, long minutes, int *loade
 			(*loaded)++;
 		else if (lrc != DB_UNCHANGED)
 			log_warn("preheat: activity %lld not loaded (%d)", id, lrc);
+		preheat_reservations(db, c, id);
 	}
 	json_decref(rows);
 	return 0;
@@ -41,7 +55,7 @@ static int preheat_load(struct db *db, struct cache *c, long minutes, int *loade
 static long long preheat_inflight(struct cache *c, long long id)
 {
 	char key[64];
-	activity_key(key, sizeof key, id, "intents");
+	activity_key(key, sizeof key, id, AK_INTENTS, NULL);
 	redisReply *r = cache_command(c, "XLEN %s", key);
 	long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
 	if (r)
@@ -72,30 +86,63 @@ static int preheat_settle(struct db *db, struct cache *c, long grace, int *settl
 	return 0;
 }
 
-/* Drop drained streams of closed activities from the live set. */
+/* Drop closed activities whose intents have drained from the live set. */
 static void preheat_prune(struct cache *c)
 {
-	char key[64];
-	redisReply *r = cache_command(c, "SMEMBERS %s", ACTIVITY_STREAMS_KEY);
+	char key[ACTIVITY_KEY_MAX], *end;
+	redisReply *r = cache_command(c, "SMEMBERS %s", ACTIVITY_LIVE_KEY);
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		const char *stream = r->element[i]->str;
-		long long id = strncmp(stream, "{a:", 3) ? -1 : strtoll(stream + 3, NULL, 10);
-		if (id < 0)
+		const char *sid = r->element[i]->str;
+		long long id =
+		    r->element[i]->type == REDIS_REPLY_STRING ? strtoll(sid, &end, 10) : 0;
+		if (id <= 0 || *end)
 			continue;
-		activity_key(key, sizeof key, id, "info");
+		activity_key(key, sizeof key, id, AK_INFO, NULL);
 		redisReply *s = cache_command(c, "HGET %s status", key);
 		int closed = s && s->type == REDIS_REPLY_STRING && strcmp(s->str, "0");
 		if (s)
 			freeReplyObject(s);
 		if (closed && preheat_inflight(c, id) == 0) {
-			redisReply *d =
-			    cache_command(c, "SREM %s %s", ACTIVITY_STREAMS_KEY, stream);
+			redisReply *d = cache_command(c, "SREM %s %s", ACTIVITY_LIVE_KEY, sid);
 			if (d)
 				freeReplyObject(d);
 		}
 	}
 	if (r)
 		freeReplyObject(r);
+}
+
+/* Is the marker file name an activity that no longer sells (closed, ended or unknown)? */
+static int preheat_marker_stale(struct db *db, const char *name, long long *id)
+{
+	json_t *row = NULL;
+	char *end;
+	*id = strtoll(name, &end, 10);
+	if (*id <= 0 || *end)
+		return 0; /* not a marker */
+	if (db_query_row(db, &row,
+			 "SELECT status, end_time FROM flashsale_seckill.activity WHERE id = ?",
+			 "i", *id))
+		return 0; /* MySQL unavailable: next run */
+	int stale = !row || json_integer_value(json_object_get(row, "status")) != ACTIVITY_LIVE ||
+		    json_integer_value(json_object_get(row, "end_time")) <= (long long)time(NULL);
+	json_decref(row);
+	return stale;
+}
+
+/* Remove the sold-out marker files of activities that ended or were closed. The number. */
+static int preheat_markers(struct db *db, const char *dir)
+{
+	int removed = 0;
+	DIR *d = dir[0] ? opendir(dir) : NULL;
+	struct dirent *e;
+	long long id;
+	while (d && (e = readdir(d)))
+		if (preheat_marker_stale(db, e->d_name, &id) && activity_marker_clear(dir, id) == 0)
+			removed++;
+	if (d)
+		closedir(d);
+	return removed;
 }
 
 /* One run: load what starts soon, settle what ended, prune drained streams. */
@@ -106,8 +153,12 @@ static int seckill_preheat_run(struct job *j)
 	    preheat_settle(j->db, j->cache, j->cfg.seckill_settle_grace, &settled) == 0)
 		rc = 0;
 	preheat_prune(j->cache);
-	printf("preheat: %d activities loaded, %d settled%s\n", loaded, settled,
-	       rc ? " (MySQL unavailable)" : "");
+	/* The blocklist's Redis copy follows MySQL even if an admin change missed Redis. */
+	if (guard_blocklist_load(j->db, j->cache) != GUARD_OK)
+		log_warn("preheat: blocklist not rebuilt in Redis");
+	int markers = preheat_markers(j->db, j->cfg.seckill_marker_dir);
+	printf("preheat: %d activities loaded, %d settled, %d sold-out markers removed%s\n", loaded,
+	       settled, markers, rc ? " (MySQL unavailable)" : "");
 	return rc;
 }
 

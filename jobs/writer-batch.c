@@ -6,6 +6,7 @@
 
 #include "activity.h"
 #include "log.h"
+#include "lua-scripts.h"
 #include "seckill-lib.h"
 #include "writer.h"
 
@@ -232,6 +233,9 @@ static int batch_insert(struct writer *w, struct batch *b, struct batch_activity
 			goto out;
 		if (db_affected_rows(w->db) != 1) {
 			log_error("activity %lld: guarded sold update refused", acts[i].id);
+			redisReply *g = cache_command(w->cache, "INCR %s", ACTIVITY_GUARD_KEY);
+			if (g)
+				freeReplyObject(g);
 			rc = DB_ERR;
 			goto out;
 		}
@@ -267,7 +271,8 @@ out:
 	return rc;
 }
 
-int batch_write(struct writer *w, struct batch *b)
+/* One try of the batch in one transaction: DB_OK, or a db_rc (rolled back, decisions undone). */
+static int batch_write_once(struct writer *w, struct batch *b)
 {
 	json_t *doc = json_array();
 	char *text = NULL;
@@ -311,7 +316,7 @@ fail:
 	db_rollback(w->db);
 	/* Decisions are redone on the retry. */
 	for (size_t i = 0; i < b->n; i++)
-		if (b->v[i].outcome != INTENT_SKIP)
+		if (b->v[i].outcome != INTENT_SKIP && b->v[i].outcome != INTENT_DEAD)
 			b->v[i].outcome = INTENT_NEW;
 	b->accepted = 0;
 	log_warn("order batch of %zu not written (%s): will retry", b->n,
@@ -321,43 +326,72 @@ out:
 	free(acts);
 	free(q.v);
 	json_decref(doc);
-	return rc ? -1 : 0;
+	return rc;
+}
+
+/* Is b the batch that failed last (same first entry)? Remember it if not. */
+static int batch_same_head(struct writer *w, struct batch *b)
+{
+	char head[sizeof w->fail_head];
+	snprintf(head, sizeof head, "%s/%s", b->v[0].stream, b->v[0].entry);
+	if (!strcmp(head, w->fail_head))
+		return 1;
+	snprintf(w->fail_head, sizeof w->fail_head, "%s", head);
+	return 0;
 }
 
 /*
- * Finish a stream's entries. KEYS: stream, info, stock, users. ARGV: group, request ttl,
- * then per entry: id, requestId, uid, quantity, kind (s success, r failed with units back,
- * f failed, x skip), sn or reason. Only an entry this call acknowledges changes anything,
- * so units go back once however often a batch is replayed.
+ * The batch keeps failing with MySQL up: one intent is likely a poison message. Write each
+ * new intent alone; one that fails alone becomes a dead letter (its units go back when
+ * batch_finish moves it). 0, or -1 when MySQL went away meanwhile (the batch is read again;
+ * what was written alone is found by batch_existing then).
  */
-static struct cache_script finish_script = {
-    .src =
-	"local base = string.sub(KEYS[1], 1, -8)\n"
-	"local live = redis.call('HGET', KEYS[2], 'status') == '0'\n"
-	"local n = 0\n"
-	"for i = 3, #ARGV, 6 do\n"
-	"  local kind = ARGV[i + 4]\n"
-	"  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 and kind ~= 'x' then\n"
-	"    local rk = base .. 'req:' .. ARGV[i + 1]\n"
-	"    if kind == 's' then\n"
-	"      redis.call('HSET', rk, 'uid', ARGV[i + 2], 'status', 'success', 'sn', ARGV[i + 5])\n"
-	"    else\n"
-	"      redis.call('HSET', rk, 'uid', ARGV[i + 2], 'status', 'failed', 'reason', "
-	"ARGV[i + 5])\n"
-	"      local q = tonumber(ARGV[i + 3])\n"
-	"      local have = tonumber(redis.call('HGET', KEYS[4], ARGV[i + 2]) or '0')\n"
-	"      local u = q\n"
-	"      if have < u then u = have end\n"
-	"      if u > 0 then redis.call('HINCRBY', KEYS[4], ARGV[i + 2], -u) end\n"
-	"      if kind == 'r' and live then redis.call('INCRBY', KEYS[3], q) end\n"
-	"    end\n"
-	"    redis.call('EXPIRE', rk, ARGV[2])\n"
-	"    n = n + 1\n"
-	"  end\n"
-	"  redis.call('XDEL', KEYS[1], ARGV[i])\n"
-	"end\n"
-	"return n\n",
-};
+static int batch_isolate(struct writer *w, struct batch *b)
+{
+	log_warn("order batch of %zu failed %ld times: writing its intents one by one", b->n,
+		 w->fail_count);
+	for (size_t i = 0; i < b->n; i++) {
+		struct intent one = b->v[i];
+		struct batch single = {.v = &one, .n = 1}; /* read only: never grown or freed */
+		if (one.outcome != INTENT_NEW)
+			continue;
+		int rc = batch_write_once(w, &single);
+		if (rc == DB_DOWN)
+			return -1;
+		if (rc == DB_OK) {
+			b->v[i] = one;
+			b->accepted += single.accepted;
+			continue;
+		}
+		log_error("intent %s (%s) cannot be written: %s; dead-lettered", one.rid, one.entry,
+			  db_last_error(w->db));
+		b->v[i].outcome = INTENT_DEAD;
+		b->v[i].reason = REASON_UNWRITABLE;
+	}
+	return 0;
+}
+
+int batch_write(struct writer *w, struct batch *b)
+{
+	int rc = batch_write_once(w, b);
+	if (rc == DB_OK) {
+		w->fail_count = 0;
+		w->fail_head[0] = 0;
+		return 0;
+	}
+	if (rc == DB_DOWN || b->n == 0)
+		return -1; /* MySQL away: no intent is to blame */
+	w->fail_count = batch_same_head(w, b) ? w->fail_count + 1 : 1;
+	if (w->fail_count < w->cfg.seckill_writer_attempts)
+		return -1;
+	rc = batch_isolate(w, b);
+	w->fail_count = 0;
+	w->fail_head[0] = 0;
+	return rc;
+}
+
+/* Finish a stream's entries (lua/finish.lua). */
+static struct cache_script finish_script = {.src = lua_finish};
 
 /* The finish script's kind letter of an outcome. */
 static const char *batch_kind(int outcome)
@@ -367,56 +401,87 @@ static const char *batch_kind(int outcome)
 	case INTENT_ACCEPT: return "s";
 	case INTENT_REJECT_RETURN: return "r";
 	case INTENT_REJECT_KEEP: return "f";
+	case INTENT_DEAD: return "d";
 	default: return "x";
 	}
+}
+
+/* Note activity id in the set of activities with dead letters (ACTIVITY_DEAD_KEY). */
+static void batch_note_dead(struct writer *w, long long id, long long n)
+{
+	char sid[24];
+	snprintf(sid, sizeof sid, "%lld", id);
+	redisReply *r = cache_command(w->cache, "SADD %s %s", ACTIVITY_DEAD_KEY, sid);
+	if (r)
+		freeReplyObject(r);
+	log_warn("activity %lld: %lld intents moved to the dead-letter stream", id, n);
 }
 
 /* Finish the intents [from, to) of one stream. 0 or -1. */
 static int batch_finish_stream(struct writer *w, struct batch *b, size_t from, size_t to)
 {
-	char info[64], stock[64], users[64], ttl[24];
-	size_t n = to - from, argc = 0;
-	const char **argv = malloc((6 + 6 * n) * sizeof *argv);
+	char info[64], stock[64], users[64], dead[64], ttl[24], now[24];
+	size_t n = to - from, nkeys = 0, argc = 0;
+	const char **keys = malloc((5 + n) * sizeof *keys);
+	const char **args = malloc((3 + 6 * n) * sizeof *args);
+	const char **argv = malloc((8 + 7 * n) * sizeof *argv);
 	char(*nums)[2][24] = malloc(n * sizeof *nums);
+	char(*reqs)[ACTIVITY_KEY_MAX] = malloc(n * sizeof *reqs);
 	int rc = -1;
 	long long id = b->v[from].aid;
 
-	if (!argv || !nums)
+	if (!keys || !args || !argv || !nums || !reqs)
 		goto out;
-	activity_key(info, sizeof info, id, "info");
-	activity_key(stock, sizeof stock, id, "stock");
-	activity_key(users, sizeof users, id, "users");
+	activity_key(info, sizeof info, id, AK_INFO, NULL);
+	activity_key(stock, sizeof stock, id, AK_STOCK, NULL);
+	activity_key(users, sizeof users, id, AK_USERS, NULL);
+	activity_key(dead, sizeof dead, id, AK_DEAD, NULL);
 	snprintf(ttl, sizeof ttl, "%ld", w->cfg.seckill_request_ttl);
-	argv[argc++] = b->v[from].stream;
-	argv[argc++] = info;
-	argv[argc++] = stock;
-	argv[argc++] = users;
-	argv[argc++] = ACTIVITY_GROUP;
-	argv[argc++] = ttl;
+	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+	keys[nkeys++] = b->v[from].stream;
+	keys[nkeys++] = info;
+	keys[nkeys++] = stock;
+	keys[nkeys++] = users;
+	keys[nkeys++] = dead;
+	args[argc++] = ACTIVITY_GROUP;
+	args[argc++] = ttl;
+	args[argc++] = now;
 	for (size_t i = from; i < to; i++) {
 		struct intent *it = &b->v[i];
-		snprintf(nums[i - from][0], 24, "%lld", it->uid);
-		snprintf(nums[i - from][1], 24, "%lld", it->qty);
-		argv[argc++] = it->entry;
-		argv[argc++] = it->rid;
-		argv[argc++] = nums[i - from][0];
-		argv[argc++] = nums[i - from][1];
-		argv[argc++] = batch_kind(it->outcome);
-		argv[argc++] = it->outcome == INTENT_DONE || it->outcome == INTENT_ACCEPT
+		char *uid = nums[i - from][0], *qty = nums[i - from][1];
+		snprintf(uid, 24, "%lld", it->uid);
+		snprintf(qty, 24, "%lld", it->qty);
+		if (it->rid[0] &&
+		    activity_key(reqs[i - from], ACTIVITY_KEY_MAX, id, AK_REQ, it->rid) == 0)
+			keys[nkeys++] = reqs[i - from];
+		args[argc++] = it->entry;
+		args[argc++] = keys[nkeys - 1] == reqs[i - from] ? it->rid : "";
+		args[argc++] = it->uid > 0 ? uid : "";
+		args[argc++] = qty;
+		args[argc++] = batch_kind(it->outcome);
+		args[argc++] = it->outcome == INTENT_DONE || it->outcome == INTENT_ACCEPT
 				   ? it->sn
 				   : seckill_reason_str(it->reason);
 	}
-	redisReply *r = cache_eval(w->cache, &finish_script, 4, (int)argc, argv);
-	if (r && r->type == REDIS_REPLY_INTEGER)
+	memcpy(argv, keys, nkeys * sizeof *argv);
+	memcpy(argv + nkeys, args, argc * sizeof *argv);
+	redisReply *r = cache_eval(w->cache, &finish_script, (int)nkeys, (int)(nkeys + argc), argv);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == FINISH_N) {
 		rc = 0;
-	else
+		if (r->element[FINISH_DEAD]->integer > 0)
+			batch_note_dead(w, id, r->element[FINISH_DEAD]->integer);
+	} else {
 		log_warn("finishing %zu intents of %s failed: %s", n, b->v[from].stream,
 			 r && r->type == REDIS_REPLY_ERROR ? r->str : "Redis unavailable");
+	}
 	if (r)
 		freeReplyObject(r);
 out:
+	free(keys);
+	free(args);
 	free(argv);
 	free(nums);
+	free(reqs);
 	return rc;
 }
 

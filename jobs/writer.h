@@ -17,7 +17,8 @@ enum intent_outcome {
 	INTENT_ACCEPT,        /* order inserted in this batch */
 	INTENT_REJECT_RETURN, /* failed; its units go back to the remaining stock */
 	INTENT_REJECT_KEEP,   /* failed; the units do not exist in MySQL, only the user's go */
-	INTENT_SKIP,          /* malformed or deleted entry: acknowledged, nothing else */
+	INTENT_SKIP,          /* acknowledged, nothing else */
+	INTENT_DEAD, /* malformed, or unwritable alone: to the dead-letter stream, units back */
 };
 
 /* One order intent read from a stream. */
@@ -46,8 +47,11 @@ struct writer {
 	struct cache *cache;
 	char consumer[96];
 	char **streams; /* live activities' intent streams */
+	long long *ids; /* their activities (streams[i] is the intents key of ids[i]) */
 	size_t nstreams;
-	int pending; /* read our own unacknowledged entries (id 0) before new ones */
+	char fail_head[112]; /* the first entry of the batch that failed last */
+	long fail_count;     /* how often in a row it failed (MySQL up) */
+	int pending;         /* read our own unacknowledged entries (id 0) before new ones */
 	long block_ms;
 	long long orders;
 };
@@ -61,10 +65,17 @@ struct intent *batch_add(struct batch *b);
 /* Free what the batch owns. */
 void batch_free(struct batch *b);
 
-/* Decide every intent and insert the orders in one MySQL transaction. 0 or -1 (rolled back). */
+/*
+ * Decide every intent and insert the orders in one MySQL transaction. 0, or -1 (rolled back:
+ * read the batch again). After seckill.writer_attempts failures of the same batch with MySQL
+ * up, its intents are written one by one and those that fail alone become INTENT_DEAD.
+ */
 int batch_write(struct writer *w, struct batch *b);
 
-/* Per stream, one Lua script: request statuses, returned units, XACK + XDEL. 0 or -1. */
+/*
+ * Per stream, one Lua script (lua/finish.lua): request statuses, returned units, dead letters,
+ * XACK + XDEL. 0 or -1.
+ */
 int batch_finish(struct writer *w, struct batch *b);
 
 #endif

@@ -165,3 +165,21 @@ seckill_activity() {
 seckill_activity phone 99900 20 1 180 3600
 seckill_activity headphones 49900 50 2 0 7200
 # ---- end of seckill demo activity ------------------------------------------------------
+
+# ---- coupon demo templates ----------------------------------------------------------------
+# Unless live ones exist (idempotent): an ordinary 满减 coupon, a 折扣 coupon for the coffee and
+# a flash coupon opening two minutes after `up`.
+coupons_live=$(mariadb --socket="$SOCK" -uroot --batch --skip-column-names -e \
+	"SELECT COUNT(*) FROM flashsale_coupon.template WHERE status = 0" 2>/dev/null || echo 1)
+if [ "$coupons_live" = 0 ]; then
+	now=$(date +%s)
+	api_post /coupon/v1/admin/template/create '{"title":"满300减50","kind":"amount","amount":5000,
+		"minSpend":30000,"total":1000,"perUserLimit":2,"validDays":7}' "$TOKEN" >/dev/null
+	api_post /coupon/v1/admin/template/create "{\"title\":\"咖啡 8 折\",\"kind\":\"discount\",
+		\"percent\":20,\"maxDiscount\":3000,\"minSpend\":0,\"total\":500,\"perUserLimit\":1,
+		\"validDays\":3,\"productIds\":[${PRODUCT_IDS[coffee]}]}" "$TOKEN" >/dev/null
+	api_post /coupon/v1/admin/template/create "{\"title\":\"秒杀券 满500减100\",\"kind\":\"amount\",
+		\"amount\":10000,\"minSpend\":50000,\"total\":100,\"perUserLimit\":1,\"validDays\":1,
+		\"flash\":true,\"startTime\":$((now + 120))}" "$TOKEN" >/dev/null
+	say "coupon demo: 3 templates (a flash one opens in 2 minutes)"
+fi

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # run-tests.sh - every test against a fresh test stack; prints one total line, exits 1 on failure.
 # Called by `./flashsale test` after install and build. Suites: unit (make check), HTTP through
-# nginx, HTTP through Apache (usercenter, product, order), browser, and payment -> order over
-# Kafka. The stack lives in $FLASHSALE_TEST_VAR (default var/test) on port $FLASHSALE_TEST_PORT
-# (default FLASHSALE_PORT + 10000).
+# nginx, HTTP through Apache (usercenter, product, order), browser, the cache on a Redis Cluster
+# (cluster), payment -> order over Kafka, openapi (every response above against
+# doc/openapi.yaml), deb and distcheck. The stack lives in $FLASHSALE_TEST_VAR (default var/test)
+# on port $FLASHSALE_TEST_PORT (default FLASHSALE_PORT + 10000).
 set -uo pipefail
 TOP=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BUILD=${FLASHSALE_BUILD:-$TOP/build}
@@ -78,8 +79,54 @@ run_unit() {
 	record unit "$p" "$f" "${s:-0}"
 }
 
+# Run Check programs (NAME ENV=... ...) one by one; print "N passed, N failed" over all checks.
+run_checks() {
+	local p=0 f=0 prog line n fl er
+	for prog in "$@"; do
+		echo "-- $prog"
+		out=$("$BUILD/tests/unit/$prog" 2>&1)
+		local rc=$?
+		grep -v '"level"' <<<"$out"
+		line=$(grep -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' <<<"$out" | tail -1)
+		if [ -z "$line" ]; then
+			f=$((f + 1))
+			continue
+		fi
+		n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+		fl=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+		er=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+		p=$((p + n - fl - er))
+		f=$((f + fl + er))
+		[ "$rc" -ne 0 ] && [ $((fl + er)) -eq 0 ] && f=$((f + 1))
+	done
+	echo "$p passed, $f failed"
+}
+
+# Redis Cluster: 3 masters + 3 replicas on TPORT+30.., the project's Redis-backed unit suites
+# with cache on the cluster, then the cluster client's own suite (its failover case last).
+run_cluster() {
+	local dir="$TVAR/redis-cluster" base=$((TPORT + 30)) seeds
+	make -C "$BUILD" -s check TESTS= >"$TVAR/results/cluster-build.log" 2>&1 ||
+		{ tail -20 "$TVAR/results/cluster-build.log"; record cluster 0 1; return; }
+	say "starting a Redis Cluster (3 masters + 3 replicas) on 127.0.0.1:$base-$((base + 5))"
+	if ! "$TOP/tools/redis-cluster.sh" start "$dir" "$base" >"$TVAR/log/redis-cluster.log" 2>&1
+	then
+		cat "$TVAR/log/redis-cluster.log"
+		record cluster 0 1
+		"$TOP/tools/redis-cluster.sh" stop "$dir"
+		return
+	fi
+	seeds=$("$TOP/tools/redis-cluster.sh" nodes "$dir")
+	FLASHSALE_TEST_REDIS_SOCKET="$RUN/redis.sock" FLASHSALE_TEST_MYSQL_SOCKET="$RUN/mysql.sock" \
+		FLASHSALE_TEST_REDIS_ON_CLUSTER="$seeds" FLASHSALE_TEST_REDIS_CLUSTER="$seeds" \
+		run_counted cluster run_checks test-lock test-ratelimit test-auth test-event \
+		test-stock test-cache-cluster
+	"$TOP/tools/redis-cluster.sh" stop "$dir"
+}
+
 mkdir -p "$TVAR"
 stack_down "$TVAR" quiet
+"$TOP/tools/redis-cluster.sh" stop "$TVAR/redis-cluster"
 rm -rf "$TVAR"
 mkdir -p "$TVAR/results"
 # The replica suite alone: the test stack itself runs with a MariaDB replica.
@@ -88,7 +135,7 @@ say "starting the test stack on 127.0.0.1:$TPORT ($TVAR)"
 ( stack_up "$TVAR" "$TPORT" test ) || { echo "0 passed, 1 failed"; exit 1; }
 TVAR=$(cd "$TVAR" && pwd)
 RUN=$(readlink -f "$TVAR/run")
-trap 'stack_down "$TVAR" quiet' EXIT
+trap 'stack_down "$TVAR" quiet; "$TOP/tools/redis-cluster.sh" stop "$TVAR/redis-cluster"' EXIT
 
 export FLASHSALE_TOP="$TOP" FLASHSALE_BUILD="$BUILD" FLASHSALE_TEST_VAR="$TVAR" \
 	FLASHSALE_TEST_RUN="$RUN" FLASHSALE_TEST_RESULTS="$TVAR/results"
@@ -104,7 +151,7 @@ case "$ONLY" in all | apache)
 	say "starting Apache on 127.0.0.1:$APORT"
 	if ( stack_apache_start "$TVAR" "$RUN" "$APORT" ); then
 		run_counted http-apache python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$APORT" \
-			--server apache ${FLASHSALE_APACHE_SUITES:-usercenter product order hardening}
+			--server apache ${FLASHSALE_APACHE_SUITES:-usercenter product order payment refund latepay hardening coupon}
 	else
 		record http-apache 0 1
 	fi
@@ -117,6 +164,8 @@ case "$ONLY" in all | browser)
 	fi
 	;;
 esac
+
+case "$ONLY" in all | cluster) run_cluster ;; esac
 
 # Last, as it restarts part of the stack: payment -> order over Kafka (librdkafka's mock
 # cluster, real TCP): the payment and order programs and the event daemons on events.transport
@@ -141,6 +190,25 @@ case "$ONLY" in all | kafka)
 	;;
 esac
 
+# doc/openapi.yaml: linted (Redocly CLI, swagger-parser), then every response the HTTP suites
+# above recorded (tests/http/fslib.py, results/responses.jsonl) validated against it with ajv.
+case "$ONLY" in all | http | apache | kafka | openapi)
+	run_counted openapi node "$TOP/tests/openapi/run.mjs" \
+		--responses "$TVAR/results/responses.jsonl" --url "http://127.0.0.1:$TPORT" ;;
+esac
+
+# Packaging: the Debian package (dpkg-buildpackage, lintian, its contents) and `make distcheck`
+# (the tarball builds, passes make check, installs and uninstalls cleanly). No stack needed.
+case "$ONLY" in all | deb)
+	run_counted deb "$TOP/tests/deb/run.sh" "$TVAR/deb" ;;
+esac
+case "$ONLY" in all | distcheck)
+	run_counted distcheck bash -c 'make -C "$1" distcheck >"$2" 2>&1; rc=$?
+		grep -E "^(PASS|FAIL|SKIP|ERROR):|^# [A-Z]+:|archives ready" "$2"
+		[ $rc -eq 0 ] && echo "1 passed, 0 failed" || { tail -40 "$2"; echo "0 passed, 1 failed"; }
+		exit $rc' distcheck "$BUILD" "$TVAR/results/distcheck-make.log" ;;
+esac
+
 # Last, as it needs its own stack: MariaDB primary + GTID replica (tools/stack-replica.sh), the
 # reads that may lag on the replica. In `all`, the test stack is replaced by one in replica mode.
 case "$ONLY" in all | replica)
@@ -150,7 +218,8 @@ case "$ONLY" in all | replica)
 		RVAR=$TVAR/replica-stack
 		say "starting a test stack with a MariaDB replica ($RVAR)"
 		if ( STACK_REPLICA=1 stack_up "$RVAR" "$TPORT" test ); then
-			trap 'stack_down "$TVAR/replica-stack" quiet' EXIT
+			trap 'stack_down "$TVAR/replica-stack" quiet; stack_down "$TVAR" quiet
+				"$TOP/tools/redis-cluster.sh" stop "$TVAR/redis-cluster"' EXIT
 		else
 			RVAR=""
 		fi

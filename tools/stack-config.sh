@@ -49,6 +49,7 @@ stack_secrets() {
 	chmod 0750 "$sec"
 	stack_secret "$sec" jwt_secret 32
 	stack_secret "$sec" seckill_token_secret 32
+	stack_secret "$sec" seckill_pow_secret 32
 	stack_secret "$sec" mysql_password 24
 	stack_secret "$sec" wxpay_apiv3_key 16
 	for k in merchant platform; do
@@ -63,6 +64,15 @@ stack_secrets() {
 	[ -s "$sec/wxpay_platform_serial" ] ||
 		(umask 027 && printf 'PUB_KEY_ID_%s\n' "$(openssl rand -hex 16 | tr a-f A-F)" \
 			>"$sec/wxpay_platform_serial")
+	# A second platform key as a platform certificate (serial from the certificate), valid
+	# beside the public key as during a rotation; tests sign notifications with it.
+	if [ ! -s "$sec/wxpay_platform_cert.pem" ]; then
+		(umask 027 && openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
+			-subj "/CN=Tenpay.com Root CA" \
+			-set_serial "0x$(openssl rand -hex 20 | tr a-f A-F | sed 's/^0/1/')" \
+			-keyout "$sec/wxpay_platform_cert_key.pem" -out "$sec/wxpay_platform_cert.pem" \
+			2>/dev/null) || die "openssl req (platform certificate) failed"
+	fi
 	# Files made before secrets were 0640 keep working but are tightened here.
 	chmod 0640 "$sec"/* 2>/dev/null || true
 }
@@ -73,9 +83,10 @@ stack_secrets() {
 # crashed consumers' pending events claimed after 2 s instead of 30 s.
 stack_config() {
 	local var=$1 run=$2 mode=$3 port=$4 sec="$1/secrets"
-	local ops=2 mem=65536 per_addr=30 otlp="" sample=1 claim=30000
+	local ops=2 mem=65536 per_addr=30 otlp="" sample=1 claim=30000 check_slots=0
 	if [ "$mode" = test ]; then
-		ops=1 mem=8192 per_addr=100000 sample=100 claim=2000
+		# check_slots: refuse scripts whose keys span Redis Cluster slots, in either mode.
+		ops=1 mem=8192 per_addr=100000 sample=100 claim=2000 check_slots=1
 		otlp="http://127.0.0.1:$PORT_OTLP/v1/traces"
 	fi
 	stack_secrets "$sec"
@@ -84,7 +95,8 @@ stack_config() {
 		DB_USER="$DB_APP_USER" DB_PASSWORD="$(cat "$sec/mysql_password")" \
 		JWT_SECRET="$(cat "$sec/jwt_secret")" \
 		SECKILL_TOKEN_SECRET="$(cat "$sec/seckill_token_secret")" \
-		PWHASH_OPS=$ops PWHASH_MEM_KIB=$mem LOGIN_PER_ADDR=$per_addr \
+		SECKILL_POW_SECRET="$(cat "$sec/seckill_pow_secret")" \
+		PWHASH_OPS=$ops PWHASH_MEM_KIB=$mem LOGIN_PER_ADDR=$per_addr CHECK_SLOTS=$check_slots \
 		OTLP_URL="$otlp" TRACE_SAMPLE=$sample CLAIM_IDLE_MS=$claim \
 		WEB_URL="http://127.0.0.1:$port" SIM_URL="http://127.0.0.1:$PORT_SIM" \
 		WX_MCHID=$WX_MCHID WX_APPID=$WX_APPID \

@@ -6,7 +6,7 @@ PKGS_BASE="autoconf automake libtool pkg-config make gcc libfcgi-dev libhiredis-
 libjansson-dev libjwt-dev libsodium-dev libcurl4-openssl-dev librdkafka-dev libssl-dev libinih-dev
 check libqrencode-dev mariadb-server mariadb-client redis-server redis-tools nginx spawn-fcgi
 multiwatch curl openssl python3 clang-format procps util-linux passwd"
-PKGS_TEST="apache2 chromium fonts-wqy-microhei prometheus"
+PKGS_TEST="apache2 chromium fonts-wqy-microhei prometheus debhelper lintian"
 PKGS_BENCH="wrk"
 
 # The unprivileged user and group the stack's programs, jobs and servers run as when it is
@@ -63,10 +63,30 @@ stack_install() {
 		say "installing ${missing[*]}"
 		stack_apt_install "${missing[@]}" || die "apt-get install ${missing[*]} failed"
 	fi
+	# The storefront's npm libraries (the ALTCHA widget) into www/vendor.
+	if [ ! -s "$TOP/www/vendor/altcha/altcha.js" ]; then
+		say "vendoring the storefront's libraries (npm)"
+		"$TOP/tools/vendor.sh" || die "tools/vendor.sh failed"
+	fi
 	if [ "${1:-}" = test ] && [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] &&
 		[ -f "$TOP/tests/browser/package.json" ]; then
 		say "installing playwright-core (npm)"
 		(cd "$TOP/tests/browser" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+	fi
+	# doc/openapi.yaml: its validators (tests) and redoc, whose bundle www/docs/ serves.
+	if [ ! -d "$TOP/tests/openapi/node_modules/ajv" ] && [ -f "$TOP/tests/openapi/package.json" ]; then
+		say "installing redoc, @redocly/cli, swagger-parser, ajv (npm)"
+		(cd "$TOP/tests/openapi" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+	fi
+	stack_vendor_redoc
+}
+
+# Copy redoc's standalone bundle (npm, tests/openapi) to www/vendor/ for www/docs/ (git-ignored).
+stack_vendor_redoc() {
+	local src="$TOP/tests/openapi/node_modules/redoc/bundles/redoc.standalone.js"
+	local dst="$TOP/www/vendor/redoc.standalone.js"
+	if [ -f "$src" ] && { [ ! -f "$dst" ] || [ "$src" -nt "$dst" ]; }; then
+		cp "$src" "$dst"
 	fi
 }
 

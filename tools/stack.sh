@@ -5,8 +5,8 @@
 # services; started as root, everything but the web servers' masters runs as $STACK_USER.
 
 # FastCGI domains and supervised daemon jobs (each started when its binary is built).
-DOMAINS="usercenter product seckill order payment"
-DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify trace-exporter"}
+DOMAINS="usercenter product seckill order payment coupon"
+DAEMONS=${FLASHSALE_DAEMONS:-"order-writer order-events notify trace-exporter coupon-writer"}
 JOBS_PER_DOMAIN=${FLASHSALE_WORKERS:-4}
 # Redis never evicts (stock, sessions and intents live there): past this it refuses writes.
 REDIS_MAXMEMORY=${FLASHSALE_REDIS_MAXMEMORY:-1gb}

@@ -1,15 +1,40 @@
 /* order-create.c - a normal order: take the product's stock and insert the order, atomically. */
+#include "coupon.h"
 #include "ids.h"
 #include "log.h"
 #include "order.h"
 #include "stock.h"
 
 /*
+ * In the order's transaction: lock the caller's coupon to order sn (common/coupon.c) and set
+ * the order's discount (pay_total follows). 0, or an API code.
+ */
+static int order_coupon_apply(struct app *app, struct http_req *req, long long coupon_id,
+			      long long product_id, long long total, const char *sn)
+{
+	const char *why = NULL;
+	long long discount = 0;
+	int rc = coupon_lock(app->db, coupon_id, req->claims.user_id, product_id, total, sn,
+			     &discount, &why);
+	if (rc == COUPON_NOT_FOUND)
+		return http_fail(req, E_COUPON_NOT_FOUND, "%s", why);
+	if (rc == COUPON_UNUSABLE)
+		return http_fail(req, E_COUPON_UNUSABLE, "%s", why);
+	if (!rc)
+		rc = db_exec(app->db,
+			     "UPDATE flashsale_order.orders SET coupon_id = ?, discount = ? "
+			     "WHERE sn = ?",
+			     "iis", coupon_id, discount, sn);
+	return rc ? err_from_db(rc) : 0;
+}
+
+/*
  * In the open transaction: lock the product (on shelf, not deleted), take the
  * units and insert the order. 0, or an API code (the caller rolls back).
  */
 static int order_create_tx(struct app *app, struct http_req *req, long long product_id,
-			   long long quantity, const char *remark, const char *sn)
+			   long long quantity, const char *remark, const char *sn,
+			   long long coupon_id)
 {
 	json_t *p = NULL;
 	int rc =
@@ -25,6 +50,8 @@ static int order_create_tx(struct app *app, struct http_req *req, long long prod
 		rc = E_PRODUCT_NOT_FOUND;
 		goto out;
 	}
+	if ((rc = order_unpaid_caps(app, req, product_id, quantity)))
+		goto out;
 	rc = stock_product_take(app->db, product_id, quantity);
 	if (rc == STOCK_SHORT) {
 		rc = E_STOCK_SHORT;
@@ -48,6 +75,8 @@ static int order_create_tx(struct app *app, struct http_req *req, long long prod
 		     price * quantity, remark ? remark : "", (long long)app->cfg.order_pay_timeout);
 	if (rc)
 		rc = err_from_db(rc);
+	else if (coupon_id)
+		rc = order_coupon_apply(app, req, coupon_id, product_id, price * quantity, sn);
 out:
 	json_decref(p);
 	return rc;
@@ -55,20 +84,21 @@ out:
 
 int order_create(struct app *app, struct http_req *req)
 {
-	long long product_id, quantity;
+	long long product_id, quantity, coupon_id = 0;
 	const char *remark = NULL;
 	char sn[ID_SN_MAX];
 	int rc;
 
 	if ((rc = param_int(req, "productId", 1, 1, 9223372036854775807LL, &product_id)) ||
 	    (rc = param_int(req, "quantity", 1, 1, 99, &quantity)) ||
-	    (rc = param_str(req, "remark", 0, 0, 255, &remark)))
+	    (rc = param_str(req, "remark", 0, 0, 255, &remark)) ||
+	    (rc = param_int(req, "couponId", 0, 0, 9223372036854775807LL, &coupon_id)))
 		return rc;
 	if (id_sn_new(sn, sizeof sn, "ORD") < 0)
 		return E_SERVER;
 	if ((rc = db_begin(app->db)))
 		return err_from_db(rc);
-	rc = order_create_tx(app, req, product_id, quantity, remark, sn);
+	rc = order_create_tx(app, req, product_id, quantity, remark, sn, coupon_id);
 	if (rc) {
 		db_rollback(app->db);
 		return rc;

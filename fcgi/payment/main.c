@@ -14,6 +14,10 @@ static const struct route payment_routes[] = {
      .flags = ROUTE_RAW,
      .handler = pay_callback},
     {.method = "POST",
+     .path = "/payment/v1/thirdPayment/thirdPaymentWxRefundCallback",
+     .flags = ROUTE_RAW,
+     .handler = pay_callback},
+    {.method = "POST",
      .path = "/payment/v1/thirdPayment/detail",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = pay_detail},
@@ -35,6 +39,7 @@ static int payment_init(struct app *app)
 		return -1;
 	}
 	app->domain = &pa;
+	app->metrics_refresh = pay_metrics_refresh;
 	return 0;
 }
 

@@ -1,4 +1,5 @@
-/* pay-callback.c - WeChat Pay's v3 payment notification: verify, decrypt, apply once, publish. */
+/* pay-callback.c - WeChat Pay's v3 notifications (payments and refunds): verify, decrypt, apply
+ * once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "payment.h"
+#include "refund.h"
 
 /* Count a notification by HTTP status in flashsale_wxpay_notifications_total (lazily defined). */
 static void pay_notify_count(int status)
@@ -78,17 +80,56 @@ static const char *pay_notice_reason(int rc)
 	}
 }
 
-/* Is this a payment event (TRANSACTION.*) rather than e.g. a refund? */
-static int pay_is_transaction_event(const char *body, size_t len)
+/* The event_type of a notification body: 1 with *kind set (NULL if absent), 0 if the body is
+ * not a JSON object. */
+static int pay_event_kind(const char *body, size_t len, char *kind, size_t kindlen)
 {
 	json_error_t jerr;
-	json_t *n = json_loadb(body, len, 0, &jerr);
-	const char *ev = n ? json_string_value(json_object_get(n, "event_type")) : NULL;
-	int yes = ev && !strncmp(ev, "TRANSACTION.", 12);
+	json_t *n = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *ev =
+	    json_is_object(n) ? json_string_value(json_object_get(n, "event_type")) : NULL;
+	int ok = json_is_object(n);
+	snprintf(kind, kindlen, "%s", ev ? ev : "");
 	json_decref(n);
-	return yes;
+	return ok;
 }
 
+/* Apply a decrypted TRANSACTION.* resource: the HTTP status of our answer, why for a refusal. */
+static int pay_on_transaction(struct app *app, json_t *txn, const char **why)
+{
+	struct payment_app *pa = app->domain;
+	struct wxpay_txn x;
+
+	if (wxpay_txn_parse(txn, &x) < 0) {
+		*why = "transaction lacks required fields";
+		return 400;
+	}
+	if (!wxpay_txn_ours(pa->wx, &x)) {
+		*why = "mchid or appid is not ours";
+		return 400;
+	}
+	switch (payment_apply(app->db, pa->bus, &x)) {
+	case PAY_APPLIED:
+	case PAY_ALREADY:
+		/* A late payment's refund is recorded: send it now (refund-query retries). */
+		refund_submit_late(app->db, app->cache, pa->bus, pa->wx, x.out_trade_no);
+		return 204;
+	case PAY_IGNORED: return 204;
+	case PAY_NOT_FOUND: *why = "unknown out_trade_no"; return 404;
+	case PAY_MISMATCH: *why = "amount does not match the payment"; return 400;
+	case DB_DOWN: *why = "database unavailable"; return 503;
+	case PAY_PUBLISH:
+		*why = "payment recorded but its event could not be published";
+		return 500;
+	default: *why = "server error"; return 500;
+	}
+}
+
+/*
+ * Both callbacks (payment and refund): the same checks for every notification, then
+ * TRANSACTION.* to the payment, REFUND.* to the refund. A notification of another kind is
+ * acknowledged and ignored; a signed body that is not a JSON object is refused (400).
+ */
 int pay_callback(struct app *app, struct http_req *req)
 {
 	struct payment_app *pa = app->domain;
@@ -98,12 +139,12 @@ int pay_callback(struct app *app, struct http_req *req)
 	    .signature = http_param(req, "HTTP_WECHATPAY_SIGNATURE"),
 	    .serial = http_param(req, "HTTP_WECHATPAY_SERIAL"),
 	};
-	struct wxpay_txn x;
-	json_t *txn = NULL;
+	json_t *res = NULL;
 	size_t len;
 	const char *body = http_body(req, &len);
 	int status = 204, claimed = 0;
 	const char *why = "";
+	char kind[64];
 
 	if (!pa->wx)
 		return pay_notify_answer(req, 500, "WeChat Pay is not configured");
@@ -121,55 +162,28 @@ int pay_callback(struct app *app, struct http_req *req)
 		claimed = 0;
 		goto out;
 	}
-	if (!pay_is_transaction_event(body, len)) {
-		log_warn("wxpay notification of another kind ignored");
+	if (!pay_event_kind(body, len, kind, sizeof kind)) {
+		status = 400;
+		why = "notification body is not a JSON object";
 		goto out;
 	}
-	v = wxpay_notice_decrypt(pa->wx, body, len, &txn);
+	int is_refund = !strncmp(kind, "REFUND.", 7);
+	if (!is_refund && strncmp(kind, "TRANSACTION.", 12)) {
+		log_json(LOG_WARN, "wxpay notification of another kind ignored",
+			 json_pack("{s:s}", "eventType", kind));
+		goto out;
+	}
+	v = wxpay_notice_decrypt(pa->wx, body, len, &res);
 	if (v != NOTICE_OK) {
 		status = 400;
 		why = pay_notice_reason(v);
 		goto out;
 	}
-	if (wxpay_txn_parse(txn, &x) < 0) {
-		status = 400;
-		why = "transaction lacks required fields";
-		goto out;
-	}
-	if (!wxpay_txn_ours(pa->wx, &x)) {
-		status = 400;
-		why = "mchid or appid is not ours";
-		goto out;
-	}
-	switch (payment_apply(app->db, pa->bus, &x)) {
-	case PAY_APPLIED:
-	case PAY_ALREADY:
-	case PAY_IGNORED: break;
-	case PAY_NOT_FOUND:
-		status = 404;
-		why = "unknown out_trade_no";
-		break;
-	case PAY_MISMATCH:
-		status = 400;
-		why = "amount does not match the payment";
-		break;
-	case DB_DOWN:
-		status = 503;
-		why = "database unavailable";
-		break;
-	case PAY_PUBLISH:
-		status = 500;
-		why = "payment recorded but its event could not be published";
-		break;
-	default:
-		status = 500;
-		why = "server error";
-		break;
-	}
+	status = is_refund ? pay_on_refund(app, res, &why) : pay_on_transaction(app, res, &why);
 out:
 	/* Our failure (5xx): WeChat retries with this nonce possibly, so let it through then. */
 	if (claimed && status >= 500)
 		pay_nonce_release(app, h.nonce);
-	json_decref(txn);
+	json_decref(res);
 	return pay_notify_answer(req, status, why);
 }

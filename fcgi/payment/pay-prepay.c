@@ -7,11 +7,11 @@
 #include "log.h"
 #include "payment.h"
 
-/* Load the caller's order into *order (sn, title, total, state, deadline); an API code. */
+/* Load the caller's order into *order (sn, title, what to pay, state, deadline); an API code. */
 static int pay_load_order(struct app *app, struct http_req *req, const char *sn, json_t **order)
 {
 	int rc = db_query_row(app->db, order,
-			      "SELECT sn, user_id AS userId, title, total_price AS totalPrice, "
+			      "SELECT sn, user_id AS userId, title, pay_total AS payTotal, "
 			      "trade_state AS tradeState, pay_deadline AS payDeadline "
 			      "FROM flashsale_order.orders WHERE sn = ?",
 			      "s", sn);
@@ -108,7 +108,8 @@ int pay_wxpay(struct app *app, struct http_req *req)
 		return rc;
 
 	long long state = json_integer_value(json_object_get(order, "tradeState"));
-	long long total = json_integer_value(json_object_get(order, "totalPrice"));
+	/* What the user pays: total_price less a coupon's discount. */
+	long long total = json_integer_value(json_object_get(order, "payTotal"));
 	long long deadline = json_integer_value(json_object_get(order, "payDeadline"));
 	const char *title = json_string_value(json_object_get(order, "title"));
 	if (state == 1 || state == 2 || state == 3) {
@@ -207,7 +208,7 @@ int pay_detail(struct app *app, struct http_req *req)
 	json_decref(order);
 	/* The paid attempt if there is one, else the latest. */
 	rc = db_query_row(app->db, &row,
-			  "SELECT pay_status AS payStatus, pay_total AS payTotal, pay_time AS "
+			  "SELECT sn, pay_status AS payStatus, pay_total AS payTotal, pay_time AS "
 			  "payTime, transaction_id AS transactionId, trade_type AS tradeType "
 			  "FROM flashsale_payment.payment WHERE order_sn = ? "
 			  "ORDER BY pay_status IN (1, 2) DESC, id DESC LIMIT 1",

@@ -16,7 +16,11 @@ struct payment_app {
 int pay_wxpay(struct app *app, struct http_req *req);
 int pay_detail(struct app *app, struct http_req *req);
 
-/* pay-callback.c: WeChat Pay's notification */
+/* pay-callback.c: WeChat Pay's notifications (payment and refund callbacks alike) */
 int pay_callback(struct app *app, struct http_req *req);
+
+/* pay-refund.c: a decrypted REFUND.* resource -> HTTP status (why set on refusal); metrics */
+int pay_on_refund(struct app *app, json_t *res, const char **why);
+int pay_metrics_refresh(struct app *app);
 
 #endif

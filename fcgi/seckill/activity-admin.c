@@ -12,7 +12,24 @@
 /* The create request's fields, validated. */
 struct activity_new {
 	long long product_id, price, stock, limit, start, end;
+	/* against scalpers */
+	long long reservation, pow, min_age, addr_cap, verified;
 };
+
+#define ACTIVITY_MAX_POW 10000000LL /* maxnumber of a challenge: ~5 M hashes on average */
+
+/* An optional boolean field (0 if absent). 0 or E_PARAM. */
+static int activity_bool(struct http_req *req, const char *name, long long *out)
+{
+	json_t *v = json_object_get(req->params, name);
+	*out = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return http_fail(req, E_PARAM, "%s must be true or false", name);
+	*out = json_is_true(v);
+	return 0;
+}
 
 /* Read and check the create request. */
 static int activity_new_params(struct http_req *req, struct activity_new *a)
@@ -24,8 +41,15 @@ static int activity_new_params(struct http_req *req, struct activity_new *a)
 	    (rc = param_int(req, "stock", 1, 1, ACTIVITY_MAX_STOCK, &a->stock)) ||
 	    (rc = param_int(req, "perUserLimit", 1, 1, ACTIVITY_MAX_STOCK, &a->limit)) ||
 	    (rc = param_int(req, "startTime", 1, 0, 4102444800LL, &a->start)) ||
-	    (rc = param_int(req, "endTime", 1, 1, 4102444800LL, &a->end)))
+	    (rc = param_int(req, "endTime", 1, 1, 4102444800LL, &a->end)) ||
+	    (rc = activity_bool(req, "requireReservation", &a->reservation)) ||
+	    (rc = activity_bool(req, "requireVerifiedMobile", &a->verified)) ||
+	    (rc = param_int(req, "powDifficulty", 0, 0, ACTIVITY_MAX_POW, &a->pow)) ||
+	    (rc = param_int(req, "minAccountAge", 0, 0, 10LL * 366 * 86400, &a->min_age)) ||
+	    (rc = param_int(req, "maxAccountsPerAddress", 0, 0, ACTIVITY_MAX_STOCK, &a->addr_cap)))
 		return rc;
+	if (a->pow > 0 && a->pow < 1000)
+		return http_fail(req, E_PARAM, "powDifficulty must be 0 (off) or at least 1000");
 	if (a->end <= a->start)
 		return http_fail(req, E_PARAM, "endTime must be after startTime");
 	if (a->end <= now)
@@ -69,14 +93,16 @@ static int activity_insert(struct app *app, struct http_req *req, const struct a
 	    app->db,
 	    "INSERT INTO flashsale_seckill.activity (product_id, merchant_id, title, cover, "
 	    "price, seckill_price, stock, per_user_limit, start_time, end_time, status, "
-	    "create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, "
-	    "UNIX_TIMESTAMP(), UNIX_TIMESTAMP())",
-	    "iissiiiiii", a->product_id,
+	    "require_reservation, pow_difficulty, min_account_age, max_accounts_per_address, "
+	    "require_verified_mobile, create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, 0, ?, ?, ?, ?, ?, UNIX_TIMESTAMP(), UNIX_TIMESTAMP())",
+	    "iissiiiiiiiiiii", a->product_id,
 	    (long long)json_integer_value(json_object_get(p, "merchant_id")),
 	    json_string_value(json_object_get(p, "title")),
 	    json_string_value(json_object_get(p, "cover")),
 	    (long long)json_integer_value(json_object_get(p, "price")), a->price, a->stock,
-	    a->limit, a->start, a->end);
+	    a->limit, a->start, a->end, a->reservation, a->pow, a->min_age, a->addr_cap,
+	    a->verified);
 	if (rc) {
 		rc = err_from_db(rc);
 		goto fail;
@@ -97,7 +123,7 @@ fail:
 
 int seckill_activity_create(struct app *app, struct http_req *req)
 {
-	struct activity_new a;
+	struct activity_new a = {0};
 	long long id = 0;
 	int rc = activity_new_params(req, &a);
 	if (rc)

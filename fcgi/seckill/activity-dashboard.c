@@ -97,9 +97,9 @@ static int dash_redis_read(struct app *app, long long id, struct dash_redis *d)
 	int rc = E_SERVER;
 
 	memset(d, 0, sizeof *d);
-	activity_key(stock, sizeof stock, id, "stock");
-	activity_key(stats, sizeof stats, id, "stats");
-	activity_key(intents, sizeof intents, id, "intents");
+	activity_key(stock, sizeof stock, id, AK_STOCK, NULL);
+	activity_key(stats, sizeof stats, id, AK_STATS, NULL);
+	activity_key(intents, sizeof intents, id, AK_INTENTS, NULL);
 	const char *argv[] = {stock, stats, intents, ACTIVITY_GROUP};
 	redisReply *r = cache_eval(app->cache, &dash_script, 3, 4, argv);
 	if (!r)

@@ -10,7 +10,10 @@
 #define ACTIVITY_COLUMNS                                                                           \
 	"SELECT id, product_id AS productId, title, cover, price, seckill_price AS seckillPrice, " \
 	"stock, sold, returned, per_user_limit AS perUserLimit, start_time AS startTime, "         \
-	"end_time AS endTime, status FROM flashsale_seckill.activity "
+	"end_time AS endTime, status, require_reservation AS requireReservation, reserved, "       \
+	"pow_difficulty AS powDifficulty, min_account_age AS minAccountAge, "                      \
+	"max_accounts_per_address AS maxAccountsPerAddress, "                                      \
+	"require_verified_mobile AS requireVerifiedMobile FROM flashsale_seckill.activity "
 
 /* Remaining units: Redis while the activity is live and loaded, else MySQL's count. */
 static long long activity_remaining(struct app *app, json_t *row, long long id, long long st)
@@ -22,7 +25,7 @@ static long long activity_remaining(struct app *app, json_t *row, long long id, 
 
 	if (st != ACTIVITY_LIVE)
 		return 0;
-	activity_key(key, sizeof key, id, "stock");
+	activity_key(key, sizeof key, id, AK_STOCK, NULL);
 	redisReply *r = cache_command(app->cache, "GET %s", key);
 	long long left = mysql_left;
 	if (r && r->type == REDIS_REPLY_STRING)
@@ -53,6 +56,12 @@ static void activity_finish(struct app *app, json_t *row, long long now)
 	else
 		word = "ongoing";
 	json_object_set_new(row, "remaining", json_integer(left));
+	json_object_set_new(
+	    row, "requireReservation",
+	    json_boolean(json_integer_value(json_object_get(row, "requireReservation"))));
+	json_object_set_new(
+	    row, "requireVerifiedMobile",
+	    json_boolean(json_integer_value(json_object_get(row, "requireVerifiedMobile"))));
 	json_object_set_new(row, "status", json_string(word));
 	json_object_del(row, "sold");
 	json_object_del(row, "returned");

@@ -23,20 +23,43 @@ static const struct route seckill_routes[] = {
      .path = "/seckill/v1/admin/dashboard",
      .flags = ROUTE_ADMIN,
      .handler = seckill_dashboard},
+    {.method = "GET",
+     .path = "/seckill/v1/admin/deadletters",
+     .flags = ROUTE_ADMIN,
+     .handler = seckill_deadletters},
+    {.method = "POST",
+     .path = "/seckill/v1/activity/reserve",
+     .flags = ROUTE_AUTH | ROUTE_BODY,
+     .handler = seckill_activity_reserve},
+    {.method = "GET",
+     .path = "/seckill/v1/seckill/challenge",
+     .flags = 0,
+     .handler = seckill_challenge},
+    {.method = "POST",
+     .path = "/seckill/v1/admin/blocklist/add",
+     .flags = ROUTE_ADMIN | ROUTE_BODY,
+     .handler = seckill_blocklist_add},
+    {.method = "POST",
+     .path = "/seckill/v1/admin/blocklist/remove",
+     .flags = ROUTE_ADMIN | ROUTE_BODY,
+     .handler = seckill_blocklist_remove},
+    {.method = "GET",
+     .path = "/seckill/v1/admin/blocklist/list",
+     .flags = ROUTE_ADMIN,
+     .handler = seckill_blocklist_list},
     {.method = "POST",
      .path = "/seckill/v1/seckill/token",
      .flags = ROUTE_AUTH | ROUTE_BODY,
      .handler = seckill_token},
     /*
-     * No ROUTE_AUTH: the handler verifies the JWT itself (HMAC, no I/O) and skips the
-     * session lookup. The seckill token it also requires is bound to the token's jti and
-     * was issued by /seckill/token, which did check the session, at most token_ttl (60 s)
-     * ago: a logout stops new seckill tokens at once and old ones within a minute, and
-     * the hot path saves one Redis round trip.
+     * ROUTE_JWT: the token is verified without the session lookup. The seckill token it
+     * also requires was issued by /seckill/token, which did check the session; a logout
+     * puts the jti into every live activity's revocation set, which the purchase script
+     * checks in the same EVAL (common/seckill-revoke.c): no extra round trip.
      */
     {.method = "POST",
      .path = "/seckill/v1/seckill/do",
-     .flags = ROUTE_BODY,
+     .flags = ROUTE_JWT | ROUTE_BODY,
      .handler = seckill_do},
     {.method = "POST",
      .path = "/seckill/v1/seckill/result",

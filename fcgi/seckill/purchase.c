@@ -1,15 +1,16 @@
-/* purchase.c - /seckill/do: token checks, sold-out memo, then one atomic Lua script in Redis. */
+/* purchase.c - /seckill/do: seckill token, sold-out memo, then one atomic Lua script in Redis. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <time.h>
 
 #include "activity.h"
 #include "ids.h"
 #include "log.h"
+#include "lua-scripts.h"
 #include "seckill-lib.h"
-#include "purchase-lua.h"
 #include "seckill.h"
 
 #define MEMO_SLOTS   64
@@ -23,10 +24,8 @@ struct soldout_memo {
 
 static struct soldout_memo memo[MEMO_SLOTS];
 
-/* The purchase, atomically (purchase-lua.h). */
-static struct cache_script purchase_script = {
-    .src = PURCHASE_LUA,
-};
+/* The purchase, atomically (lua/purchase.lua). */
+static struct cache_script purchase_script = {.src = lua_purchase};
 
 /* Milliseconds of the monotonic clock. */
 static long long purchase_now_ms(void)
@@ -55,40 +54,44 @@ static void memo_set(struct app *app, long long id)
 /* The optional ?activityId=N of the URL (for the web server's sold-out check) must match. */
 static int purchase_url_id(struct http_req *req, long long id)
 {
-	const char *q = req->query;
-	while (q && *q) {
-		size_t len = strcspn(q, "&");
-		if (len > 11 && !strncmp(q, "activityId=", 11)) {
-			char buf[24];
-			size_t vlen = len - 11;
-			if (vlen == 0 || vlen >= sizeof buf)
-				return http_fail(req, E_PARAM, "activityId must be an integer");
-			memcpy(buf, q + 11, vlen);
-			buf[vlen] = 0;
-			char *end;
-			long long v = strtoll(buf, &end, 10);
-			if (*end)
-				return http_fail(req, E_PARAM, "activityId must be an integer");
-			if (v != id)
-				return http_fail(req, E_PARAM,
-						 "activityId in the URL must match the body");
-		}
-		q += len;
-		if (*q == '&')
-			q++;
-	}
+	char buf[24], *end;
+	int rc = http_query_get(req, "activityId", buf, sizeof buf);
+	if (rc == 0)
+		return 0;
+	if (rc != 1)
+		return rc;
+	long long v = strtoll(buf, &end, 10);
+	if (!buf[0] || *end)
+		return http_fail(req, E_PARAM, "activityId must be an integer");
+	if (v != id)
+		return http_fail(req, E_PARAM, "activityId in the URL must match the body");
 	return 0;
 }
 
-/* Verify the access token without I/O (see main.c for why no session lookup). */
-static int purchase_auth(struct app *app, struct http_req *req)
+/*
+ * The request id of this purchase: "<activityId>-<32 hex>", random, or with the client's
+ * own requestId (its idempotency key, API.md) a hash of user and key, so a retry finds the
+ * first attempt's record and no two users' keys can meet. 0 or an API code.
+ */
+static int purchase_request_id(struct http_req *req, long long id, char *rid, size_t len)
 {
-	const char *tok = auth_bearer(req->authorization);
-	if (!tok || !*tok)
-		return http_fail(req, E_TOKEN, "token missing");
-	if (strlen(tok) > AUTH_TOKEN_MAX || auth_token_verify(&app->cfg, tok, &req->claims) < 0)
-		return http_fail(req, E_TOKEN, "token invalid or expired");
-	log_set_request(req->request_id, req->claims.user_id);
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+	const char *key = NULL;
+	char hex[33], in[96];
+	unsigned char h[16];
+	int rc = param_str(req, "requestId", 0, 8, 64, &key);
+	if (rc)
+		return rc;
+	if (!key) {
+		id_hex32(hex);
+	} else {
+		if (strspn(key, ok) != strlen(key))
+			return http_fail(req, E_PARAM, "requestId must be 8-64 of [A-Za-z0-9_-]");
+		int n = snprintf(in, sizeof in, "%lld|%s", req->claims.user_id, key);
+		crypto_generichash(h, sizeof h, (const unsigned char *)in, (size_t)n, NULL, 0);
+		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+	}
+	snprintf(rid, len, "%lld-%s", id, hex);
 	return 0;
 }
 
@@ -103,32 +106,33 @@ static int purchase_redis_busy(const char *err)
 	return 0;
 }
 
-/* Run the script and turn its answer into a response. */
-static int purchase_run(struct app *app, struct http_req *req, long long id, long long qty)
+/* Run the script for request rid and turn its answer into a response. */
+static int purchase_run(struct app *app, struct http_req *req, long long id, long long qty,
+			const char *rid)
 {
-	char info[64], stock[64], users[64], intents[64], stats[64], reqkey[128], rl[80];
-	char uid[24], q[24], now[24], aid[24], ttl[24], rate[24], rid[64], hex[33];
+	char info[64], stock[64], users[64], intents[64], stats[64], rev[64];
+	char reqkey[ACTIVITY_KEY_MAX], rl[ACTIVITY_KEY_MAX];
+	char uid[24], q[24], now[24], aid[24], ttl[24], rate[24];
 	long long left = -1;
 	int rc = E_SERVER;
 
-	id_hex32(hex);
-	snprintf(rid, sizeof rid, "%lld-%s", id, hex);
-	activity_key(info, sizeof info, id, "info");
-	activity_key(stock, sizeof stock, id, "stock");
-	activity_key(users, sizeof users, id, "users");
-	activity_key(intents, sizeof intents, id, "intents");
-	activity_key(stats, sizeof stats, id, "stats");
-	snprintf(reqkey, sizeof reqkey, "{a:%lld}:req:%s", id, rid);
-	snprintf(rl, sizeof rl, "{a:%lld}:rl:%lld", id, req->claims.user_id);
 	snprintf(uid, sizeof uid, "%lld", req->claims.user_id);
+	activity_key(info, sizeof info, id, AK_INFO, NULL);
+	activity_key(stock, sizeof stock, id, AK_STOCK, NULL);
+	activity_key(users, sizeof users, id, AK_USERS, NULL);
+	activity_key(intents, sizeof intents, id, AK_INTENTS, NULL);
+	activity_key(rev, sizeof rev, id, AK_REVOKED, NULL);
+	activity_key(stats, sizeof stats, id, AK_STATS, NULL);
+	activity_key(reqkey, sizeof reqkey, id, AK_REQ, rid);
+	activity_key(rl, sizeof rl, id, AK_RL, uid);
 	snprintf(q, sizeof q, "%lld", qty);
 	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
 	snprintf(aid, sizeof aid, "%lld", id);
 	snprintf(ttl, sizeof ttl, "%ld", app->cfg.seckill_request_ttl);
 	snprintf(rate, sizeof rate, "%ld", app->cfg.seckill_user_rate);
-	const char *argv[] = {info, stock, users, intents, reqkey, rl,  stats,
-			      uid,  q,     now,   rid,     aid,    ttl, rate};
-	redisReply *r = cache_eval(app->cache, &purchase_script, 7, 14, argv);
+	const char *argv[] = {info, stock, users, intents, reqkey, rl,  rev,  stats,
+			      uid,  q,     now,   rid,     aid,    ttl, rate, req->claims.jti};
+	redisReply *r = cache_eval(app->cache, &purchase_script, 8, 16, argv);
 	if (!r)
 		return E_DB_BUSY;
 	if (r->type == REDIS_REPLY_ERROR && purchase_redis_busy(r->str)) {
@@ -147,35 +151,34 @@ static int purchase_run(struct app *app, struct http_req *req, long long id, lon
 			    ? r->element[1]->integer
 			    : 0;
 	switch (code) {
-	case 0:
+	case PURCHASE_QUEUED:
 		left = arg;
+		/* fall through */
+	case PURCHASE_KNOWN:
+		/* Known: the client's retry with its requestId (or our own call replayed by
+		 * cache.c after a dropped link): the first run queued it. */
 		req->data = json_pack("{s:s,s:s}", "requestId", rid, "status", "queued");
 		rc = req->data ? 0 : E_SERVER;
 		break;
-	case 1:
-		/* Ids are 128 random bits: this is our own call replayed by cache.c after a
-		 * dropped link, and the first run queued it. */
-		req->data = json_pack("{s:s,s:s}", "requestId", rid, "status", "queued");
-		rc = req->data ? 0 : E_SERVER;
-		break;
-	case -1:
+	case PURCHASE_NOT_LOADED:
 		rc = http_fail(req, E_ACTIVITY_NOT_FOUND, "activity not found or not loaded");
 		break;
-	case -2: rc = E_ACTIVITY_NOT_STARTED; break;
-	case -3:
+	case PURCHASE_NOT_STARTED: rc = E_ACTIVITY_NOT_STARTED; break;
+	case PURCHASE_ENDED:
 		rc = arg == ACTIVITY_CANCELLED
 			 ? http_fail(req, E_ACTIVITY_ENDED, "activity cancelled")
 			 : E_ACTIVITY_ENDED;
 		break;
-	case -4:
+	case PURCHASE_SHORT:
 		left = arg;
 		rc =
 		    arg == 0 ? E_SOLD_OUT : http_fail(req, E_SOLD_OUT, "only %lld units left", arg);
 		break;
-	case -5:
+	case PURCHASE_LIMIT:
 		rc = http_fail(req, E_LIMIT_REACHED, "purchase limit reached: %lld held", arg);
 		break;
-	case -7:
+	case PURCHASE_REVOKED: rc = http_fail(req, E_TOKEN, "token revoked"); break;
+	case PURCHASE_RATE_LIMITED:
 		req->retry_after = arg > 0 ? (long)((arg + 999) / 1000) : 1;
 		rc = E_RATE_LIMIT;
 		break;
@@ -194,13 +197,13 @@ static int purchase_do(struct app *app, struct http_req *req, long long *idp, in
 {
 	long long id, qty = 1;
 	const char *token;
+	char rid[64];
 	int rc;
 
-	if ((rc = purchase_auth(app, req)) ||
-	    (rc = param_int(req, "activityId", 1, 1, (long long)1 << 53, &id)) ||
+	if ((rc = param_int(req, "activityId", 1, 1, (long long)1 << 53, &id)) ||
 	    (rc = param_str(req, "token", 1, 1, SECKILL_TOKEN_MAX, &token)) ||
 	    (rc = param_int(req, "quantity", 0, 1, QUANTITY_MAX, &qty)) ||
-	    (rc = purchase_url_id(req, id)))
+	    (rc = purchase_url_id(req, id)) || (rc = purchase_request_id(req, id, rid, sizeof rid)))
 		return rc;
 	if (seckill_token_verify(app->cfg.seckill_token_secret, token, req->claims.user_id, id,
 				 req->claims.jti, (long long)time(NULL)) < 0)
@@ -210,7 +213,7 @@ static int purchase_do(struct app *app, struct http_req *req, long long *idp, in
 		*by_memo = 1;
 		return E_SOLD_OUT;
 	}
-	return purchase_run(app, req, id, qty);
+	return purchase_run(app, req, id, qty, rid);
 }
 
 int seckill_do(struct app *app, struct http_req *req)

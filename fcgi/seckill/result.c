@@ -56,7 +56,7 @@ int seckill_result(struct app *app, struct http_req *req)
 	long long id = result_activity(rid);
 	if (id < 0)
 		return E_SECKILL_REQUEST_NOT_FOUND;
-	snprintf(key, sizeof key, "{a:%lld}:req:%s", id, rid);
+	activity_key(key, sizeof key, id, AK_REQ, rid);
 	redisReply *r = cache_command(app->cache, "HGETALL %s", key);
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
 		if (r)

@@ -15,6 +15,24 @@ int seckill_activity_cancel(struct app *app, struct http_req *req);
 /* token.c: seckill tokens */
 int seckill_token(struct app *app, struct http_req *req);
 
+struct guard_rules;
+
+/* challenge.c: proof-of-work challenges (ALTCHA format) and their single-use check */
+int seckill_challenge(struct app *app, struct http_req *req);
+int seckill_challenge_check(struct app *app, struct http_req *req, long long aid,
+			    const struct guard_rules *rules, long long now);
+int seckill_guard_err(int rc);
+
+/* eligibility.c: the rules checked before a token is issued, and reservations */
+int seckill_eligible(struct app *app, struct http_req *req, long long aid,
+		     const struct guard_rules *rules);
+int seckill_activity_reserve(struct app *app, struct http_req *req);
+
+/* blocklist.c: admin blocklist of users, mobiles and addresses */
+int seckill_blocklist_add(struct app *app, struct http_req *req);
+int seckill_blocklist_remove(struct app *app, struct http_req *req);
+int seckill_blocklist_list(struct app *app, struct http_req *req);
+
 /* purchase.c: the hot path, and the start-up checks it needs */
 int seckill_do(struct app *app, struct http_req *req);
 int seckill_purchase_init(struct app *app);
@@ -47,6 +65,10 @@ const char *seckill_outcome_name(int outcome);
 void seckill_outcome_count(int rc, long long activity_id, int memo);
 long long seckill_outcome_total(int outcome);
 long long seckill_memo_soldout(long long activity_id, int *complete);
+
+/* deadletters.c: dead-letter gauges (per scrape) and GET /seckill/v1/admin/deadletters */
+int seckill_deadletter_refresh(struct app *app);
+int seckill_deadletters(struct app *app, struct http_req *req);
 
 /* activity-dashboard.c: the operators' live view */
 int seckill_dashboard(struct app *app, struct http_req *req);

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "activity.h"
+#include "guard.h"
 #include "seckill-lib.h"
 #include "seckill.h"
 
@@ -14,7 +15,7 @@ static int token_window(struct app *app, long long id, long long *start, long lo
 			long long *status)
 {
 	char key[64];
-	activity_key(key, sizeof key, id, "info");
+	activity_key(key, sizeof key, id, AK_INFO, NULL);
 	redisReply *r = cache_command(app->cache, "HMGET %s start end status", key);
 	if (!r)
 		return -1;
@@ -60,6 +61,14 @@ int seckill_token(struct app *app, struct http_req *req)
 		return http_fail(req, E_ACTIVITY_NOT_STARTED,
 				 "activity not started: tokens from %d s before the start",
 				 SECKILL_TOKEN_EARLY);
+	/* Against scalpers: the challenge first (no I/O to refuse a bot), then the rules. */
+	struct guard_rules rules;
+	rc = guard_rules_get(app->db, app->cache, id, &rules);
+	if (rc != GUARD_OK)
+		return seckill_guard_err(rc);
+	if ((rc = seckill_challenge_check(app, req, id, &rules, now)) ||
+	    (rc = seckill_eligible(app, req, id, &rules)))
+		return rc;
 	long long exp = now + app->cfg.seckill_token_ttl;
 	if (seckill_token_new(app->cfg.seckill_token_secret, req->claims.user_id, id,
 			      req->claims.jti, exp, token, sizeof token) < 0)

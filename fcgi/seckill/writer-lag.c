@@ -1,4 +1,5 @@
 /* writer-lag.c - the order-writer's lag as gauges of /seckill/v1/metrics, read at scrape time. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,27 +9,87 @@
 #include "seckill.h"
 
 /*
- * Over every live intents stream: entries waiting (XLEN: the writer deletes what it
- * wrote), entries read but not acknowledged (XPENDING), and the age of the oldest
- * entry in ms (stream ids start with their time). Read-only; walks the live set,
- * so it is run only per scrape, never on the purchase path.
+ * One activity's intents stream: entries waiting (XLEN: the writer deletes what it wrote),
+ * entries read but not acknowledged (XPENDING), and the time of the oldest entry in ms
+ * (stream ids start with their time). Read-only. KEYS: intents. ARGV: group.
  */
 static struct cache_script writer_lag_script = {
-    .src = "local len, pending, oldest = 0, 0, 0\n"
-	   "for _, s in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
-	   "  len = len + redis.call('XLEN', s)\n"
-	   "  local p = redis.pcall('XPENDING', s, ARGV[1])\n"
-	   "  if type(p) == 'table' then pending = pending + p[1] end\n"
-	   "  local first = redis.call('XRANGE', s, '-', '+', 'COUNT', 1)\n"
-	   "  if first[1] then\n"
-	   "    local ms = tonumber(string.match(first[1][1], '^(%d+)'))\n"
-	   "    if oldest == 0 or ms < oldest then oldest = ms end\n"
-	   "  end\n"
-	   "end\n"
-	   "return {len, pending, oldest}\n"};
+    .src = "local p = redis.pcall('XPENDING', KEYS[1], ARGV[1])\n"
+	   "local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)\n"
+	   "local ms = 0\n"
+	   "if first[1] then ms = tonumber(string.match(first[1][1], '^(%d+)')) end\n"
+	   "return {redis.call('XLEN', KEYS[1]), type(p) == 'table' and p[1] or 0, ms}\n"};
 
 /* Gauge slots, defined once per worker. */
-static int lag_backlog = -1, lag_pending = -1, lag_oldest = -1, lag_defined;
+static int lag_backlog = -1, lag_pending = -1, lag_oldest = -1, lag_guard = -1, lag_defined;
+
+/* The ids in the live set (a new array of *n), or NULL when Redis is down. */
+static long long *writer_lag_live(struct app *app, size_t *n)
+{
+	redisReply *r = cache_command(app->cache, "SMEMBERS %s", ACTIVITY_LIVE_KEY);
+	long long *ids =
+	    r && r->type == REDIS_REPLY_ARRAY ? calloc(r->elements + 1, sizeof *ids) : NULL;
+	*n = 0;
+	for (size_t i = 0; ids && i < r->elements; i++) {
+		char *end;
+		long long id = r->element[i]->type == REDIS_REPLY_STRING
+				   ? strtoll(r->element[i]->str, &end, 10)
+				   : 0;
+		if (id > 0 && !*end)
+			ids[(*n)++] = id;
+	}
+	if (r)
+		freeReplyObject(r);
+	return ids;
+}
+
+/* Sum the lag of every live stream into the gauges. 0 or -1. */
+static int writer_lag_streams(struct app *app)
+{
+	size_t n;
+	long long len = 0, pending = 0, oldest = 0;
+	long long *ids = writer_lag_live(app, &n);
+	int rc = ids ? 0 : -1;
+	for (size_t i = 0; ids && i < n; i++) {
+		char key[ACTIVITY_KEY_MAX];
+		activity_key(key, sizeof key, ids[i], AK_INTENTS, NULL);
+		const char *argv[] = {key, ACTIVITY_GROUP};
+		redisReply *r = cache_eval(app->cache, &writer_lag_script, 1, 2, argv);
+		if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+			len += r->element[0]->integer;
+			pending += r->element[1]->integer;
+			long long ms = r->element[2]->integer;
+			if (ms > 0 && (oldest == 0 || ms < oldest))
+				oldest = ms;
+		} else {
+			rc = -1;
+		}
+		if (r)
+			freeReplyObject(r);
+	}
+	free(ids);
+	if (rc)
+		return rc;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	metrics_set(lag_backlog, len);
+	metrics_set(lag_pending, pending);
+	metrics_set(lag_oldest, oldest > 0 && now_ms > oldest ? now_ms - oldest : 0);
+	return 0;
+}
+
+/* The writer's guard refusals, counted in Redis by the writer (ACTIVITY_GUARD_KEY). */
+static void writer_lag_guard(struct app *app)
+{
+	redisReply *r = cache_command(app->cache, "GET %s", ACTIVITY_GUARD_KEY);
+	if (r && r->type == REDIS_REPLY_STRING)
+		metrics_set(lag_guard, strtoll(r->str, NULL, 10));
+	else if (r && r->type == REDIS_REPLY_NIL)
+		metrics_set(lag_guard, 0); /* never refused (or Redis lost the count) */
+	if (r)
+		freeReplyObject(r);
+}
 
 int seckill_writer_lag_refresh(struct app *app)
 {
@@ -39,24 +100,16 @@ int seckill_writer_lag_refresh(struct app *app)
 		lag_pending =
 		    metrics_define("flashsale_orderwriter_pending", NULL,
 				   "Intents read by a writer but not yet acknowledged.", 1);
-		lag_oldest = metrics_define("flashsale_orderwriter_oldest_age_ms", NULL,
-					    "Age of the oldest unwritten intent, ms (0: none).", 1);
+		lag_oldest = metrics_define("flashsale_orderwriter_oldest_age_seconds", NULL,
+					    "Age of the oldest unwritten intent, s (0: none).",
+					    METRICS_GAUGE_MILLI);
+		lag_guard = metrics_define("flashsale_orderwriter_guard_refusals_total", NULL,
+					   "Batches the sold-count guard refused (MySQL).", 0);
 		lag_defined = 1;
 	}
-	const char *argv[] = {ACTIVITY_STREAMS_KEY, ACTIVITY_GROUP};
-	redisReply *r = cache_eval(app->cache, &writer_lag_script, 1, 2, argv);
-	int rc = -1;
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		long long oldest = r->element[2]->integer;
-		metrics_set(lag_backlog, r->element[0]->integer);
-		metrics_set(lag_pending, r->element[1]->integer);
-		metrics_set(lag_oldest, oldest > 0 && now_ms > oldest ? now_ms - oldest : 0);
-		rc = 0;
-	}
-	if (r)
-		freeReplyObject(r);
+	int rc = writer_lag_streams(app);
+	writer_lag_guard(app);
+	if (seckill_deadletter_refresh(app) < 0)
+		rc = -1;
 	return rc;
 }

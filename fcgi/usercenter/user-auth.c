@@ -7,6 +7,7 @@
 #include "log.h"
 #include "passwd.h"
 #include "ratelimit.h"
+#include "seckill-lib.h"
 #include "usercenter.h"
 
 /* A hash to verify against when the mobile is unknown, so timing tells nothing. */
@@ -141,6 +142,8 @@ int user_refresh(struct app *app, struct http_req *req)
 int user_logout(struct app *app, struct http_req *req)
 {
 	if (auth_session_revoke(app->cache, &req->claims) < 0)
+		return E_DB_BUSY;
+	if (seckill_revoke_jti(app->cache, req->claims.jti, req->claims.exp) < 0)
 		return E_DB_BUSY;
 	return 0;
 }

@@ -6,8 +6,8 @@
 // Each step prints "ok - NAME", "not ok - NAME: why" or "ok - NAME # SKIP why", saves a
 // screenshot to $FLASHSALE_TEST_RESULTS/screenshots/NN-name.png, and fails when the page
 // logged a console error, threw, or violated the Content-Security-Policy. Steps that need a
-// backend that is not deployed yet (the route answers 404 / 100009, or its program is not
-// built) are SKIPPED with the reason, never counted as passed. The last line is
+// program that is not built are SKIPPED with the reason, never counted as passed; a route
+// that answers 404 / 100009 (an unknown route) fails the step. The last line is
 // "N passed, N failed, N skipped"; the exit code is 1 when any step failed.
 //
 // Environment (set by tools/run-tests.sh): FLASHSALE_TEST_RESULTS (screenshots),
@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { refundSteps } from './refund-steps.mjs';
 
 // ---------------------------------------------------------------- options
 
@@ -59,10 +60,9 @@ class Skip extends Error {}
 const backendCache = new Map();
 
 /**
- * Skip unless the domain's backend serves probe (method, path): its program must be built
- * (when FLASHSALE_BUILD says where) and the route must not answer 404 / 100009. A 502 from
- * the web server means no program listens on the socket: not deployed when we cannot check
- * the build, a failure when the program is built.
+ * Skip only when the domain's program is not built (FLASHSALE_BUILD says where): an explicit
+ * "not deployed". A route that answers 404 / 100009 (what an unknown route answers) or a 502
+ * (no program behind the web server) is a broken backend: the step fails, naming it.
  */
 async function needBackend(domain, method, path, body) {
 	const key = domain + ' ' + path;
@@ -71,22 +71,135 @@ async function needBackend(domain, method, path, body) {
 			key,
 			(async () => {
 				if (BUILD && !existsSync(join(BUILD, 'fcgi', domain, 'flashsale-' + domain)))
-					return `the ${domain} backend is not built yet (no ${join('fcgi', domain, 'flashsale-' + domain)})`;
+					return { skip: `the ${domain} backend is not built (no ${join('fcgi', domain, 'flashsale-' + domain)})` };
 				const r = await call(method, path, body);
-				if (r.status === 404 || r.code === 100009) return `${method} ${path} is not served yet (HTTP ${r.status}, code ${r.code})`;
-				if (r.status === 502 && !BUILD) return `${method} ${path}: no ${domain} program behind the web server (HTTP 502)`;
+				if (r.status === 404 || r.code === 100009) return { fail: `${method} ${path} is not served (HTTP ${r.status}, code ${r.code})` };
+				if (r.status === 502) return { fail: `${method} ${path}: no ${domain} program behind the web server (HTTP 502)` };
 				return null;
 			})(),
 		);
 	}
 	const why = await backendCache.get(key);
-	if (why) throw new Skip(why);
+	if (why && why.skip) throw new Skip(why.skip);
+	if (why) throw new Error(why.fail);
 }
 
 const needProduct = () => needBackend('product', 'GET', '/product/v1/product/list?page=1&pageSize=1');
 const needOrder = () => needBackend('order', 'POST', '/order/v1/order/list', {});
 const needSeckill = () => needBackend('seckill', 'GET', '/seckill/v1/activity/list');
 const needPayment = () => needBackend('payment', 'POST', '/payment/v1/thirdPayment/detail', {});
+
+// ---------------------------------------------------------------- coupons
+
+/** The coupon journey: grab a flash coupon at its start, buy with it, pay the discounted price. */
+async function couponSteps() {
+	const needCoupon = () => needBackend('coupon', 'GET', '/coupon/v1/template/list');
+	const admin = 'grant admin via the CLI and log in again';
+	await step('coupon centre: grab a flash coupon at its start', async () => {
+		await needCoupon();
+		await needOrder();
+		const p = await call('POST', '/product/v1/admin/product/create', { title: `Coupon teapot ${tag}`, price: 30000, stock: 20, status: 1 }, S.adminToken);
+		expect(p.code === 200, `product create answered ${p.code} ${p.msg}`);
+		S.couponProduct = p.data.id;
+		const l = await call('GET', '/coupon/v1/template/list?page=1&pageSize=1');
+		const r = await call('POST', '/coupon/v1/admin/template/create', {
+			title: `¥50 off ${tag}`, kind: 'amount', amount: 5000, minSpend: 20000, total: 5, perUserLimit: 1, validDays: 7, flash: true, startTime: l.data.serverTime + 8,
+		}, S.adminToken);
+		expect(r.code === 200, `template create answered ${r.code} ${r.msg}`);
+		S.couponTemplate = r.data.id;
+		await page.goto(BASE + '/coupons.html');
+		const card = `#templates .coupon-card[data-template-id="${S.couponTemplate}"]`;
+		await page.locator(card).waitFor();
+		expect((await text(card + ' .coupon-value')) === '¥50.00 off orders over ¥200.00', `the card says ${await text(card + ' .coupon-value')}`);
+		await waitText(card + ' .coupon-count', /Starts in/);
+		expect(await page.locator('#claim-' + S.couponTemplate).isDisabled(), 'the grab button is enabled before the start');
+		await page.locator(`#claim-${S.couponTemplate}:enabled`).waitFor({ timeout: 30000 });
+		await page.click('#claim-' + S.couponTemplate);
+		await waitText(card + ' .msg', /You got it/, 30000);
+		await page.locator(`#mine .coupon-card .coupon-title:has-text("${tag}")`).first().waitFor();
+		const mine = await call('POST', '/coupon/v1/coupon/mine', { status: 'unused' }, S.adminToken);
+		const c = (mine.data.list || []).find((x) => x.templateId === S.couponTemplate);
+		expect(c, 'the claimed coupon is not among my unused coupons');
+		S.couponId = c.id;
+	}, { needs: [admin] });
+
+	await step('checkout: the coupon picker shows the discount; order with it', async () => {
+		await page.goto(BASE + '/product.html?id=' + S.couponProduct);
+		await page.locator('#coupon-field:not([hidden])').waitFor();
+		expect((await page.inputValue('#coupon')) === String(S.couponId), 'the best coupon is not preselected');
+		await waitText('#quote-pay', /¥250\.00/);
+		expect((await text('#quote-discount')) === '¥50.00', `the discount shows ${await text('#quote-discount')}`);
+		await page.selectOption('#coupon', '');
+		await waitText('#quote-pay', /¥300\.00/);
+		await page.selectOption('#coupon', String(S.couponId));
+		await waitText('#quote-pay', /¥250\.00/);
+		await page.click('#buy');
+		await page.waitForURL(/\/orders\.html\?sn=/);
+		S.couponOrder = new URL(page.url()).searchParams.get('sn');
+		await waitText('#order-total', /¥250\.00/);
+		await waitText('#order-discount', /50\.00/);
+	}, { needs: ['coupon centre: grab a flash coupon at its start'] });
+
+	await step('pay with the coupon: the simulator takes the discounted price', async () => {
+		await needPayment();
+		await page.click('#pay-btn');
+		await page.locator('#pay-qr').waitFor();
+		const href = await page.locator('#pay-open').getAttribute('href');
+		const u = new URL(href, BASE);
+		const psn = decodeURIComponent(u.pathname.split('/').pop());
+		const t0 = await (await fetch(`${u.origin}/simulator/trades/${encodeURIComponent(psn)}`)).json();
+		expect(t0.amount && t0.amount.total === 25000, `WeChat Pay was asked for ${JSON.stringify(t0.amount)}`);
+		const sim = await context.newPage();
+		try {
+			await sim.goto(href);
+			await sim.getByRole('button', { name: /pay|支付/i }).first().click();
+			await sim.waitForTimeout(500);
+		} finally {
+			await sim.close();
+		}
+		await waitText('#pay-status, #detail-msg', /Payment received/, 30000);
+		const t1 = await (await fetch(`${u.origin}/simulator/trades/${encodeURIComponent(psn)}`)).json();
+		expect(t1.trade_state === 'SUCCESS' && t1.amount.total === 25000 && t1.amount.payer_total === 25000, `the simulator shows ${JSON.stringify(t1.amount)} ${t1.trade_state}`);
+		await waitText('#order-state', /Paid/, 60000);
+		const used = await call('POST', '/coupon/v1/coupon/mine', { status: 'used' }, S.adminToken);
+		expect((used.data.list || []).some((x) => x.id === S.couponId), 'the coupon is not marked used after payment');
+	}, { needs: ['checkout: the coupon picker shows the discount; order with it'] });
+
+	await step('coupon admin: a percent template and a code batch; the code redeems once', async () => {
+		await needCoupon();
+		await page.goto(BASE + '/admin-coupons.html');
+		await page.fill('#t-title', `Tea 8折 ${tag}`);
+		await page.selectOption('#t-kind', 'discount');
+		await page.fill('#t-percent', '20');
+		await page.fill('#t-max', '30');
+		await page.fill('#t-min', '0');
+		await page.fill('#t-total', '3');
+		await page.fill('#t-limit', '1');
+		await page.fill('#t-days', '2');
+		await page.click('#t-save');
+		await waitText('#template-msg', /created/);
+		const id = Number(/#(\d+)/.exec(await text('#template-msg'))[1]);
+		await page.locator(`#templates tr[data-template-id="${id}"]`).waitFor();
+		expect((await text(`#templates tr[data-template-id="${id}"]`)).includes('20% off any order, up to ¥30.00'), 'the list row does not describe the template');
+		expect((await page.inputValue('#c-template')) === String(id), 'the code form does not name the new template');
+		await page.fill('#c-count', '2');
+		await page.click('#c-make');
+		await waitText('#codes-msg', /2 codes made/);
+		const codes = (await page.inputValue('#c-codes')).split('\n');
+		expect(codes.length === 2 && codes.every((c) => /^[0-9a-f]{32}$/.test(c)), `codes: ${codes}`);
+		await page.goto(BASE + '/coupons.html');
+		await page.fill('#redeem-code', 'not-a-code');
+		await page.click('#redeem-btn');
+		await waitText('#redeem-msg', /not a valid code/);
+		await page.fill('#redeem-code', codes[0]);
+		await page.click('#redeem-btn');
+		await waitText('#redeem-msg', /Redeemed/);
+		await page.locator(`#mine .coupon-card .coupon-title:has-text("Tea 8折 ${tag}")`).waitFor();
+		await page.fill('#redeem-code', codes[0]);
+		await page.click('#redeem-btn');
+		await waitText('#redeem-msg', /used already/);
+	}, { needs: [admin] });
+}
 
 // ---------------------------------------------------------------- browser
 
@@ -104,7 +217,7 @@ context.setDefaultTimeout(15000);
 // API call (HTTP 4xx/5xx on /<domain>/v1/...) logs "Failed to load resource" too; those are
 // answers the page handles and shows, so they are not counted; any other resource is.
 let problems = [];
-const API_RE = /\/(usercenter|product|seckill|order|payment)\/v1\//;
+const API_RE = /\/(usercenter|product|seckill|order|payment|coupon)\/v1\//;
 /** Listen to a page's console and errors. */
 function watch(page) {
 	page.on('console', (m) => {
@@ -448,10 +561,32 @@ await step('flash-sale page: the button enables at the start', async () => {
 	expect(/Buy now/.test(await text('#buy')), 'the button does not say Buy now');
 }, { needs: ['create a flash sale starting in ~15 s (API)'] });
 
-await step('buy: queued, then success', async () => {
-	await page.click('#buy');
-	await waitText('#buy-msg', /Queued|You got it/, 15000);
-	await waitText('#buy-msg', /You got it/, 60000);
+await step('buy: the answer is lost (502), the retry with the same requestId: queued, then success', async () => {
+	// The first /seckill/do reaches the program (the unit is taken) but its answer is lost, as
+	// when a worker dies after the script ran. The storefront retries with its requestId; with
+	// a per-person limit of 1 a second purchase would answer 600005, so success proves the
+	// retry got the first attempt's outcome.
+	const sent = [];
+	const lose = async (route) => {
+		sent.push(JSON.parse(route.request().postData() || '{}'));
+		if (sent.length === 1) {
+			await route.fetch();
+			await route.fulfill({ status: 502, contentType: 'application/json', body: '{"code":100005,"msg":"bad gateway"}' });
+		} else {
+			await route.continue();
+		}
+	};
+	await page.route('**/seckill/v1/seckill/do*', lose);
+	try {
+		await page.click('#buy');
+		await waitText('#buy-msg', /Queued|You got it/, 15000);
+		await waitText('#buy-msg', /You got it/, 60000);
+	} finally {
+		await page.unroute('**/seckill/v1/seckill/do*', lose);
+	}
+	expect(sent.length === 2, `the storefront sent /seckill/do ${sent.length} times`);
+	expect(/^[A-Za-z0-9_-]{8,64}$/.test(sent[0].requestId || ''), `no requestId sent: ${JSON.stringify(sent[0])}`);
+	expect(sent[1].requestId === sent[0].requestId, 'the retry carried another requestId');
 	S.seckillSn = new URL(await page.locator('#order-link').getAttribute('href'), BASE).searchParams.get('sn');
 	expect(S.seckillSn, 'no order link');
 	expect(await page.locator('#buy').isDisabled(), 'the button is still enabled after buying');
@@ -462,7 +597,7 @@ await step('buying again hits the per-person limit (600005)', async () => {
 	await page.locator('#buy:enabled').waitFor();
 	await page.click('#buy');
 	await waitText('#buy-msg', /purchase limit/, 30000);
-}, { needs: ['buy: queued, then success'] });
+}, { needs: ['buy: the answer is lost (502), the retry with the same requestId: queued, then success'] });
 
 await step('the flash-sale order waits for payment', async () => {
 	await needOrder();
@@ -470,7 +605,7 @@ await step('the flash-sale order waits for payment', async () => {
 	await waitText('#order-state', /Awaiting payment/);
 	expect((await text('#order-total')) === '¥1.99', `total shows ${await text('#order-total')}`);
 	expect((await page.locator('#order-detail').textContent()).includes('Flash sale'), 'not marked as a flash-sale order');
-}, { needs: ['buy: queued, then success'] });
+}, { needs: ['buy: the answer is lost (502), the retry with the same requestId: queued, then success'] });
 
 await step('pay through the WeChat Pay simulator', async () => {
 	await needPayment();
@@ -647,6 +782,33 @@ await step('live dashboard refuses a normal user (100008)', async () => {
 	}
 }, { needs: ['live dashboard shows a sale as it happens'] });
 
+// Against scalpers: an activity with a reservation and a proof-of-work challenge at the default
+// difficulty, bought through the page: reserve, the ALTCHA widget solves during the countdown.
+await step('flash sale with reservation and challenge: reserve, solve in the countdown, buy', async () => {
+	await needSeckill();
+	const l = await call('GET', '/seckill/v1/activity/list');
+	const now = l.data.serverTime;
+	const r = await call('POST', '/seckill/v1/admin/activity/create', {
+		productId: S.productId, seckillPrice: 99, stock: 2, perUserLimit: 1, startTime: now + 20, endTime: now + 900,
+		requireReservation: true, powDifficulty: 100000,
+	}, S.adminToken);
+	expect(r.code === 200 && r.data.id, `create answered ${r.code} ${r.msg}`);
+	const id = r.data.id;
+	await page.goto(BASE + '/seckill.html?id=' + id);
+	await page.locator('#reserve:visible').waitFor();
+	await page.click('#reserve');
+	await page.locator('#reserve-done:visible').waitFor();
+	const d = await call('GET', `/seckill/v1/activity/detail?id=${id}`);
+	expect(d.data.activity.reserved === 1, `reserved is ${d.data.activity.reserved}`);
+	await waitText('#pow-state', /done/, 30000);
+	const ms = await page.locator('#pow-state').getAttribute('data-ms');
+	console.log(`# the ALTCHA widget solved a difficulty-100000 challenge in ${ms} ms`);
+	expect(await page.locator('#buy').isDisabled(), 'the buy button is enabled before the start');
+	await page.locator('#buy:enabled').waitFor({ timeout: 40000 });
+	await page.click('#buy');
+	await waitText('#buy-msg', /You got it/, 60000);
+}, { needs: ['admin creates a product', 'login'] });
+
 await step('admin edits and deletes a product', async () => {
 	await page.goto(BASE + '/admin.html');
 	await page.fill('#p-load', String(S.productId));
@@ -664,6 +826,10 @@ await step('admin edits and deletes a product', async () => {
 	r = await call('GET', `/product/v1/product/detail?id=${S.productId}`, undefined, S.adminToken);
 	expect(r.code === 300001, `the deleted product still answers ${r.code}`);
 }, { needs: ['admin creates a product'] });
+
+await couponSteps();
+// Refunds (refund-steps.mjs): a user refund end to end, an admin partial refund.
+await refundSteps({ step, page, call, expect, waitText, BASE, S, tag, needOrder, needPayment });
 
 await context.close();
 rmSync(profile, { recursive: true, force: true });

@@ -52,10 +52,13 @@ class Resp:
         return f"<{self.status} {self.text[:300]}>"
 
 
-def call(method, path, body=None, token=None, headers=None, raw=None, query=None, timeout=30):
-    """Send one request; body is JSON-encoded unless raw (bytes/str) is given."""
+def call(method, path, body=None, token=None, headers=None, raw=None, query=None, timeout=30,
+         source=None):
+    """Send one request; body is JSON-encoded unless raw (bytes/str) is given. source: a local
+    address to send from (any 127.x.y.z), so a test can act as several clients."""
     u = urllib.parse.urlparse(BASE_URL)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
     h = {"Connection": "close"}
     if token:
         h["Authorization"] = "Bearer " + token
@@ -73,9 +76,47 @@ def call(method, path, body=None, token=None, headers=None, raw=None, query=None
     try:
         conn.request(method, path, body=payload, headers=h)
         r = conn.getresponse()
-        return Resp(r.status, r.getheaders(), r.read())
+        resp = Resp(r.status, r.getheaders(), r.read())
+        record_response(method, path, resp)
+        return resp
     finally:
         conn.close()
+
+
+RESPONSES = os.path.join(os.environ["FLASHSALE_TEST_RESULTS"], "responses.jsonl") \
+    if os.environ.get("FLASHSALE_TEST_RESULTS") else None
+
+
+def _current_test():
+    """The id of the unittest test method on the call stack, or '' (for the report)."""
+    import sys
+    f = sys._getframe(2)
+    while f is not None:
+        s = f.f_locals.get("self")
+        if s is not None and hasattr(s, "_testMethodName") and hasattr(s, "id"):
+            return s.id()
+        f = f.f_back
+    return ""
+
+
+def record_response(method, path, resp):
+    """Append one response to $FLASHSALE_TEST_RESULTS/responses.jsonl: the OpenAPI suite
+    (tests/openapi/check-responses.mjs) validates each against doc/openapi.yaml."""
+    if not RESPONSES:
+        return
+    ctype = resp.headers.get("content-type", "")
+    line = json.dumps({
+        "method": method, "path": path.split("?", 1)[0], "status": resp.status,
+        "contentType": ctype, "requestId": resp.headers.get("x-request-id", ""),
+        "server": SERVER, "test": _current_test(),
+        "body": resp.text if "json" in ctype or not ctype else None,
+        "bodyLength": len(resp.text)}, ensure_ascii=False) + "\n"
+    with _record_lock:
+        with open(RESPONSES, "a", encoding="utf-8") as f:
+            f.write(line)
+
+
+_record_lock = threading.Lock()
 
 
 def post(path, body=None, token=None, **kw):
@@ -100,13 +141,13 @@ def unique_mobile():
     return "1" + ("%04d" % (os.getpid() % 10000)) + ("%06d" % (n % 10**6))
 
 
-def register(password="secret123", nickname=None, mobile=None):
-    """Register a new user; returns (mobile, token)."""
+def register(password="secret123", nickname=None, mobile=None, source=None):
+    """Register a new user (from address source, if given); returns (mobile, token)."""
     mobile = mobile or unique_mobile()
     body = {"mobile": mobile, "password": password}
     if nickname:
         body["nickname"] = nickname
-    r = post("/usercenter/v1/user/register", body)
+    r = post("/usercenter/v1/user/register", body, source=source)
     assert r.status == 200 and r.code == 200, r
     return mobile, r.data["accessToken"]
 
@@ -242,11 +283,28 @@ def aes_gcm_encrypt(key, nonce, aad, plaintext):
         timeout=30, check=True).stdout.decode()
 
 
-def run_job(name, *args, timeout=120):
-    """Run a job binary of the build against the test stack; returns CompletedProcess."""
-    env = dict(os.environ, FLASHSALE_CONF=os.path.join(VAR, "flashsale.conf"))
+def run_job(name, *args, timeout=120, env=None):
+    """Run a job binary of the build against the test stack (env: extra variables, e.g.
+    FLASHSALE_WXPAY_API_BASE); returns CompletedProcess."""
+    env = dict(os.environ, FLASHSALE_CONF=os.path.join(VAR, "flashsale.conf"), **(env or {}))
     return subprocess.run([os.path.join(BUILD, "jobs", "flashsale-" + name), *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def require_daemon(test, name):
+    """Fail unless the stack's daemon `name` runs; skip only when the stack was explicitly
+    configured without it (FLASHSALE_DAEMONS set and not naming it)."""
+    configured = os.environ.get("FLASHSALE_DAEMONS")
+    if configured is not None and name not in configured.split():
+        test.skipTest(f"{name} not configured in FLASHSALE_DAEMONS")
+    pidfile = os.path.join(RUN, name + ".pid")
+    test.assertTrue(os.path.exists(pidfile), f"{name} is not running ({pidfile} missing)")
+    with open(pidfile) as f:
+        pid = int(f.read().strip() or 0)
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        test.fail(f"{name} (pid {pid}) is not running")
 
 
 def domain_workers(domain):

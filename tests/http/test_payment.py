@@ -10,7 +10,8 @@ import unittest
 import uuid
 
 from fslib import (RUN, aes_gcm_encrypt, admin_token, conf_value, get, post, redis, register,
-                   rsa_sign, rsa_verify, run_job, secret_path, sim_call, sql, wait_until)
+                   require_daemon, rsa_sign, rsa_verify, run_job, secret_path, sim_call, sql,
+                   wait_until)
 
 PAY = "/payment/v1/thirdPayment/thirdPaymentWxPay"
 CALLBACK = "/payment/v1/thirdPayment/thirdPaymentWxPayCallback"
@@ -166,8 +167,8 @@ class TestPrepayAndCallback(PaymentBase):
         self.assertEqual(n[0][0], "1")
 
     def test_order_becomes_paid_and_user_notified(self):
-        if not order_api_up() or not os.path.exists(os.path.join(RUN, "order-events.pid")):
-            self.skipTest("order domain or order-events daemon not running in this stack")
+        self.assertTrue(order_api_up(), "the order domain is down")
+        require_daemon(self, "order-events")
         # Subscribe messages go to the user's openid: link one.
         _, token = register()
         uid = user_id(token)
@@ -180,8 +181,7 @@ class TestPrepayAndCallback(PaymentBase):
         self.assertTrue(st, f"order {osn} not marked paid by order-events: {self.order_row(osn)}")
         r = post("/order/v1/order/detail", {"sn": osn}, token=token)
         self.assertEqual(r.data["order"]["tradeState"], 1, r)
-        if not os.path.exists(os.path.join(RUN, "notify.pid")):
-            self.skipTest("notify daemon not running: subscribe message not checked")
+        require_daemon(self, "notify")
         msgs = wait_until(lambda: [m for m in sim_call("GET", "/simulator/messages").json["messages"]
                                    if osn in json.dumps(m, ensure_ascii=False)], timeout=20)
         self.assertTrue(msgs, "no WeChat subscribe message mentions the order")
@@ -278,11 +278,14 @@ class TestJsapi(PaymentBase):
         r = self.prepay(osn, "JSAPI")
         self.assertEqual(r.status, 200, r)
         d = r.data
-        self.assertEqual(d["appid"], conf_value("wxpay", "appid"))
+        # The names wx.requestPayment / getBrandWCPayRequest take, exactly.
+        self.assertEqual(sorted(d), ["appId", "nonceStr", "package", "paySign", "signType",
+                                     "timeStamp"])
+        self.assertEqual(d["appId"], conf_value("wxpay", "appid"))
         self.assertEqual(d["signType"], "RSA")
         self.assertTrue(d["package"].startswith("prepay_id=wx"), d)
-        self.assertLess(abs(int(d["timestamp"]) - time.time()), 60)
-        msg = f"{d['appid']}\n{d['timestamp']}\n{d['nonceStr']}\n{d['package']}\n"
+        self.assertLess(abs(int(d["timeStamp"]) - time.time()), 60)
+        msg = f"{d['appId']}\n{d['timeStamp']}\n{d['nonceStr']}\n{d['package']}\n"
         pub = secret_path("wxpay_merchant_pub.pem")
         self.assertTrue(rsa_verify(pub, msg, d["paySign"]), "paySign does not verify")
         self.assertFalse(rsa_verify(pub, msg.replace(d["nonceStr"], "X" + d["nonceStr"][1:]),
@@ -496,14 +499,26 @@ class TestOrderTimeout(PaymentBase):
         d = post(DETAIL, {"orderSn": osn}, token=self.token).data
         self.assertEqual(d["transactionId"], self.sim_trade(psn)["transaction_id"])
 
-    def test_trade_of_cancelled_order_is_closed(self):
+    def test_cancel_closes_the_trade_at_wechat(self):
         osn, psn = self.native()
-        if order_api_up():
+        r = post("/order/v1/order/cancel", {"sn": osn}, token=self.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.sim_trade(psn)["trade_state"], "CLOSED")
+        self.assertEqual(self.payment_row(psn)[0], "-1")
+        r = sim_call("POST", "/simulator/pay", {"out_trade_no": psn})
+        self.assertEqual(r.status, 409, r)
+
+    def test_trade_of_cancelled_order_is_closed(self):
+        """The close at cancel failed (WeChat down): order-timeout closes the trade later."""
+        osn, psn = self.native()
+        sim_call("POST", "/simulator/controls", {"close_fails": True})
+        try:
             r = post("/order/v1/order/cancel", {"sn": osn}, token=self.token)
             self.assertEqual(r.status, 200, r)
-        else:
-            sql(f"UPDATE flashsale_order.orders SET trade_state = -1 WHERE sn = '{osn}'")
-        self.assertEqual(self.sim_trade(psn)["trade_state"], "NOTPAY")
+            self.assertEqual(self.sim_trade(psn)["trade_state"], "NOTPAY")
+            self.assertEqual(self.order_row(osn)[0], "-1")
+        finally:
+            sim_call("POST", "/simulator/controls", {"close_fails": False})
         self.run_timeout("--query-after", "0")
         self.assertEqual(self.sim_trade(psn)["trade_state"], "CLOSED")
         self.assertEqual(self.payment_row(psn)[0], "-1")

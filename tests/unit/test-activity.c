@@ -14,9 +14,16 @@
 START_TEST(test_key)
 {
 	char k[64];
-	activity_key(k, sizeof k, 42, "stock");
+	ck_assert_int_eq(activity_key(k, sizeof k, 42, AK_STOCK, NULL), 0);
 	ck_assert_str_eq(k, "{a:42}:stock");
-	activity_key(k, 8, 123456, "users"); /* truncated, never overrun */
+	ck_assert_int_eq(activity_key(k, sizeof k, 42, AK_REQ, "42-ab"), 0);
+	ck_assert_str_eq(k, "{a:42}:req:42-ab");
+	ck_assert_int_eq(activity_key(k, sizeof k, 42, AK_RL, "7"), 0);
+	ck_assert_str_eq(k, "{a:42}:rl:7");
+	ck_assert_int_eq(activity_key(k, sizeof k, 42, AK_REVOKED, "ignored"), 0);
+	ck_assert_str_eq(k, "{a:42}:revoked");
+	ck_assert_int_eq(activity_key(k, 8, 123456, AK_USERS, NULL),
+			 -1); /* truncated, no overrun */
 	ck_assert_uint_eq(strlen(k), 7);
 }
 END_TEST
@@ -28,6 +35,8 @@ START_TEST(test_reasons)
 	ck_assert_str_eq(seckill_reason_str(REASON_ACTIVITY_CLOSED), "activity closed");
 	ck_assert_str_eq(seckill_reason_str(REASON_SOLD_OUT), "sold out");
 	ck_assert_str_eq(seckill_reason_str(REASON_LIMIT_REACHED), "purchase limit reached");
+	ck_assert_str_eq(seckill_reason_str(REASON_MALFORMED), "malformed intent");
+	ck_assert_str_eq(seckill_reason_str(REASON_UNWRITABLE), "order could not be written");
 	ck_assert_str_eq(seckill_reason_str(REASON_NONE), "");
 	ck_assert_str_eq(seckill_reason_str(REASON_COUNT), "");
 	ck_assert_str_eq(seckill_reason_str(-1), "");
@@ -55,7 +64,7 @@ END_TEST
 static long long redis_stock(long long aid)
 {
 	char k[64];
-	activity_key(k, sizeof k, aid, "stock");
+	activity_key(k, sizeof k, aid, AK_STOCK, NULL);
 	redisReply *r = cache_command(cache, "GET %s", k);
 	long long v = r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
 	if (r)

@@ -282,6 +282,45 @@ START_TEST(test_reconnect_after_kill_v)
 }
 END_TEST
 
+/*
+ * redis.cluster_check_slots on one server: a script whose keys span cluster slots is refused
+ * (and does not run); keys sharing a hash tag pass. Without the check one server runs both.
+ */
+START_TEST(test_slot_check_single)
+{
+	static struct cache_script s = {.src = "-- fs unit slot check\n"
+					       "redis.call('SET', KEYS[1], 1, 'EX', 60)\n"
+					       "return redis.call('SET', KEYS[2], 1, 'EX', 60)\n"};
+	struct fs_config chk;
+	char a[96], b[96], t1[96], t2[96];
+	snprintf(a, sizeof a, "%s", key("slot-a"));
+	snprintf(b, sizeof b, "%s", key("slot-b"));
+	snprintf(t1, sizeof t1, "{fs:unittest:%ld}:1", (long)getpid());
+	snprintf(t2, sizeof t2, "{fs:unittest:%ld}:2", (long)getpid());
+	unit_config(&chk, "[redis]\nsocket = %s\ncluster_check_slots = 1\n", cfg.redis_socket);
+	struct cache *c = cache_new(&chk), *plain = cache_new(&cfg);
+	const char *span[] = {a, b}, *tagged[] = {t1, t2};
+	redisReply *r = cache_eval(c, &s, 2, 2, span);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+	ck_assert_ptr_nonnull(strstr(r->str, "slot"));
+	freeReplyObject(r);
+	r = cache_command(c, "EXISTS %s", a);
+	ck_assert_int_eq(r->integer, 0);
+	freeReplyObject(r);
+	r = cache_eval(c, &s, 2, 2, tagged);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	r = cache_eval(plain, &s, 2, 2, span);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	freeReplyObject(cache_command(c, "DEL %s %s %s %s", a, b, t1, t2));
+	cache_free(c);
+	cache_free(plain);
+	config_free(&chk);
+}
+END_TEST
+
 /* The suite of this file. */
 static Suite *cache_suite(void)
 {
@@ -297,6 +336,7 @@ static Suite *cache_suite(void)
 	tcase_add_test(tc, test_dead_socket_and_breaker);
 	tcase_add_test(tc, test_reconnect_after_kill);
 	tcase_add_test(tc, test_reconnect_after_kill_v);
+	tcase_add_test(tc, test_slot_check_single);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,10 +13,12 @@ struct api_row {
 
 static const struct api_row api_table[] = {
     {100001, 500}, {100002, 400}, {100003, 401}, {100004, 500}, {100005, 503}, {100006, 409},
-    {100007, 429}, {100008, 403}, {100009, 404}, {100010, 413}, {200001, 409}, {200002, 401},
-    {300001, 404}, {300002, 409}, {400001, 404}, {400002, 409}, {500001, 404}, {500002, 409},
-    {500003, 502}, {600001, 404}, {600002, 409}, {600003, 409}, {600004, 409}, {600005, 409},
-    {600006, 403}, {600007, 404},
+    {100007, 429}, {100008, 403}, {100009, 404}, {100010, 413}, {100011, 400}, {100012, 403},
+    {200001, 409}, {200002, 401}, {200003, 409}, {200004, 502}, {300001, 404}, {300002, 409},
+    {400001, 404}, {400002, 409}, {400003, 409}, {500001, 404}, {500002, 409}, {500003, 502},
+    {600001, 404}, {600002, 409}, {600003, 409}, {600004, 409}, {600005, 409}, {600006, 403},
+    {600007, 404}, {600008, 403}, {600009, 403}, {700001, 404}, {700002, 409}, {700003, 409},
+    {700004, 409}, {700005, 409},
 };
 
 #define API_ROWS (sizeof api_table / sizeof api_table[0])
@@ -54,12 +56,17 @@ START_TEST(test_enum_values)
 			     E_FORBIDDEN,
 			     E_NOT_FOUND,
 			     E_TOO_LARGE,
+			     E_VERIFY_CODE,
+			     E_CHALLENGE,
 			     E_MOBILE_TAKEN,
 			     E_LOGIN_FAILED,
+			     E_WX_BOUND,
+			     E_WX_LOGIN,
 			     E_PRODUCT_NOT_FOUND,
 			     E_STOCK_SHORT,
 			     E_ORDER_NOT_FOUND,
 			     E_ORDER_STATE,
+			     E_REFUND_NOT_ALLOWED,
 			     E_PAYMENT_NOT_FOUND,
 			     E_PAYMENT_DONE,
 			     E_PAY_GATEWAY,
@@ -69,7 +76,14 @@ START_TEST(test_enum_values)
 			     E_SOLD_OUT,
 			     E_LIMIT_REACHED,
 			     E_SECKILL_TOKEN,
-			     E_SECKILL_REQUEST_NOT_FOUND};
+			     E_SECKILL_REQUEST_NOT_FOUND,
+			     E_NOT_ELIGIBLE,
+			     E_RESERVATION,
+			     E_COUPON_NOT_FOUND,
+			     E_COUPON_ALL_CLAIMED,
+			     E_COUPON_LIMIT,
+			     E_COUPON_UNUSABLE,
+			     E_COUPON_CLOSED};
 	ck_assert_uint_eq(sizeof codes / sizeof codes[0], API_ROWS);
 	for (size_t i = 0; i < API_ROWS; i++)
 		ck_assert_int_eq(codes[i], api_table[i].code);
@@ -87,7 +101,7 @@ END_TEST
 /* Codes outside the table answer 500 with a generic message. */
 START_TEST(test_unknown)
 {
-	const int unknown[] = {-1, 1, 200, 404, 99999, 100000, 100011, 200003, 600008, 999999};
+	const int unknown[] = {-1, 1, 200, 404, 99999, 100000, 100013, 200005, 600010, 999999};
 	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
 		ck_assert_int_eq(err_http_status(unknown[i]), 500);
 		ck_assert_ptr_nonnull(err_message(unknown[i]));

@@ -77,8 +77,8 @@ static long long redis_int(const char *fmt, const char *arg)
 static void redis_setup(void)
 {
 	unit_config(&cfg,
-		    "[redis]\nsocket = %s\n[events]\nclaim_idle_ms = 200\nstream_maxlen = 100\n",
-		    unit_env("FLASHSALE_TEST_REDIS_SOCKET"));
+		    "[redis]\nsocket = %s\n%s[events]\nclaim_idle_ms = 200\nstream_maxlen = 100\n",
+		    unit_env("FLASHSALE_TEST_REDIS_SOCKET"), unit_redis_cluster_ini());
 	cache = cache_new(&cfg);
 }
 

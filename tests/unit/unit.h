@@ -110,13 +110,28 @@ static inline const char *unit_require(const char *program, const char *var)
 	return v;
 }
 
+/*
+ * Extra [redis] lines that put a suite's cache on the Redis Cluster named by
+ * $FLASHSALE_TEST_REDIS_ON_CLUSTER (host:port,..., set by `./flashsale test cluster`), or "".
+ */
+static inline const char *unit_redis_cluster_ini(void)
+{
+	static char ini[1200];
+	const char *cluster = unit_env("FLASHSALE_TEST_REDIS_ON_CLUSTER");
+	if (!cluster)
+		return "";
+	snprintf(ini, sizeof ini, "cluster = %s\ncluster_check_slots = 1\n", cluster);
+	return ini;
+}
+
 /* A config for the Redis test server ($FLASHSALE_TEST_REDIS_SOCKET); cooldown in ms. */
 static inline void unit_redis_config(struct fs_config *cfg, long cooldown_ms)
 {
 	const char *sock = unit_env("FLASHSALE_TEST_REDIS_SOCKET");
 	ck_assert_msg(sock != NULL, "FLASHSALE_TEST_REDIS_SOCKET unset");
-	unit_config(cfg, "[redis]\nsocket = %s\ntimeout_ms = 1000\n[breaker]\ncooldown_ms = %ld\n",
-		    sock, cooldown_ms);
+	unit_config(cfg,
+		    "[redis]\nsocket = %s\n%stimeout_ms = 1000\n[breaker]\ncooldown_ms = %ld\n",
+		    sock, unit_redis_cluster_ini(), cooldown_ms);
 }
 
 /* A config for the MariaDB test server ($FLASHSALE_TEST_MYSQL_SOCKET, root, no password). */
@@ -143,10 +158,10 @@ static inline void unit_require_servers(const char *program)
 static inline void unit_servers_config(struct fs_config *cfg, long cooldown_ms)
 {
 	unit_config(cfg,
-		    "[mysql]\nsocket = %s\nuser = root\npassword =\n[redis]\nsocket = %s\n"
+		    "[mysql]\nsocket = %s\nuser = root\npassword =\n[redis]\nsocket = %s\n%s"
 		    "[breaker]\ncooldown_ms = %ld\n",
 		    unit_env("FLASHSALE_TEST_MYSQL_SOCKET"),
-		    unit_env("FLASHSALE_TEST_REDIS_SOCKET"), cooldown_ms);
+		    unit_env("FLASHSALE_TEST_REDIS_SOCKET"), unit_redis_cluster_ini(), cooldown_ms);
 }
 
 /* Monotonic milliseconds, for timing assertions. */

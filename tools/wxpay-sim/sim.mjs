@@ -10,6 +10,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import { refundModule } from './refund.mjs';
 
 const MAX_BODY = 64 * 1024;
 const SKEW = 300; // seconds a merchant request's timestamp may be off
@@ -44,6 +45,7 @@ const cfg = {
 	platformKey: crypto.createPrivateKey(fs.readFileSync(required('platform-private-key'))),
 	apiv3Key: Buffer.from(required('apiv3-key')),
 	notifyUrl: option('notify-url', ''),
+	refundNotifyUrl: option('refund-notify-url', ''),
 };
 if (cfg.apiv3Key.length !== 32) {
 	console.error('wxpay-sim: the APIv3 key must be 32 bytes');
@@ -51,9 +53,10 @@ if (cfg.apiv3Key.length !== 32) {
 }
 
 const trades = new Map(); // out_trade_no -> trade
-const refunds = new Map(); // out_refund_no -> refund
 const messages = []; // subscribe messages received
 const seenNonces = new Map(); // merchant request nonce -> expiry (ms)
+// Refunds, REFUND.* notifications and the controls (refund.mjs).
+const R = refundModule({ cfg, trades, send, v3error, platformSign, encrypt, randomAlnum, randomDigits, rfc3339, now, log, post, RETRY_DELAYS });
 
 function log(...args) {
 	console.log(new Date().toISOString(), ...args);
@@ -389,7 +392,7 @@ function pay(t, result, openid, sendNotification) {
 	t.success_time = now();
 	if (!t.payer_openid) t.payer_openid = openid || 'oSim' + randomAlnum(24);
 	log('pay', t.out_trade_no, 'SUCCESS', t.transaction_id);
-	if (sendNotification) notify(t, { retry: true });
+	if (sendNotification && R.controls.notify !== false) notify(t, { retry: true });
 	return null;
 }
 
@@ -464,15 +467,12 @@ async function handle(req, res) {
 			const t = trades.get(decodeURIComponent(m[1]));
 			if (!t) return v3error(res, 404, 'ORDER_NOT_EXIST', 'order does not exist');
 			if (t.trade_state === 'SUCCESS' || t.trade_state === 'REFUND') return v3error(res, 400, 'ORDERPAID', 'order paid');
+			if (R.controls.close_fails) return v3error(res, 500, 'SYSTEM_ERROR', 'system error (simulator close_fails)');
 			t.trade_state = 'CLOSED';
 			log('close', t.out_trade_no);
 			return send(res, 204, '', { signed: true });
 		}
-		if (req.method === 'POST' && path === '/v3/refund/domestic/refunds') return refund(res, b);
-		if (req.method === 'GET' && (m = path.match(/^\/v3\/refund\/domestic\/refunds\/([^/]+)$/))) {
-			const r = refunds.get(decodeURIComponent(m[1]));
-			return r ? send(res, 200, r, { signed: true }) : v3error(res, 404, 'RESOURCE_NOT_EXISTS', 'refund does not exist');
-		}
+		if (R.v3(req, res, path, b)) return;
 		return v3error(res, 404, 'NOT_FOUND', 'no such API in the simulator');
 	}
 
@@ -530,30 +530,8 @@ async function handle(req, res) {
 			return page(res, err ? 409 : 200, t, err || (result === 'SUCCESS' ? 'Paid. You can go back to the shop.' : 'The payment failed.'));
 		}
 	}
+	if (await R.control(req, res, path, buf)) return;
 	return send(res, 404, { error: 'not found' });
-}
-
-// POST /v3/refund/domestic/refunds
-function refund(res, b) {
-	const t = trades.get(b.out_trade_no) || [...trades.values()].find((x) => x.transaction_id && x.transaction_id === b.transaction_id);
-	if (!t) return v3error(res, 404, 'RESOURCE_NOT_EXISTS', 'order does not exist');
-	if (typeof b.out_refund_no !== 'string' || !SN_RE.test(b.out_refund_no)) return v3error(res, 400, 'PARAM_ERROR', 'out_refund_no is invalid');
-	if (refunds.has(b.out_refund_no)) return send(res, 200, refunds.get(b.out_refund_no), { signed: true });
-	if (t.trade_state !== 'SUCCESS' && t.trade_state !== 'REFUND') return v3error(res, 400, 'INVALID_REQUEST', 'trade not paid');
-	const a = b.amount || {};
-	if (!Number.isInteger(a.refund) || a.refund < 1 || a.total !== t.amount.total) return v3error(res, 400, 'PARAM_ERROR', 'amount.refund/total invalid');
-	if (t.refunded + a.refund > t.amount.total) return v3error(res, 400, 'NOT_ENOUGH', 'refund exceeds the paid amount');
-	t.refunded += a.refund;
-	t.trade_state = 'REFUND';
-	const r = {
-		refund_id: '5030' + randomDigits(24), out_refund_no: b.out_refund_no, transaction_id: t.transaction_id,
-		out_trade_no: t.out_trade_no, channel: 'ORIGINAL', user_received_account: '支付用户零钱', status: 'SUCCESS',
-		create_time: rfc3339(now()), success_time: rfc3339(now()),
-		amount: { total: t.amount.total, refund: a.refund, payer_total: t.amount.total, payer_refund: a.refund, currency: 'CNY' },
-	};
-	refunds.set(b.out_refund_no, r);
-	log('refund', t.out_trade_no, a.refund);
-	send(res, 200, r, { signed: true });
 }
 
 const server = http.createServer((req, res) => {

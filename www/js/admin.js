@@ -203,7 +203,14 @@ $('activity-form').addEventListener('submit', async (ev) => {
 	if (endTime <= startTime) return showMsg('activity-msg', 'The sale must end after it starts.');
 	const done = busy($('a-save'), 'Creating…');
 	try {
-		const d = await apiPost('/seckill/v1/admin/activity/create', { productId, seckillPrice, stock, perUserLimit, startTime, endTime });
+		const guard = {
+			requireReservation: $('a-reserve').checked,
+			requireVerifiedMobile: $('a-verified').checked,
+			powDifficulty: parseInt($('a-pow').value, 10) || 0,
+			minAccountAge: (parseInt($('a-age').value, 10) || 0) * 86400,
+			maxAccountsPerAddress: parseInt($('a-addr').value, 10) || 0,
+		};
+		const d = await apiPost('/seckill/v1/admin/activity/create', { productId, seckillPrice, stock, perUserLimit, startTime, endTime, ...guard });
 		showMsg('activity-msg', `Flash sale #${d.id} created: ${stock} units at ${yuan(seckillPrice)}, starting ${fmtTime(startTime)}.`, 'ok');
 		loadActivities();
 	} catch (e) {

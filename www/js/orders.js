@@ -5,6 +5,7 @@
 import qrcode from '/vendor/qrcode-generator.js';
 import { apiPost, loggedIn } from './api.js';
 import { $, busy, el, errText, fmtDuration, fmtTime, goLogin, header, img, param, showMsg, stateBadge, tick, yuan } from './ui.js';
+import { canRequestRefund, refundBadge, refundButton, refundTable } from './refund-ui.js';
 
 header('orders');
 const PAGE_SIZE = 10;
@@ -81,7 +82,7 @@ let lastId = 0;
 function orderRow(o) {
 	const detail = '/orders.html?sn=' + encodeURIComponent(o.sn);
 	const actions = el('div', { class: 'order-actions' });
-	const side = el('div', { class: 'order-side' }, el('span', { class: 'order-total' }, yuan(o.totalPrice)));
+	const side = el('div', { class: 'order-side' }, el('span', { class: 'order-total' }, yuan(o.payTotal ?? o.totalPrice)));
 	if (Number(o.tradeState) === 0) {
 		side.append(deadline(o, () => setTimeout(() => reloadList(), 3000)));
 		actions.append(
@@ -90,6 +91,7 @@ function orderRow(o) {
 		);
 	} else {
 		actions.append(el('a', { class: 'btn btn-ghost btn-sm', href: detail }, 'Details'));
+		if (canRequestRefund(o)) actions.append(refundButton(o, reloadList, 'list-msg'));
 	}
 	side.append(actions);
 	return el(
@@ -106,7 +108,7 @@ function orderRow(o) {
 				' · Order ',
 				el('a', { href: detail, class: 'sn' }, o.sn),
 			),
-			stateBadge(o.tradeState),
+			el('span', {}, stateBadge(o.tradeState), ' ', refundBadge(o.refundStatus, o)),
 		),
 		el(
 			'div',
@@ -181,21 +183,24 @@ function renderDetail() {
 		el('dt', {}, 'Quantity'),
 		el('dd', {}, `${o.quantity} × ${yuan(o.unitPrice)}`),
 		el('dt', {}, 'Total'),
-		el('dd', {}, el('span', { class: 'price', id: 'order-total' }, yuan(o.totalPrice))),
+		el('dd', {}, el('span', { class: 'price', id: 'order-total' }, yuan(o.payTotal ?? o.totalPrice))),
 		el('dt', {}, 'Placed'),
 		el('dd', {}, fmtTime(o.createTime)),
 	);
 	if (Number(o.tradeState) === 0) facts.append(el('dt', {}, 'Pay by'), el('dd', {}, fmtTime(o.payDeadline), ' · ', deadline(o, () => setTimeout(loadDetail, 3000))));
 	if (o.payTime) facts.append(el('dt', {}, 'Paid'), el('dd', {}, fmtTime(o.payTime) + (o.payType ? ' · ' + payTypeText(o.payType) : '')));
+	if (o.discount > 0) facts.append(el('dt', {}, 'Coupon'), el('dd', { id: 'order-discount' }, '−' + yuan(o.discount) + ' of ' + yuan(o.totalPrice)));
 	if (o.remark) facts.append(el('dt', {}, 'Note'), el('dd', {}, o.remark));
+	if (o.refundStatus) facts.append(el('dt', {}, 'Refund'), el('dd', { id: 'order-refund' }, refundBadge(o.refundStatus, o), o.refunded ? ' · ' + yuan(o.refunded) + ' refunded' : ''));
 
 	const actions = el('div', { class: 'form-actions' });
 	if (Number(o.tradeState) === 0) {
-		const pay = el('button', { type: 'button', class: 'btn btn-primary btn-lg', id: 'pay-btn' }, 'Pay ' + yuan(o.totalPrice) + ' with WeChat Pay');
+		const pay = el('button', { type: 'button', class: 'btn btn-primary btn-lg', id: 'pay-btn' }, 'Pay ' + yuan(o.payTotal ?? o.totalPrice) + ' with WeChat Pay');
 		pay.addEventListener('click', () => startPay(pay));
 		actions.append(pay, cancelButton(o, loadDetail, 'detail-msg'));
 	} else {
 		actions.append(el('a', { class: 'btn btn-ghost', href: '/product.html?id=' + encodeURIComponent(o.productId) }, 'Buy again'));
+		if (canRequestRefund(o)) actions.append(refundButton(o, loadDetail, 'detail-msg'));
 	}
 	$('order-detail').replaceChildren(
 		el(
@@ -205,6 +210,11 @@ function renderDetail() {
 			el('div', { class: 'detail-info' }, el('h1', {}, o.title || 'Product #' + o.productId), facts, actions, el('div', { id: 'pay-area' })),
 		),
 	);
+	if (Number(o.tradeState) !== 0)
+		refundTable(o.sn).then((t) => {
+			if ($('refunds')) $('refunds').remove();
+			$('order-detail').append(t);
+		});
 }
 
 /** Human name of a payment type. */
@@ -279,7 +289,7 @@ async function startPay(btn) {
 			el(
 				'div',
 				{},
-				el('h2', {}, el('span', { class: 'wechat' }, 'WeChat Pay'), ' ', yuan(order.totalPrice)),
+				el('h2', {}, el('span', { class: 'wechat' }, 'WeChat Pay'), ' ', yuan(order.payTotal ?? order.totalPrice)),
 				el('p', {}, 'Open WeChat, tap Scan, and scan this code to pay. The page updates by itself once the payment arrives.'),
 				link ? el('p', {}, el('a', { href: link, target: '_blank', rel: 'noopener noreferrer', id: 'pay-open', class: 'btn btn-ghost' }, 'Open the payment page')) : null,
 				status,

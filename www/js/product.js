@@ -2,6 +2,7 @@
 // order: POST /order/v1/order/create, then the order page to pay).
 
 import { apiGet, apiPost, loggedIn } from './api.js';
+import { chosenCoupon, couponPicker } from './coupon-picker.js';
 import { phase } from './sales.js';
 import { $, busy, el, errText, fmtDuration, goLogin, header, img, intParam, safeImageUrl, showMsg, tick, yuan } from './ui.js';
 
@@ -93,6 +94,7 @@ async function load() {
 	else if (p.stock <= 0) $('buy-note').textContent = 'Sold out — check back later.';
 	$('product').hidden = false;
 	saleBanner(p.id);
+	if (onSale) couponPicker(p.id);
 }
 
 $('buy-form').addEventListener('submit', async (ev) => {
@@ -109,6 +111,7 @@ $('buy-form').addEventListener('submit', async (ev) => {
 	const body = { productId: Number(id), quantity: qty };
 	const remark = $('remark').value.trim();
 	if (remark) body.remark = remark;
+	if (chosenCoupon()) body.couponId = chosenCoupon();
 	const done = busy($('buy'), 'Placing order…');
 	showMsg('buy-msg', '');
 	try {
@@ -121,7 +124,7 @@ $('buy-form').addEventListener('submit', async (ev) => {
 			goLogin();
 			return;
 		}
-		showMsg('buy-msg', errText(e, { 300002: 'Not enough stock for that quantity.', 300001: 'This product is no longer sold.' }));
+		showMsg('buy-msg', errText(e, { 300002: 'Not enough stock for that quantity.', 300001: 'This product is no longer sold.', 700004: 'That coupon cannot be used for this order: ' + e.message + '.' }));
 	}
 });
 

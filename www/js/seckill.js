@@ -1,7 +1,8 @@
 // seckill.js - the flash-sale page: the activity with a countdown on the server's clock; the
 // buy button unlocks at the start; buying is token → do → poll result (API.md, seckill).
 
-import { apiGet, apiPost, loggedIn, serverNowMs } from './api.js';
+import { ApiError, apiGet, apiPost, loggedIn, serverNowMs } from './api.js';
+import { guardInit, guardTokenFields, guardUpdate } from './guard.js';
 import { discount, phase, PHASE_TEXT } from './sales.js';
 import { $, el, errText, fmtDuration, fmtTime, goLogin, header, intParam, safeImageUrl, showMsg, tick, yuan } from './ui.js';
 
@@ -19,6 +20,8 @@ const FAIL_TEXT = {
 	600004: 'Sold out — every unit has been taken. Better luck next time!',
 	600005: 'You have reached the purchase limit for this flash sale.',
 	600006: 'Your purchase verification expired. Please press the button again.',
+	600009: 'This flash sale is for people who reserved before the start.',
+	100012: 'The anti-bot check failed or expired. Please press the button again.',
 	300002: 'Sold out — every unit has been taken.',
 };
 
@@ -31,6 +34,8 @@ const REASON_TEXT = {
 	'activity closed': FAIL_TEXT[600003],
 	'sold out': FAIL_TEXT[600004],
 	'purchase limit reached': FAIL_TEXT[600005],
+	'malformed intent': 'Your purchase could not be processed; nothing was charged and the unit went back on sale.',
+	'order could not be written': 'Your order could not be created; nothing was charged and the unit went back on sale.',
 };
 
 /** A failure reason in words for people. */
@@ -107,6 +112,7 @@ function update(now) {
 		else if (p === 'upcoming') btn.textContent = 'Not started yet';
 		else btn.textContent = PHASE_TEXT[p];
 	}
+	guardUpdate(a, now, bought || buying);
 	if (lastPhase === 'upcoming' && p === 'ongoing') load(); // fresh stock at the start
 	lastPhase = p;
 }
@@ -145,6 +151,42 @@ async function poll(requestId) {
 		if (r.status === 'success' || r.status === 'failed') return r;
 	}
 	return { status: 'timeout' };
+}
+
+/** The attempts of one purchase, the wait before each retry (ms), and one attempt's timeout. */
+const BUY_RETRY_MS = [500, 1000, 2000];
+const BUY_TIMEOUT_MS = 8000;
+
+/** A client request id for /seckill/do: 32 hex digits (API.md: 8-64 of [A-Za-z0-9_-]). */
+function newRequestId() {
+	const b = new Uint8Array(16);
+	crypto.getRandomValues(b);
+	return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * POST /seckill/do with our own requestId, retried with the same id after a timeout, a
+ * network error or a 5xx: the server answers a retry with the first attempt's outcome, so a
+ * lost answer never buys a second unit.
+ */
+async function purchase(body) {
+	const path = '/seckill/v1/seckill/do?activityId=' + encodeURIComponent(body.activityId);
+	const req = { ...body, requestId: newRequestId() };
+	for (let attempt = 0; ; attempt++) {
+		let timer;
+		const timeout = new Promise((_, reject) => {
+			timer = setTimeout(() => reject(new ApiError(0, 'The shop did not answer in time.', 0)), BUY_TIMEOUT_MS);
+		});
+		try {
+			return await Promise.race([apiPost(path, req), timeout]);
+		} catch (e) {
+			const transient = e.code === 0 || e.status >= 500;
+			if (!transient || attempt >= BUY_RETRY_MS.length) throw e;
+			await sleep(BUY_RETRY_MS[attempt]);
+		} finally {
+			clearTimeout(timer);
+		}
+	}
 }
 
 /** Show the outcome of a purchase. */
@@ -193,12 +235,9 @@ $('buy-form').addEventListener('submit', async (ev) => {
 	steps('token');
 	showMsg('buy-msg', 'Verifying…', 'info');
 	try {
-		const t = await apiPost('/seckill/v1/seckill/token', { activityId: Number(act.id) });
-		const d = await apiPost('/seckill/v1/seckill/do?activityId=' + encodeURIComponent(act.id), {
-			activityId: Number(act.id),
-			token: t.token,
-			quantity: qty,
-		});
+		const guard = await guardTokenFields();
+		const t = await apiPost('/seckill/v1/seckill/token', { activityId: Number(act.id), ...guard });
+		const d = await purchase({ activityId: Number(act.id), token: t.token, quantity: qty });
 		steps('queued');
 		showMsg('buy-msg', 'Queued — you are in line. Hold on, your order is being created…', 'info');
 		btn.textContent = 'Queued…';
@@ -220,6 +259,7 @@ $('buy-form').addEventListener('submit', async (ev) => {
 	}
 });
 
+guardInit();
 if (!id) {
 	showMsg('page-msg', 'No flash sale selected. Go back to the home page and pick one.');
 } else {

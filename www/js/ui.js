@@ -197,7 +197,9 @@ export function header(active) {
 		navLink('/', 'Home', active === 'home'),
 		navLink('/#flash-sales', 'Flash sales', active === 'sales'),
 		navLink('/orders.html', 'My orders', active === 'orders'),
+		navLink('/coupons.html', 'Coupons', active === 'coupons'),
 		c && c.role === 'admin' ? navLink('/admin.html', 'Admin', active === 'admin') : null,
+		c && c.role === 'admin' ? navLink('/admin-coupons.html', 'Coupon admin', active === 'admin-coupons') : null,
 		c && c.role === 'admin' ? navLink('/dashboard.html', 'Live dashboard', active === 'dashboard') : null,
 	);
 	const user = el('div', { class: 'userbox', id: 'userbox' });
