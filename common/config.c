@@ -31,6 +31,8 @@ const struct config_key config_keys[] = {
     I("mysql", "connect_timeout", mysql_connect_timeout, "2", 1, 60),
     I("mysql", "rw_timeout", mysql_rw_timeout, "5", 1, 600),
     I("mysql", "request_wait_ms", mysql_request_wait_ms, "500", 0, 60000),
+    S("mysql", "replica", mysql_replica, ""),
+    I("mysql", "replica_max_lag", mysql_replica_max_lag, "2", 0, 3600),
     S("redis", "socket", redis_socket, ""),
     S("redis", "host", redis_host, "127.0.0.1"),
     I("redis", "port", redis_port, "6379", 1, 65535),

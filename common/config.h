@@ -21,6 +21,8 @@ struct fs_config {
 	long mysql_rw_timeout;      /* seconds */
 	long
 	    mysql_request_wait_ms; /* FastCGI programs: longest wait for MySQL, ms (0: the above) */
+	char *mysql_replica;       /* socket path or host:port of a read replica; "" none */
+	long mysql_replica_max_lag; /* seconds of lag past which reads go to the primary */
 	/* [redis] */
 	char *redis_socket;
 	char *redis_host;

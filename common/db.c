@@ -12,11 +12,16 @@
 
 #include "breaker.h"
 #include "log.h"
+#include "metrics.h"
 #include "trace.h"
 
 #define DB_MAX_PARAMS 32
 #define DB_MAX_STMTS  128
 #define DB_MAX_COLS   64
+/* The replica's longest wait for one answer, ms: a dead replica must cost a read little. */
+#define DB_REPLICA_WAIT_MS 400
+/* How often the replica's lag is read, ms. */
+#define DB_LAG_CHECK_MS 1000
 
 /* One cached prepared statement, keyed by its SQL text. */
 struct db_stmt {
@@ -26,6 +31,16 @@ struct db_stmt {
 
 struct db {
 	const struct fs_config *cfg;
+	const char *socket; /* where this handle connects: a socket path, else host and port */
+	const char *host;
+	unsigned int port;
+	char hostbuf[128];
+	int wait_ms;         /* this handle's bound on one wait (0: the process-wide one) */
+	struct db *replica;  /* the primary's read replica, or NULL */
+	struct db *primary;  /* set on a replica handle: where its writes and fallbacks go */
+	int wrote;           /* primary: wrote since db_request_begin (its reads stay here) */
+	long long lag_at_ms; /* replica: when the lag was last read */
+	int lag_ok;          /* replica: replicating, within replica_max_lag at lag_at_ms */
 	MYSQL *conn;
 	struct db_stmt stmts[DB_MAX_STMTS];
 	int nstmts;
@@ -47,13 +62,57 @@ struct db_params {
 	my_bool nulls[DB_MAX_PARAMS];
 };
 
-struct db *db_new(const struct fs_config *cfg)
+/* A handle on one server (no connection yet). */
+static struct db *db_alloc(const struct fs_config *cfg)
 {
 	struct db *db = calloc(1, sizeof *db);
 	if (!db)
 		return NULL;
 	db->cfg = cfg;
 	db->brk.cooldown_ms = cfg->breaker_cooldown_ms;
+	db->socket = cfg->mysql_socket[0] ? cfg->mysql_socket : NULL;
+	db->host = cfg->mysql_host;
+	db->port = (unsigned int)cfg->mysql_port;
+	return db;
+}
+
+/* Point a replica handle at mysql.replica: a socket path (has a '/'), else host:port. */
+static int db_replica_addr(struct db *r, const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	if (strchr(addr, '/')) {
+		r->socket = addr;
+		return 0;
+	}
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof r->hostbuf)
+		return -1;
+	long port = strtol(colon + 1, NULL, 10);
+	if (port < 1 || port > 65535)
+		return -1;
+	memcpy(r->hostbuf, addr, (size_t)(colon - addr));
+	r->hostbuf[colon - addr] = 0;
+	r->socket = NULL;
+	r->host = r->hostbuf;
+	r->port = (unsigned int)port;
+	return 0;
+}
+
+struct db *db_new(const struct fs_config *cfg)
+{
+	struct db *db = db_alloc(cfg);
+	if (!db || !cfg->mysql_replica || !cfg->mysql_replica[0])
+		return db;
+	struct db *r = db_alloc(cfg);
+	if (!r || db_replica_addr(r, cfg->mysql_replica) < 0) {
+		log_error("mysql.replica: %s is neither a socket path nor host:port",
+			  cfg->mysql_replica);
+		free(r);
+		free(db);
+		return NULL;
+	}
+	r->primary = db;
+	r->wait_ms = DB_REPLICA_WAIT_MS;
+	db->replica = r;
 	return db;
 }
 
@@ -77,6 +136,8 @@ void db_free(struct db *db)
 	if (!db)
 		return;
 	db_disconnect(db);
+	if (db->replica)
+		db_free(db->replica);
 	free(db);
 }
 
@@ -85,7 +146,17 @@ void db_free(struct db *db)
  * timeouts). Process-wide because the connector's io_wait hook gets only the socket.
  */
 static int db_wait_ms;
+static int db_wait_now;       /* the bound of the call under way: db_wait_ms or its handle's */
 static int db_wait_timed_out; /* the last wait ran out (a frozen or overloaded server) */
+
+/* Start a call on db: bound its waits, forget the last timeout. */
+static void db_wait_begin(const struct db *db)
+{
+	db_wait_now = db_wait_ms;
+	if (db->wait_ms && (!db_wait_now || db->wait_ms < db_wait_now))
+		db_wait_now = db->wait_ms;
+	db_wait_timed_out = 0;
+}
 
 void db_set_wait_ms(int ms)
 {
@@ -97,8 +168,8 @@ static int db_io_wait(my_socket fd, my_bool is_read, int timeout)
 {
 	struct pollfd p = {.fd = fd, .events = is_read ? POLLIN : POLLOUT};
 	int ms = timeout > 0 ? timeout : -1;
-	if (db_wait_ms && (ms < 0 || ms > db_wait_ms))
-		ms = db_wait_ms;
+	if (db_wait_now && (ms < 0 || ms > db_wait_now))
+		ms = db_wait_now;
 	long long deadline = breaker_now_ms() + (ms < 0 ? 0 : ms);
 	for (;;) {
 		int rc = poll(&p, 1, ms);
@@ -127,8 +198,9 @@ static int db_connect(struct db *db)
 	if (!m)
 		return DB_ERR;
 	/* A full listen queue is waited out in whole seconds, outside io_wait: keep it short. */
-	unsigned int ct = db_wait_ms ? 1 : (unsigned int)db->cfg->mysql_connect_timeout;
-	unsigned int rw = (unsigned int)db->cfg->mysql_rw_timeout;
+	unsigned int ct =
+	    db_wait_ms || db->wait_ms ? 1 : (unsigned int)db->cfg->mysql_connect_timeout;
+	unsigned int rw = db->wait_ms ? 1 : (unsigned int)db->cfg->mysql_rw_timeout;
 	my_bool no = 0;
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw);
@@ -137,21 +209,21 @@ static int db_connect(struct db *db)
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_optionsv(m, MARIADB_OPT_IO_WAIT, db_io_wait);
 
-	const char *sock = db->cfg->mysql_socket[0] ? db->cfg->mysql_socket : NULL;
-	db_wait_timed_out = 0;
-	if (!mysql_real_connect(m, sock ? "localhost" : db->cfg->mysql_host, db->cfg->mysql_user,
-				db->cfg->mysql_password, NULL, (unsigned int)db->cfg->mysql_port,
-				sock, 0)) {
+	const char *sock = db->socket;
+	const char *what = db->primary ? "mysql replica" : "mysql";
+	db_wait_begin(db);
+	if (!mysql_real_connect(m, sock ? "localhost" : db->host, db->cfg->mysql_user,
+				db->cfg->mysql_password, NULL, db->port, sock, 0)) {
 		snprintf(db->err, sizeof db->err, "connect: %s%s", mysql_error(m),
 			 db_wait_timed_out ? " (timed out)" : "");
 		if (db->brk.failures == 0)
-			log_warn("mysql %s", db->err);
+			log_warn("%s %s", what, db->err);
 		mysql_close(m);
 		breaker_fail(&db->brk);
 		return DB_DOWN;
 	}
 	if (db->brk.failures)
-		log_info("mysql connection restored");
+		log_info("%s connection restored", what);
 	breaker_ok(&db->brk);
 	db->conn = m;
 	db->reconnects++;
@@ -333,7 +405,7 @@ static int db_attempt(struct db *db, const char *sql, struct db_params *p, MYSQL
 		      unsigned int *e)
 {
 	*e = 0;
-	db_wait_timed_out = 0;
+	db_wait_begin(db);
 	if (p)
 		return db_run_once(db, sql, p, out, e);
 	if (!mysql_query(db->conn, sql))
@@ -372,6 +444,9 @@ int db_exec(struct db *db, const char *sql, const char *types, ...)
 	struct db_params p;
 	MYSQL_STMT *st;
 	va_list ap;
+	if (db->primary)
+		db = db->primary; /* writes never go to the replica */
+	db->wrote = 1;
 	va_start(ap, types);
 	int rc = db_collect(&p, types, ap);
 	va_end(ap);
@@ -519,8 +594,9 @@ out:
 	return rc;
 }
 
-/* Shared body of db_query and db_query_row. */
-static int db_vquery(struct db *db, json_t **rows, const char *sql, const char *types, va_list ap)
+/* Shared body of db_query and db_query_row, on one server. */
+static int db_vquery_on(struct db *db, json_t **rows, const char *sql, const char *types,
+			va_list ap)
 {
 	struct db_params p;
 	MYSQL_STMT *st;
@@ -534,6 +610,121 @@ static int db_vquery(struct db *db, json_t **rows, const char *sql, const char *
 		rc = db_fetch(db, st, sql, rows);
 	db_trace(sql, t0, rc);
 	return rc;
+}
+
+/* Count a read that may lag, by the server that answered it (slots made at first use). */
+static void db_count_read(int replica)
+{
+	static int slots[2] = {-2, -2};
+	if (slots[replica] == -2)
+		slots[replica] = metrics_define(
+		    "flashsale_mysql_replica_reads_total",
+		    replica ? "target=\"replica\"" : "target=\"primary\"",
+		    "Reads that may lag (db_reader), by the server that answered them.", 0);
+	metrics_add(slots[replica], 1);
+}
+
+/* The replica's state from SHOW REPLICA STATUS: 1 replicating within the lag bound, else 0. */
+static int db_replica_check(struct db *r, char *why, size_t len)
+{
+	static const char sql[] = "SHOW REPLICA STATUS";
+	int ok = 0;
+	snprintf(why, len, "down");
+	if (db_connect(r))
+		return 0;
+	db_wait_begin(r);
+	if (mysql_query(r->conn, sql)) {
+		db_fail(r, NULL, sql);
+		return 0;
+	}
+	MYSQL_RES *res = mysql_store_result(r->conn);
+	if (!res) {
+		if (mysql_errno(r->conn))
+			db_fail(r, NULL, sql);
+		return 0;
+	}
+	MYSQL_ROW row = mysql_fetch_row(res);
+	MYSQL_FIELD *f = mysql_fetch_fields(res);
+	const char *io = NULL, *run = NULL, *lag = NULL;
+	for (unsigned int i = 0; row && i < mysql_num_fields(res); i++) {
+		if (!strcmp(f[i].name, "Slave_IO_Running"))
+			io = row[i];
+		else if (!strcmp(f[i].name, "Slave_SQL_Running"))
+			run = row[i];
+		else if (!strcmp(f[i].name, "Seconds_Behind_Master"))
+			lag = row[i];
+	}
+	if (!row)
+		snprintf(why, len, "not a replica");
+	else if (!io || !run || strcmp(io, "Yes") || strcmp(run, "Yes") || !lag)
+		snprintf(why, len, "replication stopped (io %s, sql %s)", io ? io : "?",
+			 run ? run : "?");
+	else if (atoll(lag) > r->cfg->mysql_replica_max_lag)
+		snprintf(why, len, "lagging %s s", lag);
+	else
+		ok = 1;
+	mysql_free_result(res);
+	return ok;
+}
+
+/*
+ * After a failure that opened r's breaker, keep it open longer each time it fails again
+ * (cooldown, x2, x4, x8): while the replica is frozen, only one read per worker and period
+ * pays the replica's wait.
+ */
+static void db_replica_backoff(struct db *r)
+{
+	long long now = breaker_now_ms();
+	if (r->brk.failures < 2 || r->brk.open_until_ms <= now)
+		return;
+	unsigned long shift = r->brk.failures - 1 > 3 ? 3 : r->brk.failures - 1;
+	r->brk.open_until_ms = now + (r->brk.cooldown_ms << shift);
+}
+
+/*
+ * May a read that may lag go to replica r now? Not after the caller's own write in this
+ * request (or inside its transaction), not while r's breaker is open, and only while r
+ * replicates within mysql.replica_max_lag (read at most once every DB_LAG_CHECK_MS).
+ */
+static int db_replica_usable(struct db *r)
+{
+	if (r->primary->wrote || r->primary->in_tx || !breaker_allow(&r->brk))
+		return 0;
+	long long now = breaker_now_ms();
+	if (r->lag_at_ms && now - r->lag_at_ms < DB_LAG_CHECK_MS)
+		return r->lag_ok;
+	char why[96];
+	int ok = db_replica_check(r, why, sizeof why);
+	if (!ok)
+		db_replica_backoff(r);
+	if (ok && !r->lag_ok)
+		log_info("mysql replica in use");
+	else if (!ok && (r->lag_ok || !r->lag_at_ms))
+		log_warn("mysql replica not used: %s", why);
+	r->lag_ok = ok;
+	r->lag_at_ms = breaker_now_ms();
+	return ok;
+}
+
+/* A query: on a replica handle, the replica when usable, else (or when it fails) its primary. */
+static int db_vquery(struct db *db, json_t **rows, const char *sql, const char *types, va_list ap)
+{
+	if (!db->primary)
+		return db_vquery_on(db, rows, sql, types, ap);
+	if (db_replica_usable(db)) {
+		va_list cp;
+		va_copy(cp, ap);
+		int rc = db_vquery_on(db, rows, sql, types, cp);
+		va_end(cp);
+		if (rc == DB_OK) {
+			db_count_read(1);
+			return rc;
+		}
+		db->lag_at_ms = 0; /* read its state again before the next read */
+		db_replica_backoff(db);
+	}
+	db_count_read(0);
+	return db_vquery_on(db->primary, rows, sql, types, ap);
 }
 
 int db_query(struct db *db, json_t **rows, const char *sql, const char *types, ...)
@@ -563,12 +754,22 @@ int db_query_row(struct db *db, json_t **row, const char *sql, const char *types
 
 long long db_affected_rows(const struct db *db)
 {
-	return db->affected;
+	return db->primary ? db->primary->affected : db->affected;
 }
 
 long long db_insert_id(const struct db *db)
 {
-	return db->insert_id;
+	return db->primary ? db->primary->insert_id : db->insert_id;
+}
+
+struct db *db_reader(struct db *db)
+{
+	return db->replica ? db->replica : db;
+}
+
+void db_request_begin(struct db *db)
+{
+	db->wrote = 0;
 }
 
 /* Run a plain statement without parameters (transaction control). */
@@ -579,6 +780,9 @@ static int db_simple(struct db *db, const char *sql)
 
 int db_begin(struct db *db)
 {
+	if (db->primary)
+		db = db->primary;
+	db->wrote = 1;
 	int rc = db_simple(db, "START TRANSACTION");
 	if (rc == DB_OK)
 		db->in_tx = 1;
@@ -587,6 +791,8 @@ int db_begin(struct db *db)
 
 int db_commit(struct db *db)
 {
+	if (db->primary)
+		db = db->primary;
 	int rc = db_simple(db, "COMMIT");
 	db->in_tx = 0;
 	return rc;
@@ -594,6 +800,8 @@ int db_commit(struct db *db)
 
 void db_rollback(struct db *db)
 {
+	if (db->primary)
+		db = db->primary;
 	if (db->conn && db->in_tx && !db->broken)
 		mysql_rollback(db->conn);
 	db->in_tx = 0;
@@ -604,7 +812,7 @@ int db_ping(struct db *db)
 	int rc = db_connect(db);
 	if (rc)
 		return rc;
-	db_wait_timed_out = 0;
+	db_wait_begin(db);
 	if (mysql_ping(db->conn)) {
 		db->broken = 1;
 		if (db_wait_timed_out)

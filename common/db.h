@@ -64,6 +64,19 @@ int db_query_row(struct db *db, json_t **row, const char *sql, const char *types
 long long db_affected_rows(const struct db *db);
 long long db_insert_id(const struct db *db);
 
+/*
+ * The handle for a read that may lag (the catalogue, order lists, activity lists, the
+ * dashboard): with mysql.replica set, a replica handle whose queries go to the replica while
+ * it replicates within mysql.replica_max_lag and answers, else to db; without it, db itself.
+ * Writes and transactions on it go to db. A read after the caller's own write stays on db:
+ * db remembers a write (db_exec, db_begin) until db_request_begin, which http.c calls before
+ * every request. Reads count in flashsale_mysql_replica_reads_total{target=...}.
+ */
+struct db *db_reader(struct db *db);
+
+/* A new request begins: forget this handle's writes (see db_reader). */
+void db_request_begin(struct db *db);
+
 /* Transactions: one at a time per handle. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);

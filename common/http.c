@@ -491,6 +491,7 @@ static void http_serve(struct app *app, struct http_req *req)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	http_req_begin(req);
+	db_request_begin(app->db);
 	req->code = http_dispatch(app, req);
 	if (!req->sent)
 		http_send_envelope(req);

@@ -129,6 +129,8 @@ stack_down "$TVAR" quiet
 "$TOP/tools/redis-cluster.sh" stop "$TVAR/redis-cluster"
 rm -rf "$TVAR"
 mkdir -p "$TVAR/results"
+# The replica suite alone: the test stack itself runs with a MariaDB replica.
+[ "$ONLY" = replica ] && STACK_REPLICA=1
 say "starting the test stack on 127.0.0.1:$TPORT ($TVAR)"
 ( stack_up "$TVAR" "$TPORT" test ) || { echo "0 passed, 1 failed"; exit 1; }
 TVAR=$(cd "$TVAR" && pwd)
@@ -205,6 +207,35 @@ case "$ONLY" in all | distcheck)
 		grep -E "^(PASS|FAIL|SKIP|ERROR):|^# [A-Z]+:|archives ready" "$2"
 		[ $rc -eq 0 ] && echo "1 passed, 0 failed" || { tail -40 "$2"; echo "0 passed, 1 failed"; }
 		exit $rc' distcheck "$BUILD" "$TVAR/results/distcheck-make.log" ;;
+esac
+
+# Last, as it needs its own stack: MariaDB primary + GTID replica (tools/stack-replica.sh), the
+# reads that may lag on the replica. In `all`, the test stack is replaced by one in replica mode.
+case "$ONLY" in all | replica)
+	RVAR=$TVAR
+	if [ "$ONLY" = all ]; then
+		stack_down "$TVAR" quiet
+		RVAR=$TVAR/replica-stack
+		say "starting a test stack with a MariaDB replica ($RVAR)"
+		if ( STACK_REPLICA=1 stack_up "$RVAR" "$TPORT" test ); then
+			trap 'stack_down "$TVAR/replica-stack" quiet; stack_down "$TVAR" quiet
+				"$TOP/tools/redis-cluster.sh" stop "$TVAR/redis-cluster"' EXIT
+		else
+			RVAR=""
+		fi
+	fi
+	if [ -n "$RVAR" ]; then
+		RRUN=$(readlink -f "$RVAR/run")
+		run_counted replica env FLASHSALE_TEST_VAR="$RVAR" FLASHSALE_TEST_RUN="$RRUN" \
+			python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" replica
+		# db_reader against the real replica: reads after the caller's own write stay on the primary.
+		run_counted replica-unit env FLASHSALE_TEST_MYSQL_SOCKET="$RRUN/mysql.sock" \
+			FLASHSALE_TEST_MYSQL_REPLICA_SOCKET="$RRUN/mysql-replica.sock" \
+			"$BUILD/tests/unit/test-db-replica"
+	else
+		record replica 0 1
+	fi
+	;;
 esac
 
 echo

@@ -98,7 +98,7 @@ stack_config() {
 	fi
 	stack_secrets "$sec"
 	stack_render "$TOP/tools/stack/flashsale.conf.in" "$var/flashsale.conf" \
-		VAR="$var" RUN="$run" SECRETS="$sec" \
+		VAR="$var" RUN="$run" SECRETS="$sec" MYSQL_REPLICA="$(stack_replica_socket "$run")" \
 		DB_USER="$DB_APP_USER" DB_PASSWORD="$(cat "$sec/mysql_password")" \
 		JWT_SECRET="$(cat "$sec/jwt_secret")" \
 		SECKILL_TOKEN_SECRET="$(cat "$sec/seckill_token_secret")" \

@@ -21,6 +21,7 @@ die() {
 
 source "$TOP/tools/stack-install.sh"
 source "$TOP/tools/stack-config.sh"
+source "$TOP/tools/stack-replica.sh"
 
 # Wait until a command succeeds (up to $1 tenths of a second).
 wait_for() {
@@ -120,8 +121,9 @@ stack_wxpay_sim_start() {
 # Start MariaDB in var/mysql (initialised on first use) as the stack's user. Its root account is
 # reachable by the OS root only (unix_socket); the programs use the app account.
 stack_mysql_start() {
-	local var=$1 run=$2 user auth=(--auth-root-authentication-method=normal)
+	local var=$1 run=$2 user auth=(--auth-root-authentication-method=normal) net
 	stack_run_as
+	STACK_MYSQL_NEW=""
 	user=${STACK_RUN_AS:-root}
 	[ -z "$STACK_RUN_AS" ] ||
 		auth=(--auth-root-authentication-method=socket --auth-root-socket-user=root)
@@ -132,10 +134,12 @@ stack_mysql_start() {
 		mariadb-install-db --no-defaults --datadir="$var/mysql/data" --user="$user" "${auth[@]}" \
 			>"$var/log/mariadb-install.log" 2>&1 ||
 			die "mariadb-install-db failed (see $var/log/mariadb-install.log)"
+		STACK_MYSQL_NEW=1
 	fi
+	mapfile -t net < <(stack_replica_primary_args)
 	[ -z "$STACK_RUN_AS" ] || chown -R "$user:$user" "$var/mysql"
 	(setsid mariadbd --no-defaults --datadir="$var/mysql/data" --socket="$run/mysql.sock" \
-		--skip-networking --user="$user" --pid-file="$run/mysqld.pid" \
+		"${net[@]}" --user="$user" --pid-file="$run/mysqld.pid" \
 		--log-error="$var/log/mariadb.log" --innodb-buffer-pool-size=128M \
 		--innodb-flush-log-at-trx-commit=1 --max-connections=500 \
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
@@ -146,6 +150,7 @@ stack_mysql_start() {
 	[ -z "$STACK_RUN_AS" ] ||
 		stack_sql "$run" -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket" ||
 		die "securing MariaDB's root account failed"
+	stack_replica_start "$var" "$run" "$STACK_MYSQL_NEW"
 }
 
 # The mariadb client as MariaDB's root (the OS root over unix_socket).
@@ -307,6 +312,7 @@ stack_up() {
 	stack_redis_start "$var" "$run"
 	stack_migrate "$run"
 	stack_db_account "$run" "$var/secrets"
+	stack_replica_sync "$run"
 	say "starting FastCGI programs and jobs"
 	stack_fcgi_start "$var" "$run"
 	stack_wxpay_sim_start "$var" "$run" "$port"
@@ -359,7 +365,7 @@ stack_down() {
 	stop_pidfiles "${files[@]}" "$run/wxpay-sim.pid"
 	for d in $DOMAINS; do rm -f "$run/$d.sock"; done
 	rm -f "$run/usercenter-auth.sock"
-	stop_pidfiles "$run/redis.pid" "$run/mysqld.pid"
+	stop_pidfiles "$run/redis.pid" "$run/mysqld.pid" "$run/mysqld-replica.pid"
 	return 0
 }
 

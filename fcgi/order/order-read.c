@@ -16,7 +16,7 @@ int order_list(struct app *app, struct http_req *req)
 		return rc;
 	if (state != ORDER_STATE_ALL && state < -1)
 		return http_fail(req, E_PARAM, "tradeState must be -99 (all) or -1 to 3");
-	rc = db_query(app->db, &rows,
+	rc = db_query(db_reader(app->db), &rows,
 		      "SELECT " ORDER_COLUMNS " FROM flashsale_order.orders "
 		      "WHERE user_id = ? AND (? = 0 OR id < ?) AND (? = -99 OR trade_state = ?) "
 		      "ORDER BY id DESC LIMIT ?",

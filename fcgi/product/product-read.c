@@ -66,18 +66,19 @@ int product_list(struct app *app, struct http_req *req)
 	long long offset = (page - 1) * size;
 	req->cache_control = PRODUCT_CACHE_CONTROL; /* sent only with a 200 */
 	if (keyword && *keyword) {
-		rc = db_query_row(app->db, &count,
+		rc = db_query_row(db_reader(app->db), &count,
 				  "SELECT COUNT(*) AS total " PRODUCT_LIVE PRODUCT_MATCH, "s",
 				  pattern);
 		if (!rc)
-			rc = db_query(app->db, &rows,
+			rc = db_query(db_reader(app->db), &rows,
 				      "SELECT " PRODUCT_SUMMARY " " PRODUCT_LIVE PRODUCT_MATCH
 				      " ORDER BY id DESC LIMIT ? OFFSET ?",
 				      "sii", pattern, size, offset);
 	} else {
-		rc = db_query_row(app->db, &count, "SELECT COUNT(*) AS total " PRODUCT_LIVE, "");
+		rc = db_query_row(db_reader(app->db), &count,
+				  "SELECT COUNT(*) AS total " PRODUCT_LIVE, "");
 		if (!rc)
-			rc = db_query(app->db, &rows,
+			rc = db_query(db_reader(app->db), &rows,
 				      "SELECT " PRODUCT_SUMMARY " " PRODUCT_LIVE
 				      " ORDER BY id DESC LIMIT ? OFFSET ?",
 				      "ii", size, offset);

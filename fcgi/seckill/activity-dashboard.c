@@ -219,10 +219,10 @@ int seckill_dashboard(struct app *app, struct http_req *req)
 	if (rc)
 		return rc;
 	if (id)
-		rc = db_query(app->db, &rows, DASH_COLUMNS "WHERE a.id = ?", "i", id);
+		rc = db_query(db_reader(app->db), &rows, DASH_COLUMNS "WHERE a.id = ?", "i", id);
 	else
 		rc = db_query(
-		    app->db, &rows,
+		    db_reader(app->db), &rows,
 		    DASH_COLUMNS
 		    "WHERE a.start_time <= ? AND ((a.status <> 1 AND a.end_time > ?) OR "
 		    "(a.status = 1 AND a.update_time >= ?)) "

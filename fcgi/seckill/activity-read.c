@@ -79,29 +79,30 @@ int seckill_activity_list(struct app *app, struct http_req *req)
 		return rc;
 	long long skip = (page - 1) * size;
 	if (!which)
-		rc = db_query(app->db, &rows,
+		rc = db_query(db_reader(app->db), &rows,
 			      ACTIVITY_COLUMNS "WHERE status = 0 AND end_time > ? "
 					       "ORDER BY start_time, id LIMIT ? OFFSET ?",
 			      "iii", now, size, skip);
 	else if (!strcmp(which, "upcoming"))
-		rc = db_query(app->db, &rows,
+		rc = db_query(db_reader(app->db), &rows,
 			      ACTIVITY_COLUMNS "WHERE status = 0 AND start_time > ? "
 					       "ORDER BY start_time, id LIMIT ? OFFSET ?",
 			      "iii", now, size, skip);
 	else if (!strcmp(which, "ongoing"))
-		rc = db_query(app->db, &rows,
+		rc = db_query(db_reader(app->db), &rows,
 			      ACTIVITY_COLUMNS
 			      "WHERE status = 0 AND start_time <= ? AND end_time > ? "
 			      "ORDER BY start_time, id LIMIT ? OFFSET ?",
 			      "iiii", now, now, size, skip);
 	else if (!strcmp(which, "ended"))
-		rc = db_query(app->db, &rows,
+		rc = db_query(db_reader(app->db), &rows,
 			      ACTIVITY_COLUMNS "WHERE status <> 0 OR end_time <= ? "
 					       "ORDER BY end_time DESC, id DESC LIMIT ? OFFSET ?",
 			      "iii", now, size, skip);
 	else if (!strcmp(which, "all"))
-		rc = db_query(app->db, &rows, ACTIVITY_COLUMNS "ORDER BY id DESC LIMIT ? OFFSET ?",
-			      "ii", size, skip);
+		rc = db_query(db_reader(app->db), &rows,
+			      ACTIVITY_COLUMNS "ORDER BY id DESC LIMIT ? OFFSET ?", "ii", size,
+			      skip);
 	else
 		return http_fail(req, E_PARAM, "status must be upcoming, ongoing, ended or all");
 	if (rc)
@@ -121,7 +122,7 @@ int seckill_activity_detail(struct app *app, struct http_req *req)
 	int rc = param_int(req, "id", 1, 1, (long long)1 << 53, &id);
 	if (rc)
 		return rc;
-	rc = db_query_row(app->db, &row, ACTIVITY_COLUMNS "WHERE id = ?", "i", id);
+	rc = db_query_row(db_reader(app->db), &row, ACTIVITY_COLUMNS "WHERE id = ?", "i", id);
 	if (rc)
 		return err_from_db(rc);
 	if (!row)
