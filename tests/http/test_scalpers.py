@@ -340,7 +340,8 @@ class ScalperFarm(unittest.TestCase):
                             requireReservation=True, powDifficulty=5000,
                             minAccountAge=86400, maxAccountsPerAddress=self.CAP)
         farm_addr = "127.0.0.50"
-        cap = int(fslib.conf_value("usercenter", "register_per_addr"))
+        # usercenter.register_per_addr, when the stack's config leaves it at the default (10).
+        cap = int(fslib.conf_value("usercenter", "register_per_addr") or 10)
         # The farm registers a minute before the sale, from its address: the per-address
         # registration cap stops it there, so it registers the rest through proxies (other
         # addresses) and then acts from its one address. Half its accounts are bought old ones.
