@@ -254,20 +254,28 @@ static size_t writer_next_stream;
 /*
  * Redis Cluster: each activity's stream has its own slot, so one XREADGROUP cannot span
  * them (CROSSSLOT). A non-blocking COUNT read per stream, round robin; the first reply with
- * entries is the batch. When every stream was empty, a short BLOCK on the next one.
+ * entries is the batch. When every stream was empty, a short BLOCK on the next one; NULL (back
+ * off) when none had entries and one was unreachable.
  */
 static redisReply *writer_read_cluster(struct writer *w, int pending)
 {
 	size_t n = w->nstreams;
+	int down = 0;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (writer_next_stream + k) % n;
 		redisReply *r = writer_read_range(w, i, 1, pending, 0);
-		if (!r || r->type == REDIS_REPLY_ERROR || writer_reply_entries(r) > 0) {
+		if (!r) {
+			down = 1; /* its slot is failing over: read the others first */
+			continue;
+		}
+		if (r->type == REDIS_REPLY_ERROR || writer_reply_entries(r) > 0) {
 			writer_next_stream = i + 1;
 			return r;
 		}
 		freeReplyObject(r);
 	}
+	if (down)
+		return NULL;
 	long block = w->block_ms < WRITER_CLUSTER_BLOCK_MS ? w->block_ms : WRITER_CLUSTER_BLOCK_MS;
 	size_t i = writer_next_stream++ % n;
 	return writer_read_range(w, i, 1, pending, pending ? 0 : block);

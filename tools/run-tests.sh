@@ -122,6 +122,60 @@ run_cluster() {
 		run_counted cluster run_checks test-lock test-ratelimit test-auth test-event \
 		test-stock test-cache-cluster
 	"$TOP/tools/redis-cluster.sh" stop "$dir"
+	# The sale on a fresh cluster, once per redis.wait_replicas (0, then 1): the loss of each.
+	local w
+	for w in 0 1; do
+		rm -rf "$dir"
+		if ! "$TOP/tools/redis-cluster.sh" start "$dir" "$base" >>"$TVAR/log/redis-cluster.log" 2>&1
+		then
+			tail -5 "$TVAR/log/redis-cluster.log"
+			record "cluster-sale-w$w" 0 1
+			continue
+		fi
+		cluster_stack_on "$seeds" "$w"
+		FLASHSALE_TEST_REDIS_CLUSTER="$seeds" FLASHSALE_TEST_CLUSTER_DIR="$dir" \
+			FLASHSALE_TEST_WAIT_REPLICAS=$w run_counted "cluster-sale-w$w" python3 \
+			"$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" cluster_sale
+		"$TOP/tools/redis-cluster.sh" stop "$dir"
+	done
+	cluster_stack_off
+}
+
+# The seckill hosts and order-writers of the test stack to restart on the cluster.
+CLUSTER_PIDS="seckill.pid seckill-2.extra.pid order-writer.pid order-writer-2.extra.pid"
+
+# Restart seckill as two socket sets and two order-writers on the cluster SEEDS, with
+# redis.wait_replicas WAIT; nginx's upstream reloaded with both sets.
+cluster_stack_on() {
+	local seeds=$1 wait=$2 f
+	for f in $CLUSTER_PIDS; do stop_pidfile "$RUN/$f"; done
+	(
+		export FLASHSALE_REDIS_CLUSTER="$seeds" FLASHSALE_REDIS_WAIT_REPLICAS="$wait" \
+			FLASHSALE_SECKILL_HOSTS=2
+		DOMAINS=seckill DAEMONS=order-writer
+		stack_fcgi_start "$TVAR" "$RUN"
+		stack_daemons_start "$TVAR" "$RUN"
+		(FLASHSALE_CONF="$TVAR/flashsale.conf" FLASHSALE_LOG_FILE="$TVAR/log/order-writer.log" \
+			as_stack setsid "$TOP/tools/supervise.sh" "$RUN/order-writer-2.extra.pid" \
+			"$BUILD/jobs/flashsale-order-writer" </dev/null >/dev/null 2>&1 &)
+		stack_nginx_config "$TVAR" "$RUN" "$TPORT"
+		nginx -c "$TVAR/nginx/nginx.conf" -e "$TVAR/log/nginx-error.log" -s reload
+	)
+	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$TPORT/seckill/v1/healthz"
+}
+
+# Back to one seckill socket set and one order-writer on the stack's own Redis.
+cluster_stack_off() {
+	local f
+	for f in $CLUSTER_PIDS; do stop_pidfile "$RUN/$f"; done
+	(
+		DOMAINS=seckill DAEMONS=order-writer
+		stack_fcgi_start "$TVAR" "$RUN"
+		stack_daemons_start "$TVAR" "$RUN"
+		stack_nginx_config "$TVAR" "$RUN" "$TPORT"
+		nginx -c "$TVAR/nginx/nginx.conf" -e "$TVAR/log/nginx-error.log" -s reload
+	)
+	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$TPORT/seckill/v1/healthz"
 }
 
 mkdir -p "$TVAR"
