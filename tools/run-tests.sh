@@ -141,18 +141,22 @@ run_cluster() {
 	cluster_stack_off
 }
 
-# The seckill hosts and order-writers of the test stack to restart on the cluster.
-CLUSTER_PIDS="seckill.pid seckill-2.extra.pid order-writer.pid order-writer-2.extra.pid"
+# Stop the stack's FastCGI programs and daemons (the extra seckill host and writer too).
+cluster_stack_stop() {
+	local d files=("$RUN/seckill-2.extra.pid" "$RUN/order-writer-2.extra.pid")
+	for d in $DOMAINS $DAEMONS; do files+=("$RUN/$d.pid"); done
+	stop_pidfiles "${files[@]}"
+}
 
-# Restart seckill as two socket sets and two order-writers on the cluster SEEDS, with
-# redis.wait_replicas WAIT; nginx's upstream reloaded with both sets.
+# Restart the programs and daemons on the cluster SEEDS (sessions, tokens and the sale all in
+# one Redis) with redis.wait_replicas WAIT: seckill as two socket sets (nginx's upstream
+# reloaded with both), a second order-writer in the same consumer group.
 cluster_stack_on() {
-	local seeds=$1 wait=$2 f
-	for f in $CLUSTER_PIDS; do stop_pidfile "$RUN/$f"; done
+	local seeds=$1 wait=$2
+	cluster_stack_stop
 	(
 		export FLASHSALE_REDIS_CLUSTER="$seeds" FLASHSALE_REDIS_WAIT_REPLICAS="$wait" \
 			FLASHSALE_SECKILL_HOSTS=2
-		DOMAINS=seckill DAEMONS=order-writer
 		stack_fcgi_start "$TVAR" "$RUN"
 		stack_daemons_start "$TVAR" "$RUN"
 		(FLASHSALE_CONF="$TVAR/flashsale.conf" FLASHSALE_LOG_FILE="$TVAR/log/order-writer.log" \
@@ -166,10 +170,8 @@ cluster_stack_on() {
 
 # Back to one seckill socket set and one order-writer on the stack's own Redis.
 cluster_stack_off() {
-	local f
-	for f in $CLUSTER_PIDS; do stop_pidfile "$RUN/$f"; done
+	cluster_stack_stop
 	(
-		DOMAINS=seckill DAEMONS=order-writer
 		stack_fcgi_start "$TVAR" "$RUN"
 		stack_daemons_start "$TVAR" "$RUN"
 		stack_nginx_config "$TVAR" "$RUN" "$TPORT"
