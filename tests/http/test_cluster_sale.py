@@ -108,37 +108,6 @@ def pidfile(name):
         return int(f.read().strip())
 
 
-def cpu_ms(pids):
-    """User + system CPU of these processes so far, ms (a process gone counts 0)."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0
-    for p in pids:
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError):
-            pass
-    return total * 1000 // tick
-
-
-def tiers():
-    """{tier: [pids]}: nginx, the seckill hosts, Redis nodes, the order-writers, MariaDB."""
-    def tree(name):
-        try:
-            return descendants(pidfile(name))
-        except (OSError, ValueError):
-            return []
-    rnodes = []
-    for p in ports():
-        try:
-            rnodes.append(int(open(os.path.join(CDIR, "node-%d.pid" % p)).read()))
-        except (OSError, ValueError):
-            pass
-    return {"nginx": tree("nginx.pid"), "seckill": tree("seckill.pid") + tree("seckill-2.extra.pid"),
-            "redis": rnodes, "writers": tree("order-writer.pid") + tree("order-writer-2.extra.pid"),
-            "mariadb": tree("mysqld.pid")}
-
-
 def wait_shorts():
     """WAITs that missed redis.wait_replicas so far (the seckill log's warnings)."""
     with open(os.path.join(fslib.VAR, "log", "seckill.log")) as f:
@@ -218,8 +187,6 @@ class ClusterSale(unittest.TestCase):
                 return r.code
 
         shorts0 = wait_shorts()
-        procs = tiers()
-        cpu0 = {t: cpu_ms(p) for t, p in procs.items()}
         jobs = [(people[i], toks[i], "u%03dtry%d-%d" % (i, t, hot), hot)
                 for t in range(TRIES) for i in range(USERS)]
         for u, ts in cold_toks:
@@ -228,8 +195,6 @@ class ClusterSale(unittest.TestCase):
         with concurrent.futures.ThreadPoolExecutor(24) as ex:
             codes = list(ex.map(one, jobs))
         took = time.time() - t0
-        # CPU per tier over the sale (processes killed mid-sale drop out: a lower bound).
-        cpu = {t: cpu_ms(p) - cpu0[t] for t, p in procs.items()}
         self.assertEqual(sorted(st["faults"]), ["host", "master", "writer"], st)
         self.assertNotIn(100005, codes, "a purchase still failing after %d s" % RETRY_S)
 
@@ -267,9 +232,9 @@ class ClusterSale(unittest.TestCase):
             self.assertEqual(q, got, "activity %d: queued answers and orders differ" % a)
         line = ("cluster sale wait_replicas=%d: %d requests in %.1f s, queued %d (hot), orders "
                 "%d, sold %d/%d, lost by the failover %d, orders without a queued answer %d, "
-                "short WAITs %d, retries %d (of them 502s %d), other answers %s; CPU ms: %s"
+                "short WAITs %d, retries %d (of them 502s %d), other answers %s"
                 % (WAIT, len(jobs), took, len(queued), len(orders), sold, stock, len(lost),
-                   len(unasked), shorts, st["retries"], st["bad_gateway"], st["other"], cpu))
+                   len(unasked), shorts, st["retries"], st["bad_gateway"], st["other"]))
         print(line)
         res = os.environ.get("FLASHSALE_TEST_RESULTS")
         if res:
