@@ -549,6 +549,19 @@ redisReply *cache_cluster_roundtrip(struct cache_cluster *cl, const char *cmd, s
 	return NULL;
 }
 
+redisReply *cache_cluster_on_slot(struct cache_cluster *cl, int slot, const char *cmd, size_t len)
+{
+	redisReply *r = NULL;
+	if (slot < 0 || slot >= CACHE_SLOTS || (!cl->have_map && cluster_refresh(cl) < 0))
+		return NULL;
+	int ni = cluster_pick(cl, slot);
+	if (ni < 0 || node_send(cl, &cl->nodes[ni], cmd, len, 0, &r) != SEND_OK) {
+		cl->dirty = 1;
+		return NULL;
+	}
+	return r;
+}
+
 struct cache_cluster_stats cache_cluster_stats(const struct cache_cluster *cl)
 {
 	return cl->st;

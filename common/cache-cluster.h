@@ -44,6 +44,9 @@ void cache_cluster_free(struct cache_cluster *cl);
 /* Route one formatted command to its node, following MOVED/ASK; NULL = cluster down. */
 redisReply *cache_cluster_roundtrip(struct cache_cluster *cl, const char *cmd, size_t len);
 
+/* Send a keyless command (WAIT) to the node slot maps to now, once, no redirects; NULL = down. */
+redisReply *cache_cluster_on_slot(struct cache_cluster *cl, int slot, const char *cmd, size_t len);
+
 /* The counters so far. */
 struct cache_cluster_stats cache_cluster_stats(const struct cache_cluster *cl);
 

@@ -264,6 +264,27 @@ redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int a
 	return r;
 }
 
+int cache_is_cluster(const struct cache *c)
+{
+	return c->cl != NULL;
+}
+
+long long cache_wait(struct cache *c, const char *key, long n, long timeout_ms)
+{
+	char *cmd = NULL;
+	int len = redisFormatCommand(&cmd, "WAIT %ld %ld", n, timeout_ms);
+	if (len < 0)
+		return -1;
+	redisReply *r =
+	    c->cl ? cache_cluster_on_slot(c->cl, cache_key_slot(key, strlen(key)), cmd, (size_t)len)
+		  : cache_roundtrip(c, cmd, (size_t)len);
+	redisFreeCommand(cmd);
+	long long acked = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+	if (r)
+		freeReplyObject(r);
+	return acked;
+}
+
 int cache_ping(struct cache *c)
 {
 	redisReply *r = cache_command(c, "PING");

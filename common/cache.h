@@ -43,6 +43,15 @@ redisReply *cache_eval(struct cache *c, struct cache_script *s, int nkeys, int a
 /* 0 if Redis answers PING now, -1 otherwise. */
 int cache_ping(struct cache *c);
 
+/* 1 if c routes over a Redis Cluster ([redis] cluster set), 0 for the single server. */
+int cache_is_cluster(const struct cache *c);
+
+/*
+ * WAIT n timeout_ms on the connection that serves key (the node owning its slot on a
+ * cluster): the number of replicas that acknowledged every write so far, or -1 (unreachable).
+ */
+long long cache_wait(struct cache *c, const char *key, long n, long timeout_ms);
+
 /* Reconnects so far (for metrics). */
 unsigned long cache_reconnects(const struct cache *c);
 

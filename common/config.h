@@ -31,6 +31,8 @@ struct fs_config {
 	char *redis_password;
 	char *redis_cluster; /* host:port,... of Redis Cluster nodes; empty = one server */
 	long redis_cluster_check_slots; /* refuse scripts whose keys span slots (debug, any mode) */
+	long redis_wait_replicas;       /* WAIT for this many replicas after a purchase; 0 = off */
+	long redis_wait_timeout_ms;     /* how long that WAIT may take */
 	/* [breaker] */
 	long breaker_cooldown_ms;
 	/* [auth] */

@@ -1,7 +1,8 @@
 /* order-writer.c - flashsale-order-writer: seckill intents (Redis streams) -> orders in MySQL.
  *
  * Each live activity has its own stream {a:N}:intents (its Lua script must XADD in the
- * activity's slot); ACTIVITY_LIVE_KEY lists the activities, and one XREADGROUP reads them all. A
+ * activity's slot); ACTIVITY_LIVE_KEY lists the activities, and one XREADGROUP reads them all
+ * (on a Redis Cluster, where each stream has its own slot, one read per stream). A
  * batch is one MySQL transaction that re-checks every intent against the truth (the
  * activity's sold count with `sold + returned + n <= stock`, the user's quota under row
  * locks), inserts the accepted orders (unique request_id: a replay finds its order and
@@ -197,34 +198,95 @@ static void writer_claim(struct writer *w)
 	}
 }
 
-/* XREADGROUP over every live stream: own pending entries (id 0) or new ones (>). */
-static redisReply *writer_read(struct writer *w, int pending)
+/*
+ * XREADGROUP over streams [first, first + n): own pending entries (id 0) or new ones (>),
+ * blocking block_ms when block_ms > 0.
+ */
+static redisReply *writer_read_range(struct writer *w, size_t first, size_t n, int pending,
+				     long block_ms)
 {
-	size_t argc = 0, cap = 10 + 2 * w->nstreams;
+	size_t argc = 0, cap = 10 + 2 * n;
 	const char **argv = malloc(cap * sizeof *argv);
 	char count[24], block[24];
 	if (!argv)
 		return NULL;
 	snprintf(count, sizeof count, "%ld", w->cfg.seckill_writer_batch);
-	snprintf(block, sizeof block, "%ld", w->block_ms);
+	snprintf(block, sizeof block, "%ld", block_ms);
 	argv[argc++] = "XREADGROUP";
 	argv[argc++] = "GROUP";
 	argv[argc++] = ACTIVITY_GROUP;
 	argv[argc++] = w->consumer;
 	argv[argc++] = "COUNT";
 	argv[argc++] = count;
-	if (!pending) {
+	if (!pending && block_ms > 0) {
 		argv[argc++] = "BLOCK";
 		argv[argc++] = block;
 	}
 	argv[argc++] = "STREAMS";
-	for (size_t i = 0; i < w->nstreams; i++)
+	for (size_t i = first; i < first + n; i++)
 		argv[argc++] = w->streams[i];
-	for (size_t i = 0; i < w->nstreams; i++)
+	for (size_t i = first; i < first + n; i++)
 		argv[argc++] = pending ? "0" : ">";
 	redisReply *r = cache_commandv(w->cache, (int)argc, argv, NULL);
 	free(argv);
 	return r;
+}
+
+/* The number of entries in an XREADGROUP reply. */
+static size_t writer_reply_entries(const redisReply *r)
+{
+	size_t n = 0;
+	for (size_t s = 0; r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
+		const redisReply *st = r->element[s];
+		if (st->type == REDIS_REPLY_ARRAY && st->elements == 2 &&
+		    st->element[1]->type == REDIS_REPLY_ARRAY)
+			n += st->element[1]->elements;
+	}
+	return n;
+}
+
+/* The stream the cluster pass reads first next time (round robin over the live set). */
+static size_t writer_next_stream;
+
+/* The longest BLOCK of the cluster pass on one stream while all were empty, ms. */
+#define WRITER_CLUSTER_BLOCK_MS 100
+
+/*
+ * Redis Cluster: each activity's stream has its own slot, so one XREADGROUP cannot span
+ * them (CROSSSLOT). A non-blocking COUNT read per stream, round robin; the first reply with
+ * entries is the batch. When every stream was empty, a short BLOCK on the next one; NULL (back
+ * off) when none had entries and one was unreachable.
+ */
+static redisReply *writer_read_cluster(struct writer *w, int pending)
+{
+	size_t n = w->nstreams;
+	int down = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (writer_next_stream + k) % n;
+		redisReply *r = writer_read_range(w, i, 1, pending, 0);
+		if (!r) {
+			down = 1; /* its slot is failing over: read the others first */
+			continue;
+		}
+		if (r->type == REDIS_REPLY_ERROR || writer_reply_entries(r) > 0) {
+			writer_next_stream = i + 1;
+			return r;
+		}
+		freeReplyObject(r);
+	}
+	if (down)
+		return NULL;
+	long block = w->block_ms < WRITER_CLUSTER_BLOCK_MS ? w->block_ms : WRITER_CLUSTER_BLOCK_MS;
+	size_t i = writer_next_stream++ % n;
+	return writer_read_range(w, i, 1, pending, pending ? 0 : block);
+}
+
+/* Read a batch: one XREADGROUP over every live stream, or per stream on a cluster. */
+static redisReply *writer_read(struct writer *w, int pending)
+{
+	if (cache_is_cluster(w->cache))
+		return writer_read_cluster(w, pending);
+	return writer_read_range(w, 0, w->nstreams, pending, w->block_ms);
 }
 
 /* The value of field name in a stream entry's field list, or NULL. */

@@ -122,6 +122,62 @@ run_cluster() {
 		run_counted cluster run_checks test-lock test-ratelimit test-auth test-event \
 		test-stock test-cache-cluster
 	"$TOP/tools/redis-cluster.sh" stop "$dir"
+	# The sale on a fresh cluster, once per redis.wait_replicas (0, then 1): the loss of each.
+	local w
+	for w in 0 1; do
+		rm -rf "$dir"
+		if ! "$TOP/tools/redis-cluster.sh" start "$dir" "$base" >>"$TVAR/log/redis-cluster.log" 2>&1
+		then
+			tail -5 "$TVAR/log/redis-cluster.log"
+			record "cluster-sale-w$w" 0 1
+			continue
+		fi
+		cluster_stack_on "$seeds" "$w"
+		FLASHSALE_TEST_REDIS_CLUSTER="$seeds" FLASHSALE_TEST_CLUSTER_DIR="$dir" \
+			FLASHSALE_TEST_WAIT_REPLICAS=$w run_counted "cluster-sale-w$w" python3 \
+			"$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" cluster_sale
+		"$TOP/tools/redis-cluster.sh" stop "$dir"
+	done
+	cluster_stack_off
+}
+
+# Stop the stack's FastCGI programs and daemons (the extra seckill host and writer too).
+cluster_stack_stop() {
+	local d files=("$RUN/seckill-2.extra.pid" "$RUN/order-writer-2.extra.pid")
+	for d in $DOMAINS $DAEMONS; do files+=("$RUN/$d.pid"); done
+	stop_pidfiles "${files[@]}"
+}
+
+# Restart the programs and daemons on the cluster SEEDS (sessions, tokens and the sale all in
+# one Redis) with redis.wait_replicas WAIT: seckill as two socket sets (nginx's upstream
+# reloaded with both), a second order-writer in the same consumer group.
+cluster_stack_on() {
+	local seeds=$1 wait=$2
+	cluster_stack_stop
+	(
+		export FLASHSALE_REDIS_CLUSTER="$seeds" FLASHSALE_REDIS_WAIT_REPLICAS="$wait" \
+			FLASHSALE_SECKILL_HOSTS=2
+		stack_fcgi_start "$TVAR" "$RUN"
+		stack_daemons_start "$TVAR" "$RUN"
+		(FLASHSALE_CONF="$TVAR/flashsale.conf" FLASHSALE_LOG_FILE="$TVAR/log/order-writer.log" \
+			as_stack setsid "$TOP/tools/supervise.sh" "$RUN/order-writer-2.extra.pid" \
+			"$BUILD/jobs/flashsale-order-writer" </dev/null >/dev/null 2>&1 &)
+		stack_nginx_config "$TVAR" "$RUN" "$TPORT"
+		nginx -c "$TVAR/nginx/nginx.conf" -e "$TVAR/log/nginx-error.log" -s reload
+	)
+	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$TPORT/seckill/v1/healthz"
+}
+
+# Back to one seckill socket set and one order-writer on the stack's own Redis.
+cluster_stack_off() {
+	cluster_stack_stop
+	(
+		stack_fcgi_start "$TVAR" "$RUN"
+		stack_daemons_start "$TVAR" "$RUN"
+		stack_nginx_config "$TVAR" "$RUN" "$TPORT"
+		nginx -c "$TVAR/nginx/nginx.conf" -e "$TVAR/log/nginx-error.log" -s reload
+	)
+	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$TPORT/seckill/v1/healthz"
 }
 
 mkdir -p "$TVAR"

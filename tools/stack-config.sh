@@ -135,6 +135,13 @@ stack_nginx_config() {
 	runuser -u "$user" -- test -r "$TOP/www/index.html" 2>/dev/null || user=root
 	stack_site_config "$TOP/nginx.conf" "$var/nginx/flashsale.conf" "$var" "$run" "$port" \
 		"$var/nginx/cache"
+	# FLASHSALE_SECKILL_HOSTS=N: the other seckill socket sets join the upstream.
+	local h more=""
+	for h in $(seq 2 "${FLASHSALE_SECKILL_HOSTS:-1}"); do
+		more+="\\n\tserver unix:$run/seckill-$h.sock max_fails=1 fail_timeout=5s;"
+	done
+	[ -z "$more" ] ||
+		sed -i "s|^\(\tserver unix:$run/seckill.sock .*\)\$|\1$more|" "$var/nginx/flashsale.conf"
 	stack_render "$TOP/tools/stack/nginx-main.conf.in" "$var/nginx/nginx.conf" USER=$user \
 		RUN="$run" LOGDIR="$var/log" TMP="$var/nginx/tmp" SITE="$var/nginx/flashsale.conf"
 }

@@ -242,6 +242,25 @@ stack_fcgi_start() {
 			"$TOP/tools/fcgi-worker.sh" "$bin" >/dev/null 2>>"$var/log/usercenter.log" ||
 			die "spawn-fcgi usercenter-auth failed"
 	fi
+	case " $DOMAINS " in *" seckill "*) stack_seckill_hosts_start "$var" "$run" ;; esac
+}
+
+# FLASHSALE_SECKILL_HOSTS=N (default 1): N-1 more seckill socket sets, seckill-2.sock ..., each
+# under its own spawn-fcgi + multiwatch (pid file seckill-H.extra.pid), as separate hosts would
+# be; nginx's upstream fs_seckill_hosts lists them (stack_nginx_config).
+stack_seckill_hosts_start() {
+	local var=$1 run=$2 h bin="$BUILD/fcgi/seckill/flashsale-seckill" who=()
+	[ -z "$STACK_RUN_AS" ] ||
+		who=(-u "$STACK_RUN_AS" -g "$STACK_RUN_AS" -U "$STACK_RUN_AS" -G "$STACK_RUN_AS")
+	for h in $(seq 2 "${FLASHSALE_SECKILL_HOSTS:-1}"); do
+		rm -f "$run/seckill-$h.sock"
+		FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/seckill.log" \
+			spawn-fcgi -s "$run/seckill-$h.sock" -M 0660 "${who[@]}" \
+			-P "$run/seckill-$h.extra.pid" -- \
+			/usr/bin/multiwatch -f "$JOBS_PER_DOMAIN" -r 1000 -t 1000 -- \
+			"$TOP/tools/fcgi-worker.sh" "$bin" >/dev/null 2>>"$var/log/seckill.log" ||
+			die "spawn-fcgi seckill host $h failed"
+	done
 }
 
 # Start each built daemon job under a restart loop (the supervisor), as the stack's user.
@@ -364,7 +383,7 @@ stack_down() {
 	for f in "$run"/*.extra.pid; do [ -e "$f" ] && files+=("$f"); done
 	stop_pidfiles "${files[@]}" "$run/wxpay-sim.pid"
 	for d in $DOMAINS; do rm -f "$run/$d.sock"; done
-	rm -f "$run/usercenter-auth.sock"
+	rm -f "$run/usercenter-auth.sock" "$run"/seckill-[0-9]*.sock
 	stop_pidfiles "$run/redis.pid" "$run/mysqld.pid" "$run/mysqld-replica.pid"
 	return 0
 }

@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "log.h"
 #include "lua-scripts.h"
+#include "metrics.h"
 #include "seckill-lib.h"
 #include "seckill.h"
 
@@ -106,6 +107,34 @@ static int purchase_redis_busy(const char *err)
 	return 0;
 }
 
+/*
+ * redis.wait_replicas > 0: WAIT until that many replicas have the purchase just queued, on the
+ * connection that ran it. A short count still answers queued (the primary has it) but is
+ * counted: a failover before the replicas caught up would lose it.
+ */
+static void purchase_wait(struct app *app, const char *key)
+{
+	static int waits = -1, shorts = -1, defined;
+	if (app->cfg.redis_wait_replicas <= 0)
+		return;
+	if (!defined) {
+		waits = metrics_define("flashsale_seckill_wait_total", NULL,
+				       "Purchases followed by WAIT (redis.wait_replicas).", 0);
+		shorts =
+		    metrics_define("flashsale_seckill_wait_short_total", NULL,
+				   "Purchases whose WAIT missed redis.wait_replicas in time.", 0);
+		defined = 1;
+	}
+	long long acked = cache_wait(app->cache, key, app->cfg.redis_wait_replicas,
+				     app->cfg.redis_wait_timeout_ms);
+	metrics_add(waits, 1);
+	if (acked < app->cfg.redis_wait_replicas) {
+		metrics_add(shorts, 1);
+		log_warn("purchase: WAIT reached %lld of %ld replicas", acked,
+			 app->cfg.redis_wait_replicas);
+	}
+}
+
 /* Run the script for request rid and turn its answer into a response. */
 static int purchase_run(struct app *app, struct http_req *req, long long id, long long qty,
 			const char *rid)
@@ -153,6 +182,7 @@ static int purchase_run(struct app *app, struct http_req *req, long long id, lon
 	switch (code) {
 	case PURCHASE_QUEUED:
 		left = arg;
+		purchase_wait(app, info);
 		/* fall through */
 	case PURCHASE_KNOWN:
 		/* Known: the client's retry with its requestId (or our own call replayed by

@@ -224,6 +224,21 @@ START_TEST(test_routing_spreads)
 }
 END_TEST
 
+/* cache_wait goes to the key's master: after a write there, its one replica acknowledges it. */
+START_TEST(test_wait_on_key_node)
+{
+	for (int i = 0; i < 6; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "w%d", i);
+		const char *k = key(name);
+		ok(cache_command(cache, "SET %s 1 EX 60", k));
+		ck_assert_int_eq(cache_wait(cache, k, 1, 2000), 1);
+		ok(cache_command(cache, "DEL %s", k));
+	}
+	ck_assert_int_eq(cache_is_cluster(cache), 1);
+}
+END_TEST
+
 /* A stale map entry: the wrong node answers MOVED, the client follows and fixes the entry. */
 START_TEST(test_moved_stale_map)
 {
@@ -546,6 +561,7 @@ static Suite *cluster_suite(void)
 	tcase_add_test(tc, test_tryagain_bounded);
 	tcase_add_test(tc, test_script_slot_check);
 	tcase_add_test(tc, test_noscript_per_node);
+	tcase_add_test(tc, test_wait_on_key_node);
 	tcase_add_test(tc, test_failover);
 	suite_add_tcase(s, tc);
 	return s;

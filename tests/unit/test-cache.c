@@ -87,6 +87,18 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* The single server has no replica: WAIT 1 answers 0 once its timeout passed; not a cluster. */
+START_TEST(test_wait_single)
+{
+	struct cache *c = cache_new(&cfg);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(cache_is_cluster(c), 0);
+	ck_assert_int_eq(cache_wait(c, key("w"), 1, 20), 0);
+	ck_assert_int_eq(cache_wait(c, key("w"), 0, 0), 0);
+	cache_free(c);
+}
+END_TEST
+
 /* cache_commandv is binary safe with explicit lengths. */
 START_TEST(test_commandv_binary)
 {
@@ -337,6 +349,7 @@ static Suite *cache_suite(void)
 	tcase_add_test(tc, test_reconnect_after_kill);
 	tcase_add_test(tc, test_reconnect_after_kill_v);
 	tcase_add_test(tc, test_slot_check_single);
+	tcase_add_test(tc, test_wait_single);
 	suite_add_tcase(s, tc);
 	return s;
 }
