@@ -141,9 +141,11 @@ run_cluster() {
 	cluster_stack_off
 }
 
-# Stop the stack's FastCGI programs and daemons (the extra seckill host and writer too).
+# Stop the stack's FastCGI programs and daemons (usercenter's hashing pool, the extra seckill
+# host and writer too): stack_fcgi_start starts them all again.
 cluster_stack_stop() {
-	local d files=("$RUN/seckill-2.extra.pid" "$RUN/order-writer-2.extra.pid")
+	local d files=("$RUN/seckill-2.extra.pid" "$RUN/order-writer-2.extra.pid"
+		"$RUN/usercenter-auth.extra.pid")
 	for d in $DOMAINS $DAEMONS; do files+=("$RUN/$d.pid"); done
 	stop_pidfiles "${files[@]}"
 }
