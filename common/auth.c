@@ -94,7 +94,10 @@ fail:
  * one DEL, and carries the role as it is now (role changes revoke the hash).
  */
 
-/* Open: drop expired fields, evict the oldest past the cap, add the new one to its family. */
+/*
+ * Open: drop expired fields, evict the oldest past the cap, add the new one to its family.
+ * Answers the evicted sessions as jti, exp pairs (as the revoke scripts do).
+ */
 static struct cache_script auth_open_script = {
     .src =
 	"local key, now, cap, exp = KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), "
@@ -114,11 +117,17 @@ static struct cache_script auth_open_script = {
 	"  else live[#live + 1] = {all[i], tonumber(iat)}; if e > maxexp then maxexp = e end end\n"
 	"end\n"
 	"table.sort(live, function(a, b) return a[2] < b[2] end)\n"
-	"local n = 0\n"
-	"while #live - n >= cap do n = n + 1; redis.call('HDEL', key, live[n][1]) end\n"
+	"local n, out = 0, {}\n"
+	"while #live - n >= cap do\n"
+	"  n = n + 1\n"
+	"  local v = redis.call('HGET', key, live[n][1])\n"
+	"  redis.call('HDEL', key, live[n][1])\n"
+	"  out[#out + 1] = live[n][1]\n"
+	"  out[#out + 1] = string.match(v or '', '^%d+ %S+ %d+ (%d+)') or '0'\n"
+	"end\n"
 	"redis.call('HSET', key, ARGV[1], ARGV[2] .. ' ' .. family)\n"
 	"redis.call('EXPIREAT', key, maxexp)\n"
-	"return n\n",
+	"return out\n",
 };
 
 /*
@@ -161,8 +170,12 @@ static void auth_session_key(long long uid, char *key, size_t len)
 	snprintf(key, len, "fs:usess:%lld", uid);
 }
 
-int auth_session_open_child(struct cache *c, const struct auth_claims *claims, const char *parent,
-			    long max_sessions)
+/* Run a revoke script; hand each revoked (jti, exp) pair it answers to fn. */
+static int auth_revoke_run(struct cache *c, struct cache_script *script, int argc,
+			   const char **argv, auth_revoked_fn fn, void *arg);
+
+int auth_session_open_each(struct cache *c, const struct auth_claims *claims, const char *parent,
+			   long max_sessions, auth_revoked_fn fn, void *arg)
 {
 	long long now = (long long)time(NULL);
 	if (claims->exp <= now)
@@ -175,11 +188,13 @@ int auth_session_open_child(struct cache *c, const struct auth_claims *claims, c
 	snprintf(scap, sizeof scap, "%ld", max_sessions > 0 ? max_sessions : 1);
 	snprintf(sexp, sizeof sexp, "%lld", claims->exp);
 	const char *argv[] = {key, claims->jti, value, snow, scap, sexp, parent ? parent : ""};
-	redisReply *r = cache_eval(c, &auth_open_script, 1, 7, argv);
-	int ok = r && r->type == REDIS_REPLY_INTEGER;
-	if (r)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
+	return auth_revoke_run(c, &auth_open_script, 7, argv, fn, arg);
+}
+
+int auth_session_open_child(struct cache *c, const struct auth_claims *claims, const char *parent,
+			    long max_sessions)
+{
+	return auth_session_open_each(c, claims, parent, max_sessions, NULL, NULL);
 }
 
 int auth_session_open(struct cache *c, const struct auth_claims *claims)

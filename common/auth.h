@@ -39,6 +39,13 @@ int auth_session_open(struct cache *c, const struct auth_claims *claims);
 int auth_session_open_child(struct cache *c, const struct auth_claims *claims, const char *parent,
 			    long max_sessions);
 
+/* Called with each revoked session's jti and expiry; -1 makes the revoke report failure. */
+typedef int (*auth_revoked_fn)(void *arg, const char *jti, long long exp);
+
+/* auth_session_open_child, handing each evicted session to fn (which may be NULL). */
+int auth_session_open_each(struct cache *c, const struct auth_claims *claims, const char *parent,
+			   long max_sessions, auth_revoked_fn fn, void *arg);
+
 /*
  * 1 if the session is live and belongs to the token's user (claims->role is then
  * set to the session's current role), 0 if revoked or unknown, -1 if Redis is unreachable.
@@ -50,9 +57,6 @@ int auth_session_revoke(struct cache *c, const struct auth_claims *claims);
 
 /* Revoke every session of a user (logout everywhere, role changes). */
 int auth_session_revoke_all(struct cache *c, long long uid);
-
-/* Called with each revoked session's jti and expiry; -1 makes the revoke report failure. */
-typedef int (*auth_revoked_fn)(void *arg, const char *jti, long long exp);
 
 /* auth_session_revoke, handing every revoked session (the whole family) to fn. */
 int auth_session_revoke_each(struct cache *c, const struct auth_claims *claims, auth_revoked_fn fn,

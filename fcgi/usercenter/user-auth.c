@@ -51,6 +51,12 @@ static long long user_refresh_after(const struct fs_config *cfg, const struct au
 	return at < c->exp ? at : c->exp;
 }
 
+/* auth_revoked_fn: the revoked jti into every live activity's revocation set. */
+static int user_revoke_seckill(void *cache, const char *jti, long long exp)
+{
+	return seckill_revoke_jti(cache, jti, exp);
+}
+
 int user_issue(struct app *app, struct http_req *req, long long uid, const char *role,
 	       const char *parent)
 {
@@ -58,7 +64,9 @@ int user_issue(struct app *app, struct http_req *req, long long uid, const char 
 	char *token = NULL;
 	if (auth_token_new(&app->cfg, uid, role, &token, &claims) < 0)
 		return E_TOKEN_GEN;
-	if (auth_session_open_child(app->cache, &claims, parent, app->cfg.max_sessions) < 0) {
+	/* A session evicted by the cap stops buying on /seckill/do too, as a logout would. */
+	if (auth_session_open_each(app->cache, &claims, parent, app->cfg.max_sessions,
+				   user_revoke_seckill, app->cache) < 0) {
 		free(token);
 		return E_DB_BUSY;
 	}
@@ -234,12 +242,6 @@ int user_refresh(struct app *app, struct http_req *req)
 	snprintf(role, sizeof role, "%s", json_string_value(json_object_get(row, "role")));
 	json_decref(row);
 	return user_issue(app, req, req->claims.user_id, role, req->claims.jti);
-}
-
-/* auth_revoked_fn: the revoked jti into every live activity's revocation set. */
-static int user_revoke_seckill(void *cache, const char *jti, long long exp)
-{
-	return seckill_revoke_jti(cache, jti, exp);
 }
 
 int user_logout(struct app *app, struct http_req *req)

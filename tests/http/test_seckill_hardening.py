@@ -144,6 +144,24 @@ class Revocation(unittest.TestCase):
         self.assertEqual((r.status, r.code), (401, 100003), r)
         self.assertEqual(redis_state(aid)[:2], (10, 0))
 
+    def test_session_evicted_by_the_cap_stops_buying(self):
+        """auth.max_sessions: the oldest session, evicted by one login too many, is revoked on
+        /seckill/do as a logout would revoke it (its seckill token stops buying at once)."""
+        cap = int(fslib.conf_value("auth", "max_sessions") or 10)
+        aid, _ = make_activity(stock=10, limit=2)
+        mobile, oldest = fslib.register()
+        tok = sk_token(oldest, aid)
+        newer = [fslib.login(mobile) for _ in range(cap - 1)]  # the cap is full, nothing evicted
+        self.assertFalse(redis("ZSCORE", "{a:%d}:revoked" % aid, jti(oldest)))
+        newest = fslib.login(mobile)  # one too many: the oldest goes
+        self.assertTrue(redis("ZSCORE", "{a:%d}:revoked" % aid, jti(oldest)), "jti not revoked")
+        r = do(oldest, aid, tok)
+        self.assertEqual((r.status, r.code), (401, 100003), r)
+        self.assertEqual(redis_state(aid)[:2], (10, 0))
+        for t in (newer[0], newest):  # the sessions kept buy on
+            self.assertFalse(redis("ZSCORE", "{a:%d}:revoked" % aid, jti(t)))
+        self.assertEqual(do(newest, aid, sk_token(newest, aid)).code, OK)
+
     def test_route_flag_checks_the_token(self):
         aid, _ = make_activity()
         u = users(1)[0]
