@@ -89,14 +89,11 @@ stack_secrets() {
 stack_config() {
 	local var=$1 run=$2 mode=$3 port=$4 sec="$1/secrets"
 	local ops=2 mem=65536 per_addr=30 otlp="" sample=1 claim=30000 check_slots=0 refresh_after=0
-	local trusted="" max_sessions=10
+	local trusted=""
 	if [ "$mode" = test ]; then
 		# check_slots: refuse scripts whose keys span Redis Cluster slots, in either mode.
 		ops=1 mem=8192 per_addr=100000 sample=100 claim=2000 check_slots=1 refresh_after=2
 		trusted=127.0.0.1
-		# Tokens refresh after 2 s here, and the storefront refreshes on page loads: each
-		# refresh is a session, so the browser suite's user needs room beyond the default 10.
-		max_sessions=50
 		otlp="http://127.0.0.1:$PORT_OTLP/v1/traces"
 	fi
 	stack_secrets "$sec"
@@ -113,7 +110,7 @@ stack_config() {
 		WX_MERCHANT_SERIAL="$(cat "$sec/wxpay_merchant_serial")" \
 		WX_PLATFORM_SERIAL="$(cat "$sec/wxpay_platform_serial")" \
 		WX_APIV3_KEY="$(cat "$sec/wxpay_apiv3_key")" \
-		REFRESH_AFTER=$refresh_after TRUSTED_ADDRS="$trusted" MAX_SESSIONS=$max_sessions \
+		REFRESH_AFTER=$refresh_after TRUSTED_ADDRS="$trusted" \
 		WX_SECRET="$(cat "$sec/wx_secret")" SMS_SECRET="$(cat "$sec/sms_secret")"
 	stack_own_config "$var/flashsale.conf" "$sec" "$sec"/*
 }
