@@ -85,7 +85,8 @@ void db_free(struct db *db)
  * timeouts). Process-wide because the connector's io_wait hook gets only the socket.
  */
 static int db_wait_ms;
-static int db_wait_timed_out; /* the last wait ran out (a frozen or overloaded server) */
+static __thread int
+    db_wait_timed_out; /* this thread's last wait ran out (a frozen or overloaded server) */
 
 void db_set_wait_ms(int ms)
 {

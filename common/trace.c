@@ -11,17 +11,21 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The process's tracing state and the request being traced. */
+/* The process's tracing state (set before threads start). */
 static struct {
 	int fd;
 	struct sockaddr_un addr;
 	char service[64];
 	unsigned sample_percent;
+} T = {.fd = -1};
+
+/* The request this thread traces. */
+static __thread struct {
 	char trace_id[33];
 	char span_id[17];
 	char parent_id[17];
 	unsigned long long start_ns;
-} T = {.fd = -1};
+} TR;
 
 int trace_open(const char *socket_path, const char *service, unsigned sample_percent)
 {
@@ -52,7 +56,7 @@ void trace_close(void)
 
 int trace_enabled(void)
 {
-	return T.fd >= 0 && T.trace_id[0];
+	return T.fd >= 0 && TR.trace_id[0];
 }
 
 unsigned long long trace_now_ns(void)
@@ -80,8 +84,8 @@ void trace_request_begin(const char *traceparent)
 {
 	if (T.fd < 0)
 		return;
-	T.trace_id[0] = 0;
-	T.parent_id[0] = 0;
+	TR.trace_id[0] = 0;
+	TR.parent_id[0] = 0;
 	int valid = traceparent && strlen(traceparent) >= 55 && traceparent[2] == '-' &&
 		    traceparent[35] == '-' && traceparent[52] == '-' &&
 		    trace_valid_hex(traceparent + 3, 32) && trace_valid_hex(traceparent + 36, 16);
@@ -95,15 +99,15 @@ void trace_request_begin(const char *traceparent)
 	if (!sampled)
 		return;
 	if (valid) {
-		memcpy(T.trace_id, traceparent + 3, 32);
-		T.trace_id[32] = 0;
-		memcpy(T.parent_id, traceparent + 36, 16);
-		T.parent_id[16] = 0;
+		memcpy(TR.trace_id, traceparent + 3, 32);
+		TR.trace_id[32] = 0;
+		memcpy(TR.parent_id, traceparent + 36, 16);
+		TR.parent_id[16] = 0;
 	} else {
-		trace_hex(T.trace_id, 16);
+		trace_hex(TR.trace_id, 16);
 	}
-	trace_hex(T.span_id, 8);
-	T.start_ns = trace_now_ns();
+	trace_hex(TR.span_id, 8);
+	TR.start_ns = trace_now_ns();
 }
 
 /* Send one span as a datagram; dropped if the exporter is absent or busy. */
@@ -111,7 +115,7 @@ static void trace_send(const char *span_id, const char *parent, const char *name
 		       unsigned long long start, unsigned long long end, int status, int error)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:b}", "service", T.service,
-			      "traceId", T.trace_id, "spanId", span_id, "parentSpanId", parent,
+			      "traceId", TR.trace_id, "spanId", span_id, "parentSpanId", parent,
 			      "name", name, "kind", kind, "start", (json_int_t)start, "end",
 			      (json_int_t)end, "status", status, "error", error);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -124,23 +128,23 @@ static void trace_send(const char *span_id, const char *parent, const char *name
 
 void trace_request_end(const char *name, int status)
 {
-	if (T.fd < 0 || !T.trace_id[0])
+	if (T.fd < 0 || !TR.trace_id[0])
 		return;
-	trace_send(T.span_id, T.parent_id, name, "server", T.start_ns, trace_now_ns(), status,
+	trace_send(TR.span_id, TR.parent_id, name, "server", TR.start_ns, trace_now_ns(), status,
 		   status >= 500);
-	T.trace_id[0] = 0;
+	TR.trace_id[0] = 0;
 }
 
 void trace_child(const char *name, const char *kind, unsigned long long start_ns, int error)
 {
 	char id[17];
-	if (T.fd < 0 || !T.trace_id[0])
+	if (T.fd < 0 || !TR.trace_id[0])
 		return;
 	trace_hex(id, 8);
-	trace_send(id, T.span_id, name, kind, start_ns, trace_now_ns(), 0, error);
+	trace_send(id, TR.span_id, name, kind, start_ns, trace_now_ns(), 0, error);
 }
 
 const char *trace_id(void)
 {
-	return T.trace_id;
+	return TR.trace_id;
 }

@@ -35,19 +35,22 @@ static long long purchase_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Is the activity remembered as sold out? */
+/* Is the activity remembered as sold out? (The slots are shared by the process's threads:
+ * atomic fields; a slot taken over by another id meanwhile only costs one script run.) */
 static int memo_soldout(long long id)
 {
 	struct soldout_memo *m = &memo[id % MEMO_SLOTS];
-	return m->activity_id == id && m->until_ms > purchase_now_ms();
+	return __atomic_load_n(&m->activity_id, __ATOMIC_ACQUIRE) == id &&
+	       __atomic_load_n(&m->until_ms, __ATOMIC_RELAXED) > purchase_now_ms();
 }
 
 /* Remember "sold out" for a moment and leave the marker for the web server. */
 static void memo_set(struct app *app, long long id)
 {
 	struct soldout_memo *m = &memo[id % MEMO_SLOTS];
-	m->activity_id = id;
-	m->until_ms = purchase_now_ms() + app->cfg.seckill_soldout_memo_ms;
+	__atomic_store_n(&m->until_ms, purchase_now_ms() + app->cfg.seckill_soldout_memo_ms,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&m->activity_id, id, __ATOMIC_RELEASE);
 	activity_marker_set(app->cfg.seckill_marker_dir, id);
 }
 
