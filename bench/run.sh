@@ -84,6 +84,7 @@ done
 nuser=www-data
 runuser -u www-data -- test -r "$TOP/www/index.html" 2>/dev/null || nuser=root
 mkdir -p "$BVAR/ceiling-nginx"
+stack_fcgi_keepalive # FCGI_KEEPALIVE, FCGI_KEEP_CONN: as the stack's nginx.conf has them
 cat >"$BVAR/ceiling-nginx/nginx.conf" <<EOF
 # The bench's ceilings: the same nginx settings as the stack, nothing behind the fixed body.
 user $nuser;
@@ -99,6 +100,14 @@ http {
 	# request id and security headers, the FastCGI parameters (nginx.conf).
 	log_format fs_main '\$remote_addr [\$time_iso8601] "\$request" \$status \$body_bytes_sent '
 			   '\$request_time rid=\$request_id ua="\$http_user_agent"';
+	upstream ceiling_fixed {
+		server unix:$RUN/ceiling-fixed.sock;
+		keepalive $FCGI_KEEPALIVE;
+	}
+	upstream ceiling_lua4 {
+		server unix:$RUN/ceiling-lua4.sock;
+		keepalive $FCGI_KEEPALIVE;
+	}
 	server {
 		listen 127.0.0.1:$CPORT;
 		access_log $BVAR/log/ceiling-access.log fs_main buffer=64k flush=1s;
@@ -123,11 +132,14 @@ http {
 			default_type application/json;
 			return 200 '{"code":200,"msg":"OK","data":{"requestId":"x","status":"queued"}}';
 		}
+		# The stack's keep-alive to FastCGI for /seckill/do (nginx.conf), the same here.
 		location = /fcgi-fixed {
-			fastcgi_pass unix:$RUN/ceiling-fixed.sock;
+			fastcgi_keep_conn $FCGI_KEEP_CONN;
+			fastcgi_pass ceiling_fixed;
 		}
 		location = /fcgi-lua {
-			fastcgi_pass unix:$RUN/ceiling-lua4.sock;
+			fastcgi_keep_conn $FCGI_KEEP_CONN;
+			fastcgi_pass ceiling_lua4;
 		}
 	}
 }
@@ -157,8 +169,13 @@ bench() {
 # Redis's CPU seconds (user + sys, all its threads) and its commandstats totals (calls, usec).
 redis_cpu() { "${RCLI[@]}" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
 redis_cmds() {
+	# Calls of every command (a script's own calls included), usec of the top-level ones only
+	# (scripts and stream reads: a script's usec already holds its commands').
 	"${RCLI[@]}" INFO commandstats | tr -d '\r' | awk -F'[:,=]' '/^cmdstat_/ {
-		for (i = 2; i < NF; i += 2) { if ($i == "calls") c += $(i + 1); if ($i == "usec") u += $(i + 1) }
+		for (i = 2; i < NF; i += 2) {
+			if ($i == "calls") c += $(i + 1)
+			if ($i == "usec" && ($1 ~ /^cmdstat_(eval|evalsha|xreadgroup|xautoclaim)$/)) u += $(i + 1)
+		}
 	} END {printf "%d %d", c, u}'
 }
 stock_left() { "${RCLI[@]}" GET "{a:$BIG}:stock"; }
@@ -299,7 +316,7 @@ import sys
 n, c0, c1, k0, k1, u0, u1 = (float(x) for x in sys.argv[1:])
 n = max(n, 1)
 print("Redis per accepted purchase (do-stock @1000, writer running, %d accepted): "
-      "%.1f us CPU (INFO cpu; target <= 50), %.1f commands, %.1f us in commands "
+      "%.1f us CPU (INFO cpu; target <= 50), %.1f commands, %.1f us in scripts and stream reads "
       "(commandstats)" % (n, (c1 - c0) * 1e6 / n, (k1 - k0) / n, (u1 - u0) / n))
 EOF
 echo "order-writer drain while purchases arrive: $DRAIN orders/s ($DRAINED orders; backlog" \

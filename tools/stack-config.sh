@@ -103,8 +103,23 @@ stack_own_config() {
 # The site config of a web server: nginx.conf or apache.conf with this stack's paths.
 stack_site_config() {
 	local src=$1 out=$2 var=$3 run=$4 port=$5 cache=$6
+	stack_fcgi_keepalive
 	stack_render "$src" "$out" LISTEN="127.0.0.1:$port" WWW="$TOP/www" RUN="$run" \
-		LOGDIR="$var/log" CACHE="$cache"
+		LOGDIR="$var/log" CACHE="$cache" FCGI_KEEPALIVE="$FCGI_KEEPALIVE" \
+		FCGI_KEEP_CONN="$FCGI_KEEP_CONN"
+}
+
+# FastCGI keep-alive for nginx (nginx.conf, upstream fs_seckill_do): every kept connection
+# holds a worker thread, so at most workers x threads / 2 are kept over nginx's 2 worker
+# processes (half the threads stay free for new connections and Apache); off below 1.
+stack_fcgi_keepalive() {
+	local threads=${FLASHSALE_HTTP_THREADS:-$(awk -F' *= *' '/^\[/ {s = $0}
+		s == "[http]" && $1 == "threads" {print $2}' "$TOP/flashsale.conf")}
+	FCGI_KEEPALIVE=$((JOBS_PER_DOMAIN * ${threads:-1} / 4))
+	FCGI_KEEP_CONN=on
+	if [ "$FCGI_KEEPALIVE" -lt 1 ]; then
+		FCGI_KEEPALIVE=1 FCGI_KEEP_CONN=off
+	fi
 }
 
 # nginx's main file and site for this stack, in VAR/nginx.
