@@ -139,17 +139,38 @@ int http_send(struct http_req *req, int status, const char *content_type, const 
 	return 0;
 }
 
+/* Send the error envelope {"code":N,"msg":"..."} from a stack buffer: no allocation (a sold-out
+ * crowd takes this path). Quotes, backslashes and controls are escaped; other bytes kept. */
+static void http_send_error(struct http_req *req)
+{
+	char body[64 + 6 * sizeof req->msg];
+	const char *msg = req->msg[0] ? req->msg : err_message(req->code);
+	size_t n = (size_t)snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"", req->code);
+	for (const char *p = msg; *p && n + 9 < sizeof body; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\') {
+			body[n++] = '\\';
+			body[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(body + n, sizeof body - n, "\\u%04x", c);
+		} else {
+			body[n++] = (char)c;
+		}
+	}
+	memcpy(body + n, "\"}", 3);
+	http_send(req, err_http_status(req->code), "application/json", body, n + 2);
+}
+
 /* Send the envelope for req->code (and req->data on success). */
 static void http_send_envelope(struct http_req *req)
 {
 	json_t *o;
-	if (req->code == FS_OK) {
-		json_t *data = req->data ? json_incref(req->data) : json_object();
-		o = json_pack("{s:i,s:s,s:o}", "code", 200, "msg", "OK", "data", data);
-	} else {
-		o = json_pack("{s:i,s:s}", "code", req->code, "msg",
-			      req->msg[0] ? req->msg : err_message(req->code));
+	if (req->code != FS_OK) {
+		http_send_error(req);
+		return;
 	}
+	json_t *data = req->data ? json_incref(req->data) : json_object();
+	o = json_pack("{s:i,s:s,s:o}", "code", 200, "msg", "OK", "data", data);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	int status = req->code == FS_OK ? 200 : err_http_status(req->code);
 	if (!s) {

@@ -206,16 +206,18 @@ static int purchase_do(struct app *app, struct http_req *req, long long *idp, in
 	if ((rc = param_int(req, "activityId", 1, 1, (long long)1 << 53, &id)) ||
 	    (rc = param_str(req, "token", 1, 1, SECKILL_TOKEN_MAX, &token)) ||
 	    (rc = param_int(req, "quantity", 0, 1, QUANTITY_MAX, &qty)) ||
-	    (rc = purchase_url_id(req, id)) || (rc = purchase_request_id(req, id, rid, sizeof rid)))
+	    (rc = purchase_url_id(req, id)))
 		return rc;
 	if (seckill_token_verify(app->cfg.seckill_token_secret, token, req->claims.user_id, id,
 				 req->claims.jti, (long long)time(NULL)) < 0)
 		return E_SECKILL_TOKEN;
 	*idp = id; /* bound by the token: a real activity */
 	if (memo_soldout(id)) {
-		*by_memo = 1;
+		*by_memo = 1; /* before the request id: a fixed answer needs none */
 		return E_SOLD_OUT;
 	}
+	if ((rc = purchase_request_id(req, id, rid, sizeof rid)))
+		return rc;
 	return purchase_run(app, req, id, qty, rid);
 }
 

@@ -30,13 +30,13 @@ LOGDIR="$TVAR/log/tsan"
 rm -rf "$LOGDIR"
 mkdir -p "$LOGDIR"
 chmod 777 "$LOGDIR"
-# Swap the program: the same stack, the instrumented binary, 4 threads per process.
+# Swap the program: the same stack, the instrumented binary, 8 threads per process.
 restart_seckill() {
 	stop_pidfile "$RUN/seckill.pid"
 	(
 		DOMAINS=seckill
 		[ -n "${1:-}" ] && BUILD=$1
-		export FLASHSALE_HTTP_THREADS=4
+		export FLASHSALE_HTTP_THREADS=8
 		export TSAN_OPTIONS="log_path=$LOGDIR/race halt_on_error=0 second_deadlock_stack=1"
 		stack_fcgi_start "$TVAR" "$RUN"
 	)
