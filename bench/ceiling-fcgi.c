@@ -10,6 +10,7 @@
 #include <fcgiapp.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,10 @@ int main(int argc, char **argv)
 		redisFree(rc);
 	}
 	FCGX_Init();
+	/* libfcgi catches USR1 (multiwatch's stop signal) and TERM to finish gracefully, which
+	 * only the thread that takes the signal would see: the ceiling simply ends. */
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	pthread_t tid[256];
 	for (int i = 1; i < threads; i++)
 		pthread_create(&tid[i], NULL, ceiling_thread, (void *)(size_t)i);

@@ -599,6 +599,7 @@ static void http_threads_start(struct http_thread *th, size_t n, const struct ap
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (size_t i = 1; i < n; i++) {
 		if (http_thread_init(&th[i], app) < 0 ||
@@ -701,6 +702,9 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = http_on_wake; /* no SA_RESTART: accept() returns EINTR */
 	sigaction(SIGUSR2, &sa, NULL);
+	/* multiwatch's stop signal (libfcgi catches it for itself): the main thread stops all. */
+	sa.sa_handler = http_on_term;
+	sigaction(SIGUSR1, &sa, NULL);
 	/* Thread 0 is this one, with the app itself. */
 	th[0].app = app;
 	FCGX_InitRequest(&th[0].io.fcgx, 0, 0);
