@@ -642,7 +642,9 @@ class Faults(unittest.TestCase):
         self.assertEqual(redis("GET", "{a:%d}:req:%s" % (aid, rid)).split(" ")[1], "success")
 
     def test_two_writers_share_the_stream(self):
-        n = 6000
+        # Enough that the drain outlasts the stack's writer's next refresh of the live set
+        # (every second): with 6,000 a fast drain could end before it saw the new stream.
+        n = 20000
         aid, _ = make_activity(stock=n, limit=1)
         log = os.path.join(fslib.VAR, "log", "order-writer-extra.log")
         if os.path.exists(log):
