@@ -689,9 +689,13 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 	if (app.cfg.trace_socket[0] &&
 	    trace_open(app.cfg.trace_socket, program, (unsigned)app.cfg.trace_sample_percent) < 0)
 		log_warn("tracing off: bad trace.socket %s", app.cfg.trace_socket);
-	size_t nth = app.cfg.http_threads > 0 ? (size_t)app.cfg.http_threads : 1;
+	if (!app.db || !app.cache || (init && init(&app) < 0)) {
+		log_error("start-up failed");
+		return 1;
+	}
+	size_t nth = app.threaded && app.cfg.http_threads > 0 ? (size_t)app.cfg.http_threads : 1;
 	th = calloc(nth, sizeof *th);
-	if (!th || !app.db || !app.cache || (init && init(&app) < 0)) {
+	if (!th) {
 		log_error("start-up failed");
 		free(th);
 		return 1;

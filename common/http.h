@@ -45,6 +45,9 @@ struct app {
 	size_t nroutes;
 	void *domain;                            /* the program's own state (from its init hook) */
 	int (*metrics_refresh)(struct app *app); /* sets scrape-time gauges; may be NULL */
+	/* Set by the init hook when every handler is thread-safe: the program then serves with
+	 * [http] threads threads per process; otherwise with one. */
+	int threaded;
 	/* Per thread (each thread serves with its own copy of the app, its own db and cache). */
 	unsigned long mysql_seen, redis_seen; /* reconnects already counted */
 };
