@@ -1,5 +1,6 @@
 -- do.lua - wrk script: POST /seckill/v1/seckill/do as many users, round robin.
--- usage: wrk ... -s bench/do.lua URL -- TOKENS_FILE ACTIVITY_ID
+-- usage: wrk ... -s bench/do.lua URL -- TOKENS_FILE ACTIVITY_ID [nohint]
+-- nohint: leave ?activityId=N out of the URL, so the program answers (not the web server).
 -- TOKENS_FILE has one "accessToken seckillToken" pair a line (bench/prepare.py writes it).
 local reqs = {}
 local n = 0
@@ -8,6 +9,9 @@ local i = 0
 function init(args)
 	local file, aid = args[1], args[2]
 	local path = "/seckill/v1/seckill/do?activityId=" .. aid
+	if args[3] == "nohint" then
+		path = "/seckill/v1/seckill/do"
+	end
 	local k = 0
 	for line in io.lines(file) do
 		local jwt, tok = line:match("^(%S+) (%S+)$")

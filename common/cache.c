@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,15 +192,21 @@ redisReply *cache_command(struct cache *c, const char *fmt, ...)
 	return r;
 }
 
-/* Fill s->sha from its source text. */
+/* Fill s->sha from its source text, once per process (threads share the script). */
 static void cache_script_sha(struct cache_script *s)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	unsigned char md[SHA_DIGEST_LENGTH];
-	if (s->sha[0])
+	if (__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE))
 		return;
-	SHA1((const unsigned char *)s->src, strlen(s->src), md);
-	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
-		snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+	pthread_mutex_lock(&lock);
+	if (!s->ready) {
+		SHA1((const unsigned char *)s->src, strlen(s->src), md);
+		for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+			snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+		__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 /* A reply of type ERROR made here (freed by freeReplyObject like any other); NULL on ENOMEM. */

@@ -13,6 +13,7 @@ struct cache;
 struct cache_script {
 	const char *src;
 	char sha[41]; /* filled on first use */
+	int ready;    /* sha is filled (atomic: threads share the script) */
 };
 
 /*

@@ -82,6 +82,7 @@ const struct config_key config_keys[] = {
     I("product", "missing_ttl", product_missing_ttl, "10", 1, 3600),
     I("http", "max_body", max_body, "65536", 1024, 1048576),
     I("http", "body_timeout_ms", body_timeout_ms, "5000", 100, 600000),
+    I("http", "threads", http_threads, "8", 1, 64),
     S("log", "file", log_file, ""),
     S("log", "level", log_level, "info"),
     /* [seckill] */

@@ -74,6 +74,7 @@ struct fs_config {
 	/* [http] */
 	long max_body;
 	long body_timeout_ms;
+	long http_threads; /* threads per FastCGI process, each accepting on its own */
 	/* [log] */
 	char *log_file;
 	char *log_level;

@@ -146,8 +146,10 @@ void db_free(struct db *db)
  * timeouts). Process-wide because the connector's io_wait hook gets only the socket.
  */
 static int db_wait_ms;
-static int db_wait_now;       /* the bound of the call under way: db_wait_ms or its handle's */
-static int db_wait_timed_out; /* the last wait ran out (a frozen or overloaded server) */
+/* Per thread (the FastCGI programs may run several): the bound of the call under way (db_wait_ms
+ * or its handle's), and whether this thread's last wait ran out (a frozen or overloaded server). */
+static __thread int db_wait_now;
+static __thread int db_wait_timed_out;
 
 /* Start a call on db: bound its waits, forget the last timeout. */
 static void db_wait_begin(const struct db *db)
@@ -615,13 +617,17 @@ static int db_vquery_on(struct db *db, json_t **rows, const char *sql, const cha
 /* Count a read that may lag, by the server that answered it (slots made at first use). */
 static void db_count_read(int replica)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static int slots[2] = {-2, -2};
+	pthread_mutex_lock(&lock); /* the slots are the process's, shared by its threads */
 	if (slots[replica] == -2)
 		slots[replica] = metrics_define(
 		    "flashsale_mysql_replica_reads_total",
 		    replica ? "target=\"replica\"" : "target=\"primary\"",
 		    "Reads that may lag (db_reader), by the server that answered them.", 0);
-	metrics_add(slots[replica], 1);
+	int slot = slots[replica];
+	pthread_mutex_unlock(&lock);
+	metrics_add(slot, 1);
 }
 
 /* The replica's state from SHOW REPLICA STATUS: 1 replicating within the lag bound, else 0. */

@@ -1,8 +1,11 @@
 /* http.c - FastCGI accept loop, request parsing, flag enforcement and the JSON envelope. */
 #include "http.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcgiapp.h>
+#include <mysql.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -35,6 +38,18 @@ struct http_io {
 };
 
 static volatile sig_atomic_t http_hup;
+static volatile int http_stopping; /* the main thread left its loop: the others follow */
+
+/* One serving thread: its app copy (own db and cache), its FastCGI request and context. */
+struct http_thread {
+	struct app app;
+	struct http_io io;
+	struct http_req req;
+	pthread_t tid;
+	int started;
+	int idle; /* waiting in FCGX_Accept_r (atomic): a wake-up signal cannot cut a request */
+	int done; /* left its loop (atomic) */
+};
 
 /* SIGTERM/SIGINT: finish the request in flight, then leave the accept loop. */
 static void http_on_term(int sig)
@@ -128,17 +143,38 @@ int http_send(struct http_req *req, int status, const char *content_type, const 
 	return 0;
 }
 
+/* Send the error envelope {"code":N,"msg":"..."} from a stack buffer: no allocation (a sold-out
+ * crowd takes this path). Quotes, backslashes and controls are escaped; other bytes kept. */
+static void http_send_error(struct http_req *req)
+{
+	char body[64 + 6 * sizeof req->msg];
+	const char *msg = req->msg[0] ? req->msg : err_message(req->code);
+	size_t n = (size_t)snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"", req->code);
+	for (const char *p = msg; *p && n + 9 < sizeof body; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\') {
+			body[n++] = '\\';
+			body[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(body + n, sizeof body - n, "\\u%04x", c);
+		} else {
+			body[n++] = (char)c;
+		}
+	}
+	memcpy(body + n, "\"}", 3);
+	http_send(req, err_http_status(req->code), "application/json", body, n + 2);
+}
+
 /* Send the envelope for req->code (and req->data on success). */
 static void http_send_envelope(struct http_req *req)
 {
 	json_t *o;
-	if (req->code == FS_OK) {
-		json_t *data = req->data ? json_incref(req->data) : json_object();
-		o = json_pack("{s:i,s:s,s:o}", "code", 200, "msg", "OK", "data", data);
-	} else {
-		o = json_pack("{s:i,s:s}", "code", req->code, "msg",
-			      req->msg[0] ? req->msg : err_message(req->code));
+	if (req->code != FS_OK) {
+		http_send_error(req);
+		return;
 	}
+	json_t *data = req->data ? json_incref(req->data) : json_object();
+	o = json_pack("{s:i,s:s,s:o}", "code", 200, "msg", "OK", "data", data);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	int status = req->code == FS_OK ? 200 : err_http_status(req->code);
 	if (!s) {
@@ -446,9 +482,8 @@ static struct {
 	int unknown_route;
 	int mysql_connects;
 	int redis_connects;
-	unsigned long mysql_seen, redis_seen;
 	int workers_live, redis_used, redis_max;
-} http_slots = {-1, -1, -1, 0, 0, -1, -1, -1};
+} http_slots = {-1, -1, -1, -1, -1, -1};
 
 /* Define the HTTP layer's own counters (after metrics_open). */
 static void http_metrics_define(void)
@@ -479,10 +514,10 @@ static void http_account(struct app *app, struct http_req *req, double seconds)
 	else
 		metrics_add(http_slots.unknown_route, 1);
 	unsigned long m = db_reconnects(app->db), r = cache_reconnects(app->cache);
-	metrics_add(http_slots.mysql_connects, (long long)(m - http_slots.mysql_seen));
-	metrics_add(http_slots.redis_connects, (long long)(r - http_slots.redis_seen));
-	http_slots.mysql_seen = m;
-	http_slots.redis_seen = r;
+	metrics_add(http_slots.mysql_connects, (long long)(m - app->mysql_seen));
+	metrics_add(http_slots.redis_connects, (long long)(r - app->redis_seen));
+	app->mysql_seen = m;
+	app->redis_seen = r;
 }
 
 /* Serve one accepted request. */
@@ -534,12 +569,118 @@ static int http_routes_build(struct app *app, const char *program, const struct 
 	return 0;
 }
 
+/* SIGUSR2: nothing; it only interrupts a thread's accept() once the program is stopping. */
+static void http_on_wake(int sig)
+{
+	(void)sig;
+}
+
+/* Accept and serve until the socket fails or the program stops. */
+static void http_loop(struct http_thread *t)
+{
+	for (;;) {
+		__atomic_store_n(&t->idle, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&http_stopping, __ATOMIC_SEQ_CST))
+			break;
+		int rc = FCGX_Accept_r(&t->io.fcgx);
+		__atomic_store_n(&t->idle, 0, __ATOMIC_SEQ_CST);
+		if (rc < 0)
+			break;
+		if (__atomic_exchange_n(&http_hup, 0, __ATOMIC_SEQ_CST))
+			log_reopen();
+		http_serve(&t->app, &t->req);
+		FCGX_Finish_r(&t->io.fcgx);
+		http_req_reset(&t->req);
+	}
+	__atomic_store_n(&t->idle, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A thread beside the main one: its own connections, then the loop. */
+static void *http_thread_main(void *arg)
+{
+	struct http_thread *t = arg;
+	mysql_thread_init();
+	http_loop(t);
+	mysql_thread_end();
+	return NULL;
+}
+
+/* Make thread t's context: a copy of the app with its own (lazy) db and cache. 0 or -1. */
+static int http_thread_init(struct http_thread *t, const struct app *app)
+{
+	t->app = *app;
+	t->app.db = db_new(&app->cfg);
+	t->app.cache = cache_new(&app->cfg);
+	t->app.mysql_seen = t->app.redis_seen = 0;
+	if (!t->app.db || !t->app.cache)
+		return -1;
+	FCGX_InitRequest(&t->io.fcgx, 0, 0);
+	t->req.io = &t->io;
+	return 0;
+}
+
+/* Start threads 1..n-1 with the stop and reopen signals blocked (the main thread takes them). */
+static void http_threads_start(struct http_thread *th, size_t n, const struct app *app)
+{
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (size_t i = 1; i < n; i++) {
+		if (http_thread_init(&th[i], app) < 0 ||
+		    pthread_create(&th[i].tid, NULL, http_thread_main, &th[i]) != 0) {
+			log_warn("thread %zu of %zu not started", i + 1, n);
+			db_free(th[i].app.db);
+			cache_free(th[i].app.cache);
+			break;
+		}
+		th[i].started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* After the main loop: wake the idle threads (SIGUSR2 cuts their accept), let busy ones finish
+ * their request, join them all (at most ~10 s), free their connections. */
+static void http_threads_stop(struct http_thread *th, size_t n)
+{
+	__atomic_store_n(&http_stopping, 1, __ATOMIC_SEQ_CST);
+	FCGX_ShutdownPending();
+	for (int round = 0; round < 200; round++) {
+		int left = 0;
+		for (size_t i = 1; i < n; i++) {
+			if (!th[i].started || __atomic_load_n(&th[i].done, __ATOMIC_SEQ_CST))
+				continue;
+			left++;
+			if (__atomic_load_n(&th[i].idle, __ATOMIC_SEQ_CST))
+				pthread_kill(th[i].tid, SIGUSR2);
+		}
+		if (!left)
+			break;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (!th[i].started)
+			continue;
+		if (!__atomic_load_n(&th[i].done, __ATOMIC_SEQ_CST)) {
+			log_warn("thread %zu did not stop", i + 1);
+			continue;
+		}
+		pthread_join(th[i].tid, NULL);
+		db_free(th[i].app.db);
+		cache_free(th[i].app.cache);
+	}
+}
+
 int http_main(const char *program, const struct route *routes, size_t nroutes, app_init_fn init,
 	      int argc, char **argv)
 {
 	static struct app app;
-	static struct http_io io;
-	struct http_req req;
+	struct http_thread *th = NULL;
 	char err[512];
 	const char *conf = NULL;
 
@@ -554,10 +695,13 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		fprintf(stderr, "%s: cannot open log file %s\n", program, app.cfg.log_file);
 		return 1;
 	}
-	if (sodium_init() < 0 || FCGX_Init() != 0) {
-		log_error("cannot initialise libsodium or libfcgi");
+	/* The libraries' process-wide set-up, once, before any thread exists. */
+	if (sodium_init() < 0 || FCGX_Init() != 0 || mysql_library_init(0, NULL, NULL) != 0 ||
+	    curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_error("cannot initialise libsodium, libfcgi, the MySQL client or libcurl");
 		return 1;
 	}
+	json_object_seed(0);
 	app.program = program;
 	if (http_routes_build(&app, program, routes, nroutes) < 0) {
 		log_error("out of memory");
@@ -579,28 +723,39 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		log_error("start-up failed");
 		return 1;
 	}
+	size_t nth = app.threaded && app.cfg.http_threads > 0 ? (size_t)app.cfg.http_threads : 1;
+	th = calloc(nth, sizeof *th);
+	if (!th) {
+		log_error("start-up failed");
+		free(th);
+		return 1;
+	}
 	signals_install(http_on_term, http_on_hup);
-	FCGX_InitRequest(&io.fcgx, 0, 0);
-	memset(&req, 0, sizeof req);
-	req.io = &io;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = http_on_wake; /* no SA_RESTART: accept() returns EINTR */
+	sigaction(SIGUSR2, &sa, NULL);
+	/* multiwatch's stop signal (libfcgi catches it for itself): the main thread stops all. */
+	sa.sa_handler = http_on_term;
+	sigaction(SIGUSR1, &sa, NULL);
+	/* Thread 0 is this one, with the app itself. */
+	th[0].app = app;
+	FCGX_InitRequest(&th[0].io.fcgx, 0, 0);
+	th[0].req.io = &th[0].io;
+	http_threads_start(th, nth, &app);
 	log_info("ready");
 
-	while (FCGX_Accept_r(&io.fcgx) >= 0) {
-		if (http_hup) {
-			http_hup = 0;
-			log_reopen();
-		}
-		http_serve(&app, &req);
-		FCGX_Finish_r(&io.fcgx);
-		http_req_reset(&req);
-	}
+	http_loop(&th[0]);
 	log_info("shutting down");
+	http_threads_stop(th, nth);
 	metrics_close();
 	trace_close();
 	db_free(app.db);
 	cache_free(app.cache);
 	config_free(&app.cfg);
 	free((void *)app.routes);
+	free(th);
 	return 0;
 }
 

@@ -34,7 +34,8 @@ struct route {
 	route_fn handler;
 };
 
-/* Process-lifetime state of a FastCGI program. */
+/* Process-lifetime state of a FastCGI program; each of its [http] threads has a copy with its
+ * own db and cache connections (handlers use app->db and app->cache of the app they get). */
 struct app {
 	const char *program;
 	struct fs_config cfg;
@@ -44,6 +45,11 @@ struct app {
 	size_t nroutes;
 	void *domain;                            /* the program's own state (from its init hook) */
 	int (*metrics_refresh)(struct app *app); /* sets scrape-time gauges; may be NULL */
+	/* Set by the init hook when every handler is thread-safe: the program then serves with
+	 * [http] threads threads per process; otherwise with one. */
+	int threaded;
+	/* Per thread (each thread serves with its own copy of the app, its own db and cache). */
+	unsigned long mysql_seen, redis_seen; /* reconnects already counted */
 };
 
 /* Per-request context: zeroed and freed on each pass of the accept loop. */

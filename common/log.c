@@ -9,16 +9,20 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Process-wide logger state. */
+/* Process-wide logger state (set before threads start; the FILE is locked by stdio). */
 static struct {
 	char program[64];
 	char path[512];
 	FILE *out;
 	enum log_level level;
+} L = {.level = LOG_INFO};
+
+/* The request this thread serves. */
+static __thread struct {
 	char request_id[80];
 	char trace_id[33];
 	long long user_id;
-} L = {.level = LOG_INFO};
+} R;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -45,36 +49,40 @@ void log_reopen(void)
 {
 	if (!L.path[0])
 		return;
+	/* The same FILE reopened in place (stdio locks it): other threads may be writing. */
+	if (L.out && L.out != stderr) {
+		if (freopen(L.path, "a", L.out))
+			setvbuf(L.out, NULL, _IOLBF, 0);
+		return;
+	}
 	FILE *f = fopen(L.path, "a");
 	if (!f)
 		return;
 	setvbuf(f, NULL, _IOLBF, 0);
-	if (L.out && L.out != stderr)
-		fclose(L.out);
 	L.out = f;
 }
 
 void log_set_request(const char *request_id, long long user_id)
 {
-	snprintf(L.request_id, sizeof L.request_id, "%s", request_id ? request_id : "");
-	L.user_id = user_id;
+	snprintf(R.request_id, sizeof R.request_id, "%s", request_id ? request_id : "");
+	R.user_id = user_id;
 	if (!request_id)
-		L.trace_id[0] = 0;
+		R.trace_id[0] = 0;
 }
 
 void log_set_trace(const char *traceparent)
 {
-	L.trace_id[0] = 0;
+	R.trace_id[0] = 0;
 	/* W3C traceparent: 2 hex version, '-', 32 hex trace id, '-', 16 hex span, '-', flags. */
 	if (!traceparent || strlen(traceparent) < 55 || traceparent[2] != '-' ||
 	    traceparent[35] != '-')
 		return;
 	if (strspn(traceparent + 3, "0123456789abcdef") < 32)
 		return;
-	memcpy(L.trace_id, traceparent + 3, 32);
-	L.trace_id[32] = 0;
-	if (strspn(L.trace_id, "0") == 32)
-		L.trace_id[0] = 0; /* all zeros is invalid */
+	memcpy(R.trace_id, traceparent + 3, 32);
+	R.trace_id[32] = 0;
+	if (strspn(R.trace_id, "0") == 32)
+		R.trace_id[0] = 0; /* all zeros is invalid */
 }
 
 /* A JSON string of s, with bytes that are not valid UTF-8 replaced by '?'. */
@@ -113,12 +121,12 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
 	json_object_set_new(o, "level", json_string(level_names[level]));
 	json_object_set_new(o, "program", json_string(L.program));
 	json_object_set_new(o, "pid", json_integer(getpid()));
-	if (L.request_id[0])
-		json_object_set_new(o, "requestId", json_string(L.request_id));
-	if (L.trace_id[0])
-		json_object_set_new(o, "traceId", json_string(L.trace_id));
-	if (L.user_id)
-		json_object_set_new(o, "userId", json_integer(L.user_id));
+	if (R.request_id[0])
+		json_object_set_new(o, "requestId", json_string(R.request_id));
+	if (R.trace_id[0])
+		json_object_set_new(o, "traceId", json_string(R.trace_id));
+	if (R.user_id)
+		json_object_set_new(o, "userId", json_integer(R.user_id));
 	json_object_set_new(o, "msg", log_string(msg ? msg : ""));
 	if (fields)
 		json_object_update_missing(o, fields);
@@ -145,10 +153,10 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
 /* The "userId":N, field of the current request, or "". */
 static const char *log_user_field(void)
 {
-	static char buf[40];
-	if (!L.user_id)
+	static __thread char buf[40];
+	if (!R.user_id)
 		return "";
-	snprintf(buf, sizeof buf, "\"userId\":%lld,", L.user_id);
+	snprintf(buf, sizeof buf, "\"userId\":%lld,", R.user_id);
 	return buf;
 }
 
@@ -175,8 +183,8 @@ static size_t log_escape(char *out, size_t cap, const char *s)
 void log_access(const char *method, const char *path, const char *route, int status, int code,
 		double latency_ms, const char *error)
 {
-	static time_t cached_sec;
-	static char cached_ts[24];
+	static __thread time_t cached_sec;
+	static __thread char cached_ts[24];
 	char epath[256], eerr[320], line[2048];
 	struct timeval tv;
 
@@ -203,9 +211,9 @@ void log_access(const char *method, const char *path, const char *route, int sta
 		     "%s%s%s%s%s%s%s\"msg\":\"request\",\"method\":\"%s\",\"path\":\"%s\","
 		     "\"route\":\"%s\",\"status\":%d,\"code\":%d,\"latencyMs\":%.3f%s}\n",
 		     cached_ts, (long)(tv.tv_usec / 1000), status >= 500 ? "error" : "info",
-		     L.program, (int)getpid(), L.request_id[0] ? "\"requestId\":\"" : "",
-		     L.request_id, L.request_id[0] ? "\"," : "",
-		     L.trace_id[0] ? "\"traceId\":\"" : "", L.trace_id, L.trace_id[0] ? "\"," : "",
+		     L.program, (int)getpid(), R.request_id[0] ? "\"requestId\":\"" : "",
+		     R.request_id, R.request_id[0] ? "\"," : "",
+		     R.trace_id[0] ? "\"traceId\":\"" : "", R.trace_id, R.trace_id[0] ? "\"," : "",
 		     log_user_field(), method, epath, route, status, code, latency_ms, eerr);
 	if (len > 0)
 		fwrite(line, 1, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1,

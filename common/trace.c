@@ -2,6 +2,7 @@
 #include "trace.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,45 +12,56 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The process's tracing state and the request being traced. */
+/* The process's tracing state (set before threads start; the bucket under its lock). */
 static struct {
 	int fd;
 	struct sockaddr_un addr;
 	char service[64];
 	unsigned sample_percent;
+	/* Token bucket of client-forced samples: at most forced_rate per second. */
+	pthread_mutex_t forced_lock;
+	unsigned forced_rate;
+	double forced_tokens;
+	unsigned long long forced_ns;
+} T = {.fd = -1, .forced_lock = PTHREAD_MUTEX_INITIALIZER, .forced_rate = 10, .forced_tokens = 10};
+
+/* The request this thread traces. */
+static __thread struct {
 	char trace_id[33];
 	char span_id[17];
 	char parent_id[17];
 	unsigned long long start_ns;
-	/* Token bucket of client-forced samples: at most forced_rate per second. */
-	unsigned forced_rate;
-	double forced_tokens;
-	unsigned long long forced_ns;
-} T = {.fd = -1, .forced_rate = 10, .forced_tokens = 10};
+} TR;
 
 void trace_set_forced_rate(unsigned per_second)
 {
+	pthread_mutex_lock(&T.forced_lock);
 	T.forced_rate = per_second;
 	T.forced_tokens = per_second;
 	T.forced_ns = 0;
+	pthread_mutex_unlock(&T.forced_lock);
 }
 
 /* Take a token for a client-forced sample; 1 if one was left. */
 static int trace_forced_take(void)
 {
 	struct timespec ts;
+	int took = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	unsigned long long now =
 	    (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+	pthread_mutex_lock(&T.forced_lock);
 	if (T.forced_ns)
 		T.forced_tokens += (double)(now - T.forced_ns) * T.forced_rate / 1e9;
 	T.forced_ns = now;
 	if (T.forced_tokens > T.forced_rate)
 		T.forced_tokens = T.forced_rate;
-	if (T.forced_tokens < 1)
-		return 0;
-	T.forced_tokens -= 1;
-	return 1;
+	if (T.forced_tokens >= 1) {
+		T.forced_tokens -= 1;
+		took = 1;
+	}
+	pthread_mutex_unlock(&T.forced_lock);
+	return took;
 }
 
 int trace_open(const char *socket_path, const char *service, unsigned sample_percent)
@@ -81,7 +93,7 @@ void trace_close(void)
 
 int trace_enabled(void)
 {
-	return T.fd >= 0 && T.trace_id[0];
+	return T.fd >= 0 && TR.trace_id[0];
 }
 
 unsigned long long trace_now_ns(void)
@@ -109,8 +121,8 @@ void trace_request_begin(const char *traceparent)
 {
 	if (T.fd < 0)
 		return;
-	T.trace_id[0] = 0;
-	T.parent_id[0] = 0;
+	TR.trace_id[0] = 0;
+	TR.parent_id[0] = 0;
 	int valid = traceparent && strlen(traceparent) >= 55 && traceparent[2] == '-' &&
 		    traceparent[35] == '-' && traceparent[52] == '-' &&
 		    trace_valid_hex(traceparent + 3, 32) && trace_valid_hex(traceparent + 36, 16);
@@ -126,15 +138,15 @@ void trace_request_begin(const char *traceparent)
 	if (!sampled)
 		return;
 	if (valid) {
-		memcpy(T.trace_id, traceparent + 3, 32);
-		T.trace_id[32] = 0;
-		memcpy(T.parent_id, traceparent + 36, 16);
-		T.parent_id[16] = 0;
+		memcpy(TR.trace_id, traceparent + 3, 32);
+		TR.trace_id[32] = 0;
+		memcpy(TR.parent_id, traceparent + 36, 16);
+		TR.parent_id[16] = 0;
 	} else {
-		trace_hex(T.trace_id, 16);
+		trace_hex(TR.trace_id, 16);
 	}
-	trace_hex(T.span_id, 8);
-	T.start_ns = trace_now_ns();
+	trace_hex(TR.span_id, 8);
+	TR.start_ns = trace_now_ns();
 }
 
 /* Send one span as a datagram; dropped if the exporter is absent or busy. */
@@ -142,7 +154,7 @@ static void trace_send(const char *span_id, const char *parent, const char *name
 		       unsigned long long start, unsigned long long end, int status, int error)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:b}", "service", T.service,
-			      "traceId", T.trace_id, "spanId", span_id, "parentSpanId", parent,
+			      "traceId", TR.trace_id, "spanId", span_id, "parentSpanId", parent,
 			      "name", name, "kind", kind, "start", (json_int_t)start, "end",
 			      (json_int_t)end, "status", status, "error", error);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -155,23 +167,23 @@ static void trace_send(const char *span_id, const char *parent, const char *name
 
 void trace_request_end(const char *name, int status)
 {
-	if (T.fd < 0 || !T.trace_id[0])
+	if (T.fd < 0 || !TR.trace_id[0])
 		return;
-	trace_send(T.span_id, T.parent_id, name, "server", T.start_ns, trace_now_ns(), status,
+	trace_send(TR.span_id, TR.parent_id, name, "server", TR.start_ns, trace_now_ns(), status,
 		   status >= 500);
-	T.trace_id[0] = 0;
+	TR.trace_id[0] = 0;
 }
 
 void trace_child(const char *name, const char *kind, unsigned long long start_ns, int error)
 {
 	char id[17];
-	if (T.fd < 0 || !T.trace_id[0])
+	if (T.fd < 0 || !TR.trace_id[0])
 		return;
 	trace_hex(id, 8);
-	trace_send(id, T.span_id, name, kind, start_ns, trace_now_ns(), 0, error);
+	trace_send(id, TR.span_id, name, kind, start_ns, trace_now_ns(), 0, error);
 }
 
 const char *trace_id(void)
 {
-	return T.trace_id;
+	return TR.trace_id;
 }

@@ -224,6 +224,12 @@ case "$ONLY" in all | browser)
 esac
 
 case "$ONLY" in all | cluster) run_cluster ;; esac
+# Not part of all (it builds a second, ThreadSanitizer tree first: minutes on a shared box):
+# a sale against the threaded seckill program under -fsanitize=thread, no race allowed.
+case "$ONLY" in tsan)
+	run_counted tsan "$TOP/tests/tsan/run.sh" "http://127.0.0.1:$TPORT"
+	;;
+esac
 
 # Last, as it restarts part of the stack: payment -> order over Kafka (librdkafka's mock
 # cluster, real TCP): the payment and order programs and the event daemons on events.transport

@@ -124,8 +124,28 @@ stack_own_config() {
 # The site config of a web server: nginx.conf or apache.conf with this stack's paths.
 stack_site_config() {
 	local src=$1 out=$2 var=$3 run=$4 port=$5 cache=$6
+	stack_fcgi_keepalive
 	stack_render "$src" "$out" LISTEN="127.0.0.1:$port" WWW="$TOP/www" RUN="$run" \
-		LOGDIR="$var/log" CACHE="$cache"
+		LOGDIR="$var/log" CACHE="$cache" FCGI_KEEPALIVE="$FCGI_KEEPALIVE" \
+		FCGI_KEEP_CONN="$FCGI_KEEP_CONN"
+}
+
+# FastCGI keep-alive for nginx (nginx.conf, upstream fs_seckill_hosts), off unless
+# FLASHSALE_FCGI_KEEPALIVE=N (per nginx worker) or =auto: every kept connection holds a worker
+# thread, so auto keeps at most workers x threads / 2 over nginx's 2 worker processes (half the
+# threads stay free for new connections and Apache). Off by default: measured with 4 x 8
+# threads, keep-alive raised throughput but put p99 at 1,000 connections at 8x the Little's-law
+# wait (requests on new connections queue behind the threads the kept ones hold), against
+# 1.3x without it (bench/README.md).
+stack_fcgi_keepalive() {
+	local threads=${FLASHSALE_HTTP_THREADS:-$(awk -F' *= *' '/^\[/ {s = $0}
+		s == "[http]" && $1 == "threads" {print $2}' "$TOP/flashsale.conf")}
+	FCGI_KEEPALIVE=${FLASHSALE_FCGI_KEEPALIVE:-0}
+	[ "$FCGI_KEEPALIVE" = auto ] && FCGI_KEEPALIVE=$((JOBS_PER_DOMAIN * ${threads:-1} / 4))
+	FCGI_KEEP_CONN=on
+	if [ "$FCGI_KEEPALIVE" -lt 1 ]; then
+		FCGI_KEEPALIVE=1 FCGI_KEEP_CONN=off
+	fi
 }
 
 # nginx's main file and site for this stack, in VAR/nginx.

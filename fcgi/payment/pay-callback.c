@@ -1,5 +1,6 @@
 /* pay-callback.c - WeChat Pay's v3 notifications (payments and refunds): verify, decrypt, apply
  * once. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +16,20 @@ static void pay_notify_count(int status)
 {
 	static const int statuses[] = {204, 400, 401, 404, 500, 503};
 	static int slots[6] = {-2, -2, -2, -2, -2, -2};
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
 		if (statuses[i] != status)
 			continue;
+		pthread_mutex_lock(&lock); /* defined once, whichever thread comes first */
 		if (slots[i] == -2) {
 			char labels[32];
 			snprintf(labels, sizeof labels, "status=\"%d\"", status);
 			slots[i] = metrics_define("flashsale_wxpay_notifications_total", labels,
 						  "WeChat Pay notifications by our answer", 0);
 		}
-		metrics_add(slots[i], 1);
+		int slot = slots[i];
+		pthread_mutex_unlock(&lock);
+		metrics_add(slot, 1);
 	}
 }
 

@@ -10,11 +10,11 @@
 /* Is the challenge key usable? Logged once per process when it is not. */
 static int challenge_key_ok(struct app *app)
 {
-	static int warned;
+	static int warned; /* shared by the program's threads: changed atomically */
 	const char *k = app->cfg.seckill_pow_secret;
 	if (k && strlen(k) >= 32)
 		return 1;
-	if (!warned++)
+	if (__atomic_fetch_add(&warned, 1, __ATOMIC_RELAXED) == 0)
 		log_error("seckill.pow_secret is shorter than 32 characters: activities with a "
 			  "challenge cannot issue tokens");
 	return 0;

@@ -9,6 +9,7 @@
  * past that the memo answers are counted domain-wide only, and the dashboard says so.
  * Answers nginx gives from its sold-out marker file never reach the program at all.
  */
+#include <pthread.h>
 #include <stdio.h>
 
 #include "errors.h"
@@ -92,10 +93,15 @@ static int outcome_of(int rc, int memo)
 /* This process's slot for activity id's memo counter, made while the budget allows. */
 static int outcome_memo_slot(long long id)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct outcome_memo *m = &outcome_memo[id % OUTCOME_MEMOS];
 	char labels[48];
-	if (m->activity_id == id)
-		return m->slot;
+	pthread_mutex_lock(&lock); /* the memo slots are the process's, shared by its threads */
+	if (m->activity_id == id) {
+		int slot = m->slot;
+		pthread_mutex_unlock(&lock);
+		return slot;
+	}
 	outcome_memo_labels(labels, sizeof labels, id);
 	int slot = metrics_find("flashsale_seckill_soldout_memo_total", labels);
 	if (slot < 0 && metrics_free_slots() > OUTCOME_RESERVE)
@@ -103,6 +109,7 @@ static int outcome_memo_slot(long long id)
 				      "Sold-out answers of the per-process memo, by activity", 0);
 	m->activity_id = id;
 	m->slot = slot;
+	pthread_mutex_unlock(&lock);
 	return slot;
 }
 

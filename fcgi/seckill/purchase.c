@@ -1,5 +1,6 @@
 /* purchase.c - /seckill/do: seckill token, sold-out memo, then one atomic Lua script in Redis. */
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,19 +37,22 @@ static long long purchase_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Is the activity remembered as sold out? */
+/* Is the activity remembered as sold out? (The slots are shared by the process's threads:
+ * atomic fields; a slot taken over by another id meanwhile only costs one script run.) */
 static int memo_soldout(long long id)
 {
 	struct soldout_memo *m = &memo[id % MEMO_SLOTS];
-	return m->activity_id == id && m->until_ms > purchase_now_ms();
+	return __atomic_load_n(&m->activity_id, __ATOMIC_ACQUIRE) == id &&
+	       __atomic_load_n(&m->until_ms, __ATOMIC_RELAXED) > purchase_now_ms();
 }
 
 /* Remember "sold out" for a moment and leave the marker for the web server. */
 static void memo_set(struct app *app, long long id)
 {
 	struct soldout_memo *m = &memo[id % MEMO_SLOTS];
-	m->activity_id = id;
-	m->until_ms = purchase_now_ms() + app->cfg.seckill_soldout_memo_ms;
+	__atomic_store_n(&m->until_ms, purchase_now_ms() + app->cfg.seckill_soldout_memo_ms,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&m->activity_id, id, __ATOMIC_RELEASE);
 	activity_marker_set(app->cfg.seckill_marker_dir, id);
 }
 
@@ -114,9 +118,11 @@ static int purchase_redis_busy(const char *err)
  */
 static void purchase_wait(struct app *app, const char *key)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static int waits = -1, shorts = -1, defined;
 	if (app->cfg.redis_wait_replicas <= 0)
 		return;
+	pthread_mutex_lock(&lock); /* the slots are the process's, shared by its threads */
 	if (!defined) {
 		waits = metrics_define("flashsale_seckill_wait_total", NULL,
 				       "Purchases followed by WAIT (redis.wait_replicas).", 0);
@@ -125,6 +131,7 @@ static void purchase_wait(struct app *app, const char *key)
 				   "Purchases whose WAIT missed redis.wait_replicas in time.", 0);
 		defined = 1;
 	}
+	pthread_mutex_unlock(&lock);
 	long long acked = cache_wait(app->cache, key, app->cfg.redis_wait_replicas,
 				     app->cfg.redis_wait_timeout_ms);
 	metrics_add(waits, 1);
@@ -233,16 +240,18 @@ static int purchase_do(struct app *app, struct http_req *req, long long *idp, in
 	if ((rc = param_int(req, "activityId", 1, 1, (long long)1 << 53, &id)) ||
 	    (rc = param_str(req, "token", 1, 1, SECKILL_TOKEN_MAX, &token)) ||
 	    (rc = param_int(req, "quantity", 0, 1, QUANTITY_MAX, &qty)) ||
-	    (rc = purchase_url_id(req, id)) || (rc = purchase_request_id(req, id, rid, sizeof rid)))
+	    (rc = purchase_url_id(req, id)))
 		return rc;
 	if (seckill_token_verify(app->cfg.seckill_token_secret, token, req->claims.user_id, id,
 				 req->claims.jti, (long long)time(NULL)) < 0)
 		return E_SECKILL_TOKEN;
 	*idp = id; /* bound by the token: a real activity */
 	if (memo_soldout(id)) {
-		*by_memo = 1;
+		*by_memo = 1; /* before the request id: a fixed answer needs none */
 		return E_SOLD_OUT;
 	}
+	if ((rc = purchase_request_id(req, id, rid, sizeof rid)))
+		return rc;
 	return purchase_run(app, req, id, qty, rid);
 }
 
@@ -259,6 +268,7 @@ int seckill_purchase_init(struct app *app)
 {
 	seckill_outcomes_init();
 	app->metrics_refresh = seckill_writer_lag_refresh;
+	app->threaded = 1; /* its handlers share nothing unguarded (./flashsale test tsan) */
 	if (strlen(app->cfg.seckill_token_secret) < 32) {
 		log_error("seckill.token_secret must be at least 32 characters");
 		return -1;

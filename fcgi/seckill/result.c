@@ -46,17 +46,11 @@ static const char *result_field(redisReply *r, const char *name)
 	return NULL;
 }
 
-int seckill_result(struct app *app, struct http_req *req)
+/* The answer for a record of the hash form ({uid, status, sn | reason}: records written before
+ * the string form, or by the tests' fixtures), read with HGETALL. */
+static int result_from_hash(struct app *app, struct http_req *req, const char *key, const char *rid)
 {
-	const char *rid;
-	char key[128];
-	int rc = param_str(req, "requestId", 1, 1, 64, &rid);
-	if (rc)
-		return rc;
-	long long id = result_activity(rid);
-	if (id < 0)
-		return E_SECKILL_REQUEST_NOT_FOUND;
-	activity_key(key, sizeof key, id, AK_REQ, rid);
+	int rc;
 	redisReply *r = cache_command(app->cache, "HGETALL %s", key);
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
 		if (r)
@@ -80,5 +74,49 @@ int seckill_result(struct app *app, struct http_req *req)
 	rc = req->data ? 0 : E_SERVER;
 out:
 	freeReplyObject(r);
+	return rc;
+}
+
+/* The answer for a record "<uid> <status>[ <sn or reason>]" (lua/purchase.lua, finish.lua). */
+static int result_from_string(struct http_req *req, const char *rec)
+{
+	char *end;
+	long long uid = strtoll(rec, &end, 10);
+	if (end == rec || *end != ' ' || uid != req->claims.user_id)
+		return E_SECKILL_REQUEST_NOT_FOUND;
+	const char *status = end + 1;
+	size_t len = strcspn(status, " ");
+	const char *text = status[len] ? status + len + 1 : "";
+	if (len == 7 && !strncmp(status, "success", len))
+		req->data = json_pack("{s:s,s:s}", "status", "success", "orderSn", text);
+	else if (len == 6 && !strncmp(status, "failed", len))
+		req->data = json_pack("{s:s,s:s}", "status", "failed", "reason", text);
+	else if (len == 6 && !strncmp(status, "queued", len))
+		req->data = json_pack("{s:s}", "status", "queued");
+	else
+		return E_SECKILL_REQUEST_NOT_FOUND;
+	return req->data ? 0 : E_SERVER;
+}
+
+int seckill_result(struct app *app, struct http_req *req)
+{
+	const char *rid;
+	char key[128];
+	int rc = param_str(req, "requestId", 1, 1, 64, &rid);
+	if (rc)
+		return rc;
+	long long id = result_activity(rid);
+	if (id < 0)
+		return E_SECKILL_REQUEST_NOT_FOUND;
+	activity_key(key, sizeof key, id, AK_REQ, rid);
+	redisReply *r = cache_command(app->cache, "GET %s", key);
+	if (r && r->type == REDIS_REPLY_STRING)
+		rc = result_from_string(req, r->str);
+	else if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "WRONGTYPE", 9))
+		rc = result_from_hash(app, req, key, rid);
+	else
+		rc = result_from_orders(app, req, rid); /* expired, or Redis down */
+	if (r)
+		freeReplyObject(r);
 	return rc;
 }

@@ -1,4 +1,5 @@
 /* writer-lag.c - the order-writer's lag as gauges of /seckill/v1/metrics, read at scrape time. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,8 @@ static void writer_lag_guard(struct app *app)
 
 int seckill_writer_lag_refresh(struct app *app)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&lock);
 	if (!lag_defined) {
 		lag_backlog =
 		    metrics_define("flashsale_orderwriter_backlog", NULL,
@@ -107,6 +110,7 @@ int seckill_writer_lag_refresh(struct app *app)
 					   "Batches the sold-count guard refused (MySQL).", 0);
 		lag_defined = 1;
 	}
+	pthread_mutex_unlock(&lock);
 	int rc = writer_lag_streams(app);
 	writer_lag_guard(app);
 	if (seckill_deadletter_refresh(app) < 0)

@@ -178,10 +178,13 @@ class WebServerAnswers(unittest.TestCase):
 
 
 def in_accept(pid):
-    """Is a worker idle, blocked in accept() (x86-64 syscalls 43 and 288)?"""
+    """Is a worker idle, every thread of it blocked in accept() (x86-64 syscalls 43 and 288)?"""
     try:
-        with open("/proc/%d/syscall" % pid) as f:
-            return f.read().split()[0] in ("43", "288")
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+                if f.read().split()[0] not in ("43", "288"):
+                    return False
+        return True
     except (OSError, IndexError):
         return True
 

@@ -287,8 +287,8 @@ class DeadLetters(unittest.TestCase):
                 for i, (u, t) in enumerate(zip(buyers, toks)):
                     if i == 1:
                         poison_xadd(aid, poison_rid, 777002, 1)
-                        redis("HSET", "{a:%d}:req:%s" % (aid, poison_rid), "uid", "777002",
-                              "status", "queued")
+                        redis("SET", "{a:%d}:req:%s" % (aid, poison_rid), "777002 queued",
+                              "EX", "600")
                     r = do(u, aid, t)
                     self.assertEqual(r.code, OK, r)
                     rids.append(r.data["requestId"])
@@ -301,7 +301,9 @@ class DeadLetters(unittest.TestCase):
         self.assertEqual(order_units(aid), (3, 3))
         for u, rid in zip(buyers, rids):
             self.assertEqual(result(u, rid).data["status"], "success")
-        self.assertEqual(redis("HGET", "{a:%d}:req:%s" % (aid, poison_rid), "status"), "failed")
+        # The request's record: "<uid> failed <reason>" (lua/finish.lua).
+        self.assertEqual(redis("GET", "{a:%d}:req:%s" % (aid, poison_rid)).split(" ")[:2],
+                         ["777002", "failed"])
         self.assertEqual(redis_state(aid), (7, 3, 0))
         self.assertEqual(activity_row(aid)[:2], (10, 3))
         dead = dead_entries(aid)
