@@ -7,6 +7,7 @@
 #include <mysqld_error.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
