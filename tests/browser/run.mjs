@@ -122,7 +122,7 @@ async function couponSteps() {
 		await page.click('#claim-' + S.couponTemplate);
 		await waitText(card + ' .msg', /You got it/, 30000);
 		await page.locator(`#mine .coupon-card .coupon-title:has-text("${tag}")`).first().waitFor();
-		const mine = await call('POST', '/coupon/v1/coupon/mine', { status: 'unused' }, S.adminToken);
+		const mine = await call('POST', '/coupon/v1/coupon/mine', { status: 'unused' }, await token()); // the page's user claimed it
 		const c = (mine.data.list || []).find((x) => x.templateId === S.couponTemplate);
 		expect(c, 'the claimed coupon is not among my unused coupons');
 		S.couponId = c.id;
@@ -166,7 +166,7 @@ async function couponSteps() {
 		const t1 = await (await fetch(`${u.origin}/simulator/trades/${encodeURIComponent(psn)}`)).json();
 		expect(t1.trade_state === 'SUCCESS' && t1.amount.total === 25000 && t1.amount.payer_total === 25000, `the simulator shows ${JSON.stringify(t1.amount)} ${t1.trade_state}`);
 		await waitText('#order-state', /Paid/, 60000);
-		const used = await call('POST', '/coupon/v1/coupon/mine', { status: 'used' }, S.adminToken);
+		const used = await call('POST', '/coupon/v1/coupon/mine', { status: 'used' }, await token());
 		expect((used.data.list || []).some((x) => x.id === S.couponId), 'the coupon is not marked used after payment');
 	}, { needs: ['checkout: the coupon picker shows the discount; order with it'] });
 
