@@ -179,6 +179,22 @@ static const char *recon_pay_state(long long pay_status)
 				 : "CLOSED";
 }
 
+/* The day's local rows by sn (a new object; NULL out of memory), counted and summed. */
+static json_t *recon_index(json_t *rows, long long *count, long long *amount)
+{
+	json_t *local = json_object(), *row;
+	size_t i;
+	if (!local)
+		return NULL;
+	json_array_foreach(rows, i, row)
+	{
+		json_object_set(local, json_string_value(json_object_get(row, "sn")), row);
+		(*count)++;
+		*amount += json_integer_value(json_object_get(row, "amount"));
+	}
+	return local;
+}
+
 /* Payments: the bill's rows against the day's paid payments. 0, or a DB_* rc. */
 static int recon_payments(struct recon *x)
 {
@@ -194,12 +210,10 @@ static int recon_payments(struct recon *x)
 			  "ii", x->start, x->start + 86400);
 	if (rc)
 		return rc;
-	json_t *local = json_object();
-	json_array_foreach(rows, i, row)
-	{
-		json_object_set(local, json_string_value(json_object_get(row, "sn")), row);
-		x->lc_pay_count++;
-		x->lc_pay_amount += json_integer_value(json_object_get(row, "amount"));
+	json_t *local = recon_index(rows, &x->lc_pay_count, &x->lc_pay_amount);
+	if (!local) {
+		json_decref(rows);
+		return DB_ERR;
 	}
 	json_object_foreach_safe(x->wx_pay, tmp, sn, w)
 	{
@@ -259,12 +273,10 @@ static int recon_refunds(struct recon *x)
 			  "ii", x->start, x->start + 86400);
 	if (rc)
 		return rc;
-	json_t *local = json_object();
-	json_array_foreach(rows, i, row)
-	{
-		json_object_set(local, json_string_value(json_object_get(row, "sn")), row);
-		x->lc_ref_count++;
-		x->lc_ref_amount += json_integer_value(json_object_get(row, "amount"));
+	json_t *local = recon_index(rows, &x->lc_ref_count, &x->lc_ref_amount);
+	if (!local) {
+		json_decref(rows);
+		return DB_ERR;
 	}
 	json_object_foreach_safe(x->wx_ref, tmp, sn, w)
 	{

@@ -94,11 +94,11 @@ def token(user, aid):
 
 def descendants(pid):
     """pid and every process under it."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         out.append(p)
-        todo += [int(x) for x in subprocess.run(["pgrep", "-P", str(p)], capture_output=True,
+        pending += [int(x) for x in subprocess.run(["pgrep", "-P", str(p)], capture_output=True,
                                                 text=True).stdout.split()]
     return out
 

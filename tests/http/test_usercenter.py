@@ -878,12 +878,12 @@ class RegisterLimitTest(UCTestCase):
                               text=True).stdout.strip()
         self.assertEqual(nice, "10")
         # multiwatch's children are tools/fcgi-worker.sh loops: stop the programs under them too.
-        workers, todo = [], [pool]
-        while todo:
-            kids = [int(p) for p in subprocess.run(["pgrep", "-P", str(todo.pop())],
+        workers, pending = [], [pool]
+        while pending:
+            kids = [int(p) for p in subprocess.run(["pgrep", "-P", str(pending.pop())],
                                                    capture_output=True, text=True).stdout.split()]
             workers += kids
-            todo += kids
+            pending += kids
         self.assertTrue(workers)
         _, token = fslib.register()
         done = []
