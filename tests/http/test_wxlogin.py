@@ -277,8 +277,7 @@ class PaymentWithWechatTest(PaymentBase):
         self.assertEqual((trade["trade_type"], trade["payer"]["openid"]), ("JSAPI", openid))
 
     def test_notify_renews_a_refused_token(self):
-        if not os.path.exists(os.path.join(fslib.RUN, "notify.pid")):
-            self.skipTest("notify daemon not running")
+        fslib.require_daemon(self, "notify")  # fails unless FLASHSALE_DAEMONS leaves it out
         _, token = fslib.register()
         uid = user_id(token)
         code, openid = fslib.wx_code()
