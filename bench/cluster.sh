@@ -7,8 +7,8 @@
 # order-writer as in the single-node rows), bench/cluster-prepare.py makes users, activities and
 # tokens there, and wrk measures at the same connections:
 #   cluster-hot        one activity (all its keys on one master)
-#   cluster-hot-wait1  cluster-hot with redis.wait_replicas = 1 (WAIT 1 <wait_timeout_ms>), run
-#                      right after cluster-hot so the two compare on the same box load
+#   cluster-hot-wait1  cluster-hot with redis.wait_replicas = 1 (WAIT 1 <wait_timeout_ms>), between
+#   cluster-hot-again  cluster-hot and this rerun of it, so its cost is read against their mean
 #   cluster-spread     the same users over 6 activities, 2 on each master
 # Appends to ROWS; CL_LINES holds what run.sh prints after the table. Uses run.sh's globals.
 
@@ -153,6 +153,9 @@ cl_restart_seckill FLASHSALE_REDIS_CLUSTER="$CL_SEEDS" FLASHSALE_REDIS_WAIT_REPL
 	FLASHSALE_REDIS_WAIT_TIMEOUT_MS="$CL_WAIT_MS"
 cl_row cluster-hot-wait1 "$CL_HOT" "$TOP/bench/do.lua" "$BVAR/tokens.cluster-hot" "$CL_HOT"
 cl_restart_seckill FLASHSALE_REDIS_CLUSTER="$CL_SEEDS"
+# A-B-A: cluster-hot once more, so the box's drift between runs shows beside WAIT's cost.
+say "/seckill/do on the cluster, one hot activity again (no WAIT)"
+cl_row cluster-hot-again "$CL_HOT" "$TOP/bench/do.lua" "$BVAR/tokens.cluster-hot" "$CL_HOT"
 say "/seckill/do on the cluster, the same users over activities on every master"
 cl_row cluster-spread "$CL_SPREAD" "$TOP/bench/do.lua" "$BVAR/tokens.cluster-spread" "$CL_HOT"
 

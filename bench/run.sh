@@ -333,8 +333,10 @@ END {
 		}
 		if (n ~ /^cluster-/)
 			ratio = sprintf("%.2fx do-stock", r / rps["do-stock@" c])
-		if (n == "cluster-hot-wait1")
-			ratio = ratio sprintf(", %.2fx cluster-hot", r / rps["cluster-hot@" c])
+		# Against the mean of cluster-hot and its rerun cluster-hot-again (A-B-A).
+		if (n == "cluster-hot-wait1" || n == "cluster-spread")
+			ratio = ratio sprintf(", %.2fx cluster-hot", 2 * r / (rps["cluster-hot@" c] + \
+				rps["cluster-hot-again@" c]))
 		if (n == "token-pow")
 			ratio = sprintf("%.2fx token-plain", r / rps["token-plain@" c])
 		if (n == "coupon-claim")
