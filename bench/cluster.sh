@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2163
+# shellcheck shell=bash disable=SC2163,SC2034
 # cluster.sh - sourced by bench/run.sh after its single-node rows: the same /seckill/do on a
 # Redis Cluster of 3 masters + 3 replicas (tools/redis-cluster.sh, AOF `always` like the single
 # node) on 127.0.0.1:FLASHSALE_PORT+60..65 (FLASHSALE_BENCH_CLUSTER_PORT; the bus on +10000: both
@@ -88,14 +88,16 @@ cl_restart_seckill() {
 # One cluster row at each connection count: name, activities it buys from, wrk args...; the
 # Redis CPU of the masters (and of the replicas) per accepted purchase, and the WAITs.
 cl_row() {
-	local name=$1 ids=$2 c s0 m0 r0 w0 k0 s1 m1 r1 w1 k1 n
+	local name=$1 ids=$2 c s0 m0 r0 w0 k0 s1 m1 r1 w1 k1 n t0 t1
 	shift 2
 	for c in 1000 "$CONNS"; do
 		# shellcheck disable=SC2086
 		s0=$(cl_stock $ids) m0=$(cl_cpu "${CL_MASTERS[@]}") r0=$(cl_cpu "${CL_REPLICAS[@]}")
 		w0=$(cl_metric flashsale_seckill_wait_total)
 		k0=$(cl_metric flashsale_seckill_wait_short_total)
+		t0=$(cpu_snap "$CL_DIR"/node-*.pid)
 		bench "$name" "$c" "http://127.0.0.1:$BPORT" "$@"
+		t1=$(cpu_snap "$CL_DIR"/node-*.pid)
 		# shellcheck disable=SC2086
 		s1=$(cl_stock $ids) m1=$(cl_cpu "${CL_MASTERS[@]}") r1=$(cl_cpu "${CL_REPLICAS[@]}")
 		w1=$(cl_metric flashsale_seckill_wait_total)
@@ -114,6 +116,7 @@ line = "%-17s @%-4s %7s accepted; Redis CPU per purchase: %.1f us on the masters
 if int(w):
     line += "; %s WAITs, %s short" % (w, k)
 print(line)' "$name" "$c" "$n" "$m0" "$m1" "$r0" "$r1" $((w1 - w0)) $((k1 - k0)))")
+		[ "$c" != 1000 ] || CL_LINES+=("$(cpu_line "$name @1000 (redis: the 6 nodes)" "$n" "$t0" "$t1")")
 	done
 }
 
@@ -131,6 +134,7 @@ mapfile -t CL_REPLICAS < <(cl_nodes slave)
 [ "${#CL_MASTERS[@]}" -eq 3 ] || die "the cluster has ${#CL_MASTERS[@]} masters, not 3"
 say "moving the bench stack's programs and daemons onto the cluster"
 cl_restart FLASHSALE_REDIS_CLUSTER="$CL_SEEDS"
+WRITER="" # the single-node writer run.sh paused once is gone
 say "preparing $USERS users, their tokens and activities on the cluster"
 CL_IDS=$(FLASHSALE_URL="http://127.0.0.1:$BPORT" FLASHSALE_TEST_VAR="$BVAR" FLASHSALE_TEST_RUN="$RUN" \
 	FLASHSALE_BUILD="$BUILD" FLASHSALE_REDIS_CLUSTER="$CL_SEEDS" \

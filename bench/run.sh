@@ -17,6 +17,7 @@ BUILD=${FLASHSALE_BUILD:-$TOP/build}
 PORT=${FLASHSALE_PORT:-8080}
 VAR=${FLASHSALE_VAR:-$TOP/var}
 source "$TOP/tools/stack.sh"
+source "$TOP/bench/cpu.sh"
 
 BVAR=${FLASHSALE_BENCH_VAR:-$VAR/bench}
 BPORT=${FLASHSALE_BENCH_PORT:-$((PORT + 20000))}
@@ -38,7 +39,7 @@ ulimit -n 65536 2>/dev/null || true
 
 # Stop what this run started (the stack stops *.extra.pid files too).
 cleanup() {
-	[ -n "${WRITER:-}" ] && kill -CONT "$WRITER" 2>/dev/null
+	if [ -n "${WRITER:-}" ]; then kill -CONT "$WRITER" 2>/dev/null || true; fi
 	[ "${FLASHSALE_BENCH_KEEP:-}" = 1 ] && return
 	stack_down "$BVAR" quiet
 	"$TOP/tools/redis-cluster.sh" stop "$BVAR/redis-cluster"
@@ -205,7 +206,9 @@ say "/seckill/do while stock lasts (order-writer running)"
 s0=$(stock_left)
 cpu0=$(redis_cpu)
 read -r calls0 usec0 <<<"$(redis_cmds)"
+tiers0=$(cpu_snap "$RUN/redis.pid")
 bench do-stock 1000 "http://127.0.0.1:$BPORT" "${DO[@]}"
+tiers1=$(cpu_snap "$RUN/redis.pid")
 s1=$(stock_left)
 cpu1=$(redis_cpu)
 read -r calls1 usec1 <<<"$(redis_cmds)"
@@ -356,6 +359,7 @@ print("Redis per accepted purchase (do-stock @1000, writer running, %d accepted)
       "%.1f us CPU (INFO cpu; target <= 50), %.1f commands, %.1f us in scripts and stream reads "
       "(commandstats)" % (n, (c1 - c0) * 1e6 / n, (k1 - k0) / n, (u1 - u0) / n))
 EOF
+cpu_line "do-stock @1000" "$ACCEPTED" "$tiers0" "$tiers1"
 echo "order-writer drain while purchases arrive: $DRAIN orders/s ($DRAINED orders; backlog" \
 	"$BACKLOG; target >= 10000)"
 echo "orders in MySQL for the activity: $ORDERS, sold: $SOLD (must be equal)"
