@@ -2,8 +2,8 @@
 # cluster.sh - sourced by bench/run.sh after its single-node rows: the same /seckill/do on a
 # Redis Cluster of 3 masters + 3 replicas (tools/redis-cluster.sh, AOF `always` like the single
 # node) on 127.0.0.1:FLASHSALE_PORT+60..65 (FLASHSALE_BENCH_CLUSTER_PORT; the bus on +10000: both
-# below the ephemeral ports, which wrk's 1,000 client connections take). The bench stack's programs and daemons move
-# onto it ([redis] cluster through FLASHSALE_REDIS_CLUSTER, one seckill socket set and one
+# below the ephemeral ports, which wrk's 1,000 client connections take). The bench stack's
+# programs and daemons move onto it ([redis] cluster through FLASHSALE_REDIS_CLUSTER, one seckill socket set and one
 # order-writer as in the single-node rows), bench/cluster-prepare.py makes users, activities and
 # tokens there, and wrk measures at the same connections:
 #   cluster-hot        one activity (all its keys on one master)
