@@ -342,7 +342,8 @@ static int http_read_body(struct app *app, struct http_req *req)
 					 max);
 		}
 	}
-	http_recv_timeout(io, 0);
+	if (io->fcgx.keepConnection) /* the next request's wait must not be bounded */
+		http_recv_timeout(io, 0);
 	io->body[got] = 0;
 	io->body_len = got;
 	if (!(req->route->flags & ROUTE_BODY))
