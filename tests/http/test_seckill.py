@@ -441,6 +441,9 @@ class Boundaries(unittest.TestCase):
         self.assertIn(result(a, rid).data["status"], ("queued", "success"))
         self.assertTrue(wait_until(lambda: result(a, rid).data["status"] == "success"))
         sn = result(a, rid).data["orderSn"]
+        # The writer left the record queued; the first answer from MySQL noted the success.
+        self.assertEqual(redis("GET", "{a:%d}:req:%s" % (aid, rid)),
+                         "%s success %s" % (jwt_claims(a)["jwtUserId"], sn))
         self.assertEqual(sql("SELECT user_id, activity_id, order_type, unit_price, quantity, "
                              "trade_state FROM flashsale_order.orders WHERE sn = '%s'" % sn),
                          [[str(jwt_claims(a)["jwtUserId"]), str(aid), "1", "9900", "1", "0"]])
