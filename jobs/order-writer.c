@@ -383,6 +383,7 @@ static int writer_pass(struct writer *w)
 		return -1;
 	}
 	batch_init(&b);
+	b.fresh = !w->pending;
 	if (writer_parse(w, &b, r) < 0) {
 		rc = -1;
 		goto out;

@@ -38,6 +38,9 @@ struct batch {
 	size_t n;
 	struct dynbuf buf;
 	long long accepted;
+	/* 1: first delivery of every entry (XREADGROUP >), so no order of theirs can exist and
+	 * the replay check is skipped; a duplicate request id then redoes the batch with it. */
+	int fresh;
 };
 
 /* Process state of one writer. */
@@ -73,8 +76,8 @@ void batch_free(struct batch *b);
 int batch_write(struct writer *w, struct batch *b);
 
 /*
- * Per stream, one Lua script (lua/finish.lua): request statuses, returned units, dead letters,
- * XACK + XDEL. 0 or -1.
+ * Per stream, one Lua script (lua/finish.lua): failed requests' records, returned units, dead
+ * letters, XACK + XDEL (a success's record stays queued: result.c finds its order). 0 or -1.
  */
 int batch_finish(struct writer *w, struct batch *b);
 
