@@ -443,7 +443,8 @@ static int batch_finish_stream(struct writer *w, struct batch *b, size_t from, s
 	keys[nkeys++] = stock;
 	keys[nkeys++] = users;
 	keys[nkeys++] = dead;
-	args[argc++] = ACTIVITY_GROUP;
+	args[argc++] =
+	    w->gate_on_record ? "" : ACTIVITY_GROUP; /* "": finish.lua gates on records */
 	args[argc++] = ttl;
 	args[argc++] = now;
 	for (size_t i = from; i < to; i++) {

@@ -12,16 +12,24 @@
 -- Answers: {acknowledged, dead-lettered} (enum finish_answer names the fields). Only an entry
 -- this call acknowledges changes anything, so units go back once however often a batch is
 -- replayed; every entry is XDELed (in one XDEL for the batch).
+-- An empty consumer group (the Kafka transport, whose relay acknowledged and deleted the
+-- entries already) gates on the request record instead: only an entry whose record still
+-- reads "<uid> queued" changes anything (and counts as acknowledged); nothing is XACKed or
+-- XDELed.
 --! include units-back.lua
 local live = redis.call('HGET', KEYS[2], 'status') == '0'
 local n, dead, k = 0, 0, 5
 local ids = {}
+local function first(id, rk, uid, kind)
+  if ARGV[1] ~= '' then return redis.call('XACK', KEYS[1], ARGV[1], id) == 1 end
+  return kind ~= 'x' and rk ~= nil and redis.call('GET', rk) == uid .. ' queued'
+end
 for i = 4, #ARGV, 6 do
   local id, rid, uid, q, kind, text = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]) or 0,
     ARGV[i + 4], ARGV[i + 5]
   local rk = nil
   if rid ~= '' then k = k + 1; rk = KEYS[k] end
-  if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 and kind ~= 'x' then
+  if first(id, rk, uid, kind) and kind ~= 'x' then
     if kind == 's' then
       if rk then redis.call('SET', rk, uid .. ' success ' .. text, 'EX', ARGV[2]) end
     else
@@ -37,5 +45,5 @@ for i = 4, #ARGV, 6 do
   end
   ids[#ids + 1] = id
 end
-if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end
+if #ids > 0 and ARGV[1] ~= '' then redis.call('XDEL', KEYS[1], unpack(ids)) end
 return {n, dead}
