@@ -133,9 +133,9 @@ static void wk_stall(const struct writer *w, const struct batch *b)
 {
 	if (w->cfg.writer_test_stall_ms <= 0)
 		return;
-	log_warn("kafka writer: holding a batch of %zu intents after the MySQL commit for %ld ms "
-		 "(writer.test_stall_ms)",
-		 b->n, w->cfg.writer_test_stall_ms);
+	log_warn("kafka writer: holding a batch of %zu intents (%lld orders inserted) after the "
+		 "MySQL commit for %ld ms (writer.test_stall_ms)",
+		 b->n, b->accepted, w->cfg.writer_test_stall_ms);
 	wk_sleep(w->cfg.writer_test_stall_ms);
 }
 
@@ -188,11 +188,39 @@ out:
 	return rc;
 }
 
+/* Log the partitions of a rebalance, then take or give them up (eager or cooperative). */
+static void wk_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	char list[256] = "";
+	size_t len = 0;
+	int assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+	int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	(void)opaque;
+	for (int i = 0; i < parts->cnt && len < sizeof list - 12; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", i ? "," : "",
+					(int)parts->elems[i].partition);
+	log_info("kafka writer: partitions %s: %s", assign ? "assigned" : "revoked",
+		 parts->cnt ? list : "none");
+	if (coop) {
+		rd_kafka_error_t *e = assign ? rd_kafka_incremental_assign(rk, parts)
+					     : rd_kafka_incremental_unassign(rk, parts);
+		if (e) {
+			log_warn("kafka: incremental assign: %s", rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+		}
+	} else {
+		rd_kafka_assign(rk, assign ? parts : NULL);
+	}
+}
+
 int writer_kafka_run(struct writer *w)
 {
 	size_t max = (size_t)w->cfg.seckill_writer_batch;
 	rd_kafka_message_t **msgs = calloc(max, sizeof *msgs);
 	rd_kafka_conf_t *conf = msgs ? kafka_conf_new(&w->cfg) : NULL;
+	if (conf)
+		rd_kafka_conf_set_rebalance_cb(conf, wk_rebalance);
 	rd_kafka_t *rk =
 	    conf ? kafka_consumer_new(conf, w->cfg.writer_kafka_group, w->cfg.writer_kafka_topic,
 				      w->cfg.writer_kafka_session_ms)
