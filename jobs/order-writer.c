@@ -429,16 +429,16 @@ static int writer_role;
 /* Parse the order-writer's options; the relay and the lag need writer.transport kafka. */
 static int order_writer_parse(struct job *j, int argc, char **argv)
 {
-	if (argc > 1)
+	if (argc > 2) /* argv[0] is the program */
 		return -1;
-	if (argc == 1)
-		writer_role = !strcmp(argv[0], "--relay") ? ROLE_RELAY
-			      : !strcmp(argv[0], "--lag") ? ROLE_LAG
+	if (argc == 2)
+		writer_role = !strcmp(argv[1], "--relay") ? ROLE_RELAY
+			      : !strcmp(argv[1], "--lag") ? ROLE_LAG
 							  : -1;
 	if (writer_role < 0)
 		return -1;
 	if (writer_role != ROLE_WRITER && strcmp(j->cfg.writer_transport, "kafka")) {
-		fprintf(stderr, "order-writer: %s needs writer.transport = kafka\n", argv[0]);
+		fprintf(stderr, "order-writer: %s needs writer.transport = kafka\n", argv[1]);
 		return -1;
 	}
 	if (strcmp(j->cfg.writer_transport, "redis") && strcmp(j->cfg.writer_transport, "kafka")) {
