@@ -488,9 +488,10 @@ static int order_writer_run(struct job *j)
 			backoff = 0;
 		}
 	}
-	log_info("order-writer %s stopping: %lld orders written", w.consumer, w.orders);
 	if (w.relay)
 		relay_close();
+	else
+		log_info("order-writer %s stopping: %lld orders written", w.consumer, w.orders);
 	writer_streams_free(&w);
 	return 0;
 }

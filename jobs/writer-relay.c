@@ -68,9 +68,13 @@ static rd_kafka_t *relay_producer(const struct fs_config *cfg)
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
-	rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+	/* The default topic conf holds the topic-level settings made above (acks): amend it. */
+	rd_kafka_topic_conf_t *tconf = rd_kafka_conf_get_default_topic_conf(conf);
+	if (!tconf) {
+		tconf = rd_kafka_topic_conf_new();
+		rd_kafka_conf_set_default_topic_conf(conf, tconf);
+	}
 	rd_kafka_topic_conf_set_partitioner_cb(tconf, relay_partition);
-	rd_kafka_conf_set_default_topic_conf(conf, tconf);
 	rd_kafka_conf_set_dr_msg_cb(conf, relay_dr);
 	relay.p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
 	if (!relay.p) {

@@ -165,7 +165,8 @@ class WritersOnKafka(unittest.TestCase):
         f.start()
         try:
             with concurrent.futures.ThreadPoolExecutor(32) as ex:
-                list(ex.map(one, [(i, t) for t in range(TRIES) for i in range(USERS)]))
+                # User by user, so many a second try comes while stock lasts: the limit binds.
+                list(ex.map(one, [(i, t) for i in range(USERS) for t in range(TRIES)]))
             self.assertTrue(done.wait(95), "faults never ran")
             self.assertTrue(st["relay"], "the relay never held a batch")
             self.assertTrue(st["writer"], "no writer held a batch after the relay's kill")
@@ -196,6 +197,7 @@ class WritersOnKafka(unittest.TestCase):
         queued = st["queued"]
         self.assertEqual(len(queued), sum(STOCKS), st["other"])
         self.assertEqual(set(st["other"]) - {600004, 600005}, set(), st["other"])
+        self.assertIn(600005, st["other"], "the per-user limit never bound")
         rows = sql("SELECT request_id, user_id, activity_id, quantity FROM flashsale_order.orders "
                    "WHERE activity_id IN (%s)" % ",".join(map(str, aids)))
         rids = [r[0] for r in rows]
