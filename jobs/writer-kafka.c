@@ -81,7 +81,7 @@ static int wk_parse(rd_kafka_message_t **msgs, size_t n, struct batch *b)
 }
 
 /*
- * Intents whose request record no longer reads "<uid> queued" were finished by an earlier
+ * Intents whose request record reads anything but "<uid> queued" were finished by an earlier
  * delivery (a copy, or a replay after the offsets' commit was lost): INTENT_SKIP, so a copy of
  * a request that failed can never become an order later. One MGET per run of one activity
  * (its request keys share the hash tag). 0, or -1 (Redis down: the batch waits).
@@ -110,9 +110,11 @@ static int wk_precheck(struct writer *w, struct batch *b)
 				struct intent *it = &b->v[from + i];
 				char want[48];
 				snprintf(want, sizeof want, "%lld queued", it->uid);
+				/* No record (past seckill.request_ttl): written all the same,
+				 * the order's unique key still keeps it to one. */
 				if (it->outcome == INTENT_NEW &&
-				    (r->element[i]->type != REDIS_REPLY_STRING ||
-				     strcmp(r->element[i]->str, want)))
+				    r->element[i]->type == REDIS_REPLY_STRING &&
+				    strcmp(r->element[i]->str, want))
 					it->outcome = INTENT_SKIP;
 			}
 			rc = 0;
