@@ -267,3 +267,63 @@ int event_kafka_consume(struct event_bus *bus, const char *group, const char *to
 	log_info("event: consumer of %s stopped", topic);
 	return 0;
 }
+
+int kafka_group_lag(const struct fs_config *cfg, const char *group, const char *topic, FILE *out,
+		    long long *total)
+{
+	char err[512];
+	const rd_kafka_metadata_t *md = NULL;
+	rd_kafka_topic_partition_list_t *l = NULL;
+	long long lag = 0;
+	int rc = -1;
+	rd_kafka_conf_t *conf = kafka_conf_new(cfg);
+	if (!conf || kafka_set(conf, "group.id", group) < 0)
+		goto fail_conf;
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	if (!rk) {
+		log_error("kafka: %s", err);
+		goto fail_conf;
+	}
+	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+	if (e || md->topic_cnt != 1 || md->topics[0].err) {
+		log_error("kafka: metadata of %s: %s", topic,
+			  rd_kafka_err2str(e ? e : md->topics[0].err));
+		goto out;
+	}
+	l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	for (int i = 0; i < md->topics[0].partition_cnt; i++)
+		rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[i].id);
+	if ((e = rd_kafka_committed(rk, l, 10000))) {
+		log_error("kafka: committed offsets: %s", rd_kafka_err2str(e));
+		goto out;
+	}
+	for (int i = 0; i < l->cnt; i++) {
+		int64_t lo = 0, hi = 0;
+		if ((e = rd_kafka_query_watermark_offsets(
+			 rk, l->elems[i].topic, l->elems[i].partition, &lo, &hi, 10000))) {
+			log_error("kafka: watermarks: %s", rd_kafka_err2str(e));
+			goto out;
+		}
+		long long done = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
+		if (out)
+			fprintf(out, "partition %d committed %lld high %lld lag %lld\n",
+				(int)l->elems[i].partition, (long long)l->elems[i].offset,
+				(long long)hi, (long long)hi - done);
+		lag += hi - done;
+	}
+	*total = lag;
+	rc = 0;
+out:
+	if (l)
+		rd_kafka_topic_partition_list_destroy(l);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+	rd_kafka_destroy(rk);
+	return rc;
+fail_conf:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	return -1;
+}

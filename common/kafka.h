@@ -7,6 +7,7 @@
 #define FS_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -26,5 +27,13 @@ int kafka_conf_producer(rd_kafka_conf_t *conf, const struct fs_config *cfg);
  */
 rd_kafka_t *kafka_consumer_new(rd_kafka_conf_t *conf, const char *group, const char *topic,
 			       long session_ms);
+
+/*
+ * The lag of group on topic: per partition the high watermark less the committed offset (the
+ * low watermark when nothing was committed), summed into *total; one line per partition to out
+ * unless NULL. 0, or -1 (logged) when the cluster did not answer.
+ */
+int kafka_group_lag(const struct fs_config *cfg, const char *group, const char *topic, FILE *out,
+		    long long *total);
 
 #endif
