@@ -450,7 +450,8 @@ static int batch_finish_stream(struct writer *w, struct batch *b, size_t from, s
 	keys[nkeys++] = stock;
 	keys[nkeys++] = users;
 	keys[nkeys++] = dead;
-	args[argc++] = ACTIVITY_GROUP;
+	/* No group (the Kafka writer): finish.lua gates on the request records instead. */
+	args[argc++] = w->gate_on_record ? "" : ACTIVITY_GROUP;
 	args[argc++] = ttl;
 	args[argc++] = now;
 	for (size_t i = from; i < to; i++) {

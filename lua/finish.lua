@@ -12,12 +12,21 @@
 --       d  dead letter: copied to the dead-letter stream with the reason, units back as r
 --       x  acknowledged, nothing else
 -- Answers: {acknowledged, dead-lettered} (enum finish_answer names the fields). Only a failed
--- entry this call acknowledges changes anything, so units go back once however often a batch
--- is replayed; every entry is XDELed (in one XDEL for the batch).
+-- entry finished for the first time changes anything, so units go back once however often a
+-- batch is replayed; every entry is XDELed (in one XDEL for the batch).
+-- An empty consumer group (the Kafka transport, whose relay acknowledged and deleted the
+-- entries already) gates on the request record instead: a failed entry changes something only
+-- while its record still reads "<uid> queued"; nothing is XACKed or XDELed, and successes count
+-- as acknowledged.
 --! include units-back.lua
 local live = redis.call('HGET', KEYS[2], 'status') == '0'
 local n, dead, k = 0, 0, 5
 local ids, acks = {}, {}
+-- Is a failed entry finished for the first time? (XACK under a group, else its record.)
+local function first(id, rk, uid)
+  if ARGV[1] ~= '' then return redis.call('XACK', KEYS[1], ARGV[1], id) == 1 end
+  return rk ~= nil and redis.call('GET', rk) == uid .. ' queued'
+end
 for i = 4, #ARGV, 6 do
   local id, rid, uid, q, kind, text = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]) or 0,
     ARGV[i + 4], ARGV[i + 5]
@@ -25,7 +34,7 @@ for i = 4, #ARGV, 6 do
   if rid ~= '' then k = k + 1; rk = KEYS[k] end
   if kind == 's' or kind == 'x' then
     acks[#acks + 1] = id
-  elseif redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
+  elseif first(id, rk, uid) then
     if rk then redis.call('SET', rk, uid .. ' failed ' .. text, 'EX', ARGV[2]) end
     if uid ~= '' and q > 0 then units_back(KEYS[3], KEYS[4], uid, q, kind ~= 'f' and live) end
     if kind == 'd' then
@@ -37,6 +46,10 @@ for i = 4, #ARGV, 6 do
   end
   ids[#ids + 1] = id
 end
-if #acks > 0 then n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(acks)) end
-if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end
+if ARGV[1] == '' then
+  n = n + #acks
+else
+  if #acks > 0 then n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(acks)) end
+  if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end
+end
 return {n, dead}
