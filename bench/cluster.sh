@@ -34,22 +34,18 @@ cl_cpu() {
 		cl_node "$n" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f\n", s}'
 	done | paste -sd,
 }
-# Units left summed over activities (redis-cli -c follows MOVED to the owner).
-cl_stock() {
-	local a s=0
+# A number summed over activities: CMD of each one's key PART (redis-cli -c follows MOVED).
+cl_sum() {
+	local cmd=$1 part=$2 a s=0
+	shift 2
 	for a in "$@"; do
-		s=$((s + $(redis-cli -c -h 127.0.0.1 -p "$CL_BASE" GET "{a:$a}:stock")))
+		s=$((s + $(redis-cli -c -h 127.0.0.1 -p "$CL_BASE" "$cmd" "{a:$a}:$part")))
 	done
 	echo "$s"
 }
-# Intents waiting in the activities' streams.
-cl_backlog() {
-	local a s=0
-	for a in "$@"; do
-		s=$((s + $(redis-cli -c -h 127.0.0.1 -p "$CL_BASE" XLEN "{a:$a}:intents")))
-	done
-	echo "$s"
-}
+# Units left, and intents waiting in the streams, summed over activities.
+cl_stock() { cl_sum GET stock "$@"; }
+cl_backlog() { cl_sum XLEN intents "$@"; }
 # A counter of the seckill program's /metrics (summed over its lines).
 cl_metric() {
 	{ curl -sf "http://127.0.0.1:$BPORT/seckill/v1/metrics" || true; } |
@@ -73,18 +69,6 @@ cl_restart() {
 			die "$d is not answering on the cluster"
 	done
 }
-# Restart only seckill with the environment given (the WAIT row).
-cl_restart_seckill() {
-	stop_pidfile "$RUN/seckill.pid"
-	(
-		export "$@"
-		DOMAINS=seckill
-		stack_fcgi_start "$BVAR" "$RUN"
-	)
-	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$BPORT/seckill/v1/healthz" ||
-		die "seckill did not come back on the cluster"
-}
-
 # One cluster row at each connection count: name, activities it buys from, wrk args...; the
 # Redis CPU of the masters (and of the replicas) per accepted purchase, and the WAITs.
 cl_row() {
@@ -153,10 +137,10 @@ CL_WAIT_MS=$(awk -F' *= *' '/^\[/ {sec = $0} sec == "[redis]" && $1 == "wait_tim
 	"$BVAR/flashsale.conf")
 CL_WAIT_MS=${FLASHSALE_REDIS_WAIT_TIMEOUT_MS:-${CL_WAIT_MS:-50}}
 say "/seckill/do on the cluster, one hot activity, redis.wait_replicas = 1 (WAIT 1 $CL_WAIT_MS)"
-cl_restart_seckill FLASHSALE_REDIS_CLUSTER="$CL_SEEDS" FLASHSALE_REDIS_WAIT_REPLICAS=1 \
+restart_seckill FLASHSALE_REDIS_CLUSTER="$CL_SEEDS" FLASHSALE_REDIS_WAIT_REPLICAS=1 \
 	FLASHSALE_REDIS_WAIT_TIMEOUT_MS="$CL_WAIT_MS"
 cl_row cluster-hot-wait1 "$CL_HOT" "$TOP/bench/do.lua" "$BVAR/tokens.cluster-hot" "$CL_HOT"
-cl_restart_seckill FLASHSALE_REDIS_CLUSTER="$CL_SEEDS"
+restart_seckill FLASHSALE_REDIS_CLUSTER="$CL_SEEDS"
 # A-B-A: cluster-hot once more, so the box's drift between runs shows beside WAIT's cost.
 say "/seckill/do on the cluster, one hot activity again (no WAIT)"
 cl_row cluster-hot-again "$CL_HOT" "$TOP/bench/do.lua" "$BVAR/tokens.cluster-hot" "$CL_HOT"

@@ -237,18 +237,19 @@ wait "$WRK" || true
 DRAIN=$(python3 -c "print(round(($o1 - $o0) / max($t1 - $t0, 0.001)))")
 DRAINED=$((o1 - o0))
 
+# Restart the seckill program with extra environment (config overrides): a variant, the WAIT row.
+restart_seckill() {
+	stop_pidfile "$RUN/seckill.pid"
+	(
+		export "$@"
+		DOMAINS=seckill
+		stack_fcgi_start "$BVAR" "$RUN"
+	)
+	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$BPORT/seckill/v1/healthz" ||
+		die "seckill did not come back"
+}
+
 if [ "${FLASHSALE_BENCH_VARIANTS:-}" = 1 ]; then
-	# Restart the seckill program with extra environment (config overrides) for one variant.
-	restart_seckill() {
-		stop_pidfile "$RUN/seckill.pid"
-		(
-			export "$@"
-			DOMAINS=seckill
-			stack_fcgi_start "$BVAR" "$RUN"
-		)
-		wait_for 50 curl -sf -o /dev/null "http://127.0.0.1:$BPORT/seckill/v1/healthz" ||
-			die "seckill did not come back"
-	}
 	say "/seckill/do while stock lasts, metrics off"
 	restart_seckill FLASHSALE_METRICS_DIR=""
 	bench do-stock-nometrics "$CONNS" "http://127.0.0.1:$BPORT" "${DO[@]}"
