@@ -71,7 +71,13 @@ export async function refundSteps(h) {
 		await page.click('#f-go');
 		const row = page.locator(`#orders tr[data-sn="${sn}"]`);
 		await row.waitFor();
-		expect((await page.locator('#orders tr[data-sn]').count()) === 1, 'the filter shows more than the one order');
+		// The page's first, unfiltered list may be the one showing yet: wait for the filtered one.
+		let rows = 0;
+		for (let i = 0; i < 50 && rows !== 1; i++) {
+			if (i) await page.waitForTimeout(100);
+			rows = await page.locator('#orders tr[data-sn]').count();
+		}
+		expect(rows === 1, `the filter shows ${rows} orders, not the one`);
 		await row.locator('.refund-amount').fill('5.5');
 		await row.locator('[data-action="admin-refund"]').click();
 		await waitText('#orders-msg', /Refund RFD/);

@@ -61,10 +61,13 @@ class ReconcileBase(PaymentBase):
     def local_refund(self, psn, osn, day, amount, status="SUCCESS"):
         """A refund row as the refund code writes it once WeChat accepted it; its sn."""
         rsn = "RFD" + uuid.uuid4().hex[:20]
+        # A PROCESSING row touched now: the stack's cron refund-query leaves refunds alone for
+        # wxpay.refund_query_after after their last update, so it cannot settle this one first.
+        updated = "UNIX_TIMESTAMP()" if status == "PROCESSING" else str(noon(day))
         sql("INSERT INTO flashsale_payment.refund (sn, payment_sn, order_sn, user_id, amount, "
             f"total, reason, source, status, requested, success_time, create_time, update_time) "
             f"VALUES ('{rsn}', '{psn}', '{osn}', {int(self.uid)}, {amount}, {PRICE}, 'test', "
-            f"'admin', '{status}', 1, {noon(day)}, {noon(day)}, {noon(day)})")
+            f"'admin', '{status}', 1, {noon(day)}, {noon(day)}, {updated})")
         return rsn
 
     def reconcile(self, day, expect=None):

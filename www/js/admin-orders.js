@@ -69,11 +69,16 @@ function filters() {
 	return body;
 }
 
+/** Loads started; an answer to an older one than the last is dropped (the filters changed). */
+let loads = 0;
+
 /** Load a page of orders (append = load more). */
 async function load(append) {
+	const mine = ++loads;
 	if (!append) lastId = 0;
 	try {
 		const d = await apiPost('/order/v1/admin/order/list', { ...filters(), lastId });
+		if (mine !== loads) return;
 		const list = d.list || [];
 		if (!append) $('orders').replaceChildren();
 		if (!list.length && !append) $('orders').append(el('tr', {}, el('td', { colspan: '9', class: 'empty' }, 'No orders match.')));
