@@ -34,8 +34,8 @@ struct http_io {
 	FCGX_Request fcgx;
 	char *body;
 	size_t body_len;
-	long rcv_ms; /* the SO_RCVTIMEO in force on the connection, 0 for none */
-	int unread;  /* a body was left partly unread (too large, too slow) */
+	long rcv_ms;  /* the SO_RCVTIMEO in force on the connection, 0 for none */
+	int read_all; /* the request's stdin was read to its end */
 };
 
 /* The listening socket is a Unix one: a connection may close without lingering (below). */
@@ -318,7 +318,6 @@ static int http_read_body(struct app *app, struct http_req *req)
 	long long want = cl && *cl ? atoll(cl) : -1;
 
 	if (want > (long long)max) {
-		io->unread = 1;
 		http_drain(io, HTTP_MAX_DRAIN);
 		return http_fail(req, E_TOO_LARGE, "request body larger than %zu bytes", max);
 	}
@@ -332,17 +331,17 @@ static int http_read_body(struct app *app, struct http_req *req)
 		if (n < 0) {
 			/* No more reads: libfcgi's close would otherwise linger while the client
 			 * trickles. */
-			io->unread = 1;
 			http_recv_timeout(io, 0);
 			shutdown(io->fcgx.ipcFd, SHUT_RD);
 			return http_fail(req, E_PARAM, "request body incomplete after %ld ms",
 					 app->cfg.body_timeout_ms);
 		}
-		if (n == 0)
+		if (n == 0) {
+			io->read_all = 1;
 			break;
+		}
 		got += (size_t)n;
 		if (got > max) {
-			io->unread = 1;
 			http_recv_timeout(io, 0);
 			http_drain(io, HTTP_MAX_DRAIN);
 			return http_fail(req, E_TOO_LARGE, "request body larger than %zu bytes",
@@ -472,7 +471,7 @@ void http_req_reset(struct http_req *req)
 		io->body = NULL;
 		io->body_len = 0;
 		io->rcv_ms = 0;
-		io->unread = 0;
+		io->read_all = 0;
 	}
 	memset(req, 0, sizeof *req);
 	req->io = io;
@@ -602,9 +601,11 @@ static void http_loop(struct http_thread *t)
 		 * libfcgi closes a connection by shutting its side, then polling and reading until
 		 * the web server closes too (against a TCP reset eating the answer), which costs
 		 * three system calls and a wake-up per request. A Unix socket has no reset: once
-		 * the request was read whole, close at once (detached).
+		 * the request was read whole, stdin to its end, close at once (detached). Not
+		 * before: a web server still sending (Apache sends a GET's empty stdin after its
+		 * parameters) would fail on the closed socket.
 		 */
-		if (http_unix_listener && !t->io.unread)
+		if (http_unix_listener && t->io.read_all)
 			FCGX_Detach(&t->io.fcgx);
 		FCGX_Finish_r(&t->io.fcgx);
 		http_req_reset(&t->req);
