@@ -19,6 +19,33 @@ static int bill_date_ok(const char *s)
 	return s && strlen(s) == 10 && strspn(s, "0123456789-") == 10 && s[4] == '-' && s[7] == '-';
 }
 
+int wxbill_day(const char *date, long long *start)
+{
+	struct tm tm = {0}, back;
+	char check[16], extra;
+	if (strlen(date) != 10 ||
+	    sscanf(date, "%4d-%2d-%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &extra) != 3 ||
+	    tm.tm_year < 1970)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	gmtime_r(&t, &back);
+	strftime(check, sizeof check, "%Y-%m-%d", &back);
+	if (strcmp(check, date)) /* 2026-02-30 and the like */
+		return -1;
+	*start = (long long)t - WXBILL_CST_OFFSET;
+	return 0;
+}
+
+void wxbill_yesterday(char out[16])
+{
+	time_t y = time(NULL) + WXBILL_CST_OFFSET - 86400;
+	struct tm tm;
+	gmtime_r(&y, &tm);
+	strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
 int wxpay_tradebill(struct wxpay *w, const char *date, char *url, size_t urllen, char *hash,
 		    size_t hashlen, char *err, size_t errlen)
 {

@@ -26,8 +26,6 @@
 #include "log.h"
 #include "wxpay-bill.h"
 
-#define CST_OFFSET (8 * 3600) /* Asia/Shanghai has no daylight saving time */
-
 /* One run's state. */
 struct recon {
 	struct job *j;
@@ -41,25 +39,6 @@ struct recon {
 	long long lc_pay_count, lc_pay_amount, lc_ref_count, lc_ref_amount;
 	int oom; /* a row or difference could not be built: the run fails rather than drop it */
 };
-
-/* Parse YYYY-MM-DD (a real date) into the first second of that day in Asia/Shanghai. 0/-1. */
-static int recon_parse_date(const char *s, long long *start)
-{
-	struct tm tm = {0}, back;
-	char check[16], extra;
-	if (strlen(s) != 10 ||
-	    sscanf(s, "%4d-%2d-%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &extra) != 3)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	time_t t = timegm(&tm);
-	gmtime_r(&t, &back);
-	strftime(check, sizeof check, "%Y-%m-%d", &back);
-	if (strcmp(check, s))
-		return -1;
-	*start = (long long)t - CST_OFFSET;
-	return 0;
-}
 
 /* Collect one bill row (wxbill_parse callback). */
 static int recon_bill_row(const struct wxbill_row *r, void *ud)
@@ -410,13 +389,9 @@ static int recon_run(struct job *j)
 	memset(&x, 0, sizeof x);
 	x.j = j;
 	snprintf(x.date, sizeof x.date, "%s", recon_date_opt);
-	if (!x.date[0]) {
-		time_t y = time(NULL) + CST_OFFSET - 86400;
-		struct tm tm;
-		gmtime_r(&y, &tm);
-		strftime(x.date, sizeof x.date, "%Y-%m-%d", &tm);
-	}
-	if (recon_parse_date(x.date, &x.start) < 0) {
+	if (!x.date[0])
+		wxbill_yesterday(x.date);
+	if (wxbill_day(x.date, &x.start) < 0) {
 		fprintf(stderr, "flashsale-bill-reconcile: --date must be YYYY-MM-DD, got \"%s\"\n",
 			x.date);
 		return 2;
