@@ -307,3 +307,18 @@ unsigned long cache_reconnects(const struct cache *c)
 		return cache_cluster_stats(c->cl).reconnects;
 	return c->reconnects;
 }
+
+const char *cache_field(const redisReply *r, const char *name, size_t *len)
+{
+	if (!r || r->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	for (size_t i = 0; i + 1 < r->elements; i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    !strcmp(r->element[i]->str, name) &&
+		    r->element[i + 1]->type == REDIS_REPLY_STRING) {
+			if (len)
+				*len = r->element[i + 1]->len;
+			return r->element[i + 1]->str;
+		}
+	return NULL;
+}

@@ -53,6 +53,13 @@ int cache_is_cluster(const struct cache *c);
  */
 long long cache_wait(struct cache *c, const char *key, long n, long timeout_ms);
 
+/*
+ * The string value of field name in a flat [field, value, ...] reply (HGETALL, a stream
+ * entry's fields), its length in *len if len is not NULL; NULL if r is NULL or not an array,
+ * or the field is absent or not a string.
+ */
+const char *cache_field(const redisReply *r, const char *name, size_t *len);
+
 /* Reconnects so far (for metrics). */
 unsigned long cache_reconnects(const struct cache *c);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "errors.h"
 #include "log.h"
 
 /* The columns coupon_check and coupon_best read, of coupon c joined to its template t. */
@@ -12,6 +13,19 @@
 	"t.max_discount, t.min_spend, (t.product_ids = '' OR FIND_IN_SET(?, t.product_ids) > 0) "  \
 	"AS applies FROM flashsale_coupon.coupon c JOIN flashsale_coupon.template t "              \
 	"ON t.id = c.template_id "
+
+int coupon_err(int rc)
+{
+	switch (rc) {
+	case COUPON_OK: return 0;
+	case COUPON_NOT_FOUND: return E_COUPON_NOT_FOUND;
+	case COUPON_UNUSABLE: return E_COUPON_UNUSABLE;
+	case COUPON_ALL_CLAIMED: return E_COUPON_ALL_CLAIMED;
+	case COUPON_LIMIT: return E_COUPON_LIMIT;
+	case COUPON_CLOSED: return E_COUPON_CLOSED;
+	default: return err_from_db(rc);
+	}
+}
 
 void coupon_key(char *out, size_t len, long long template_id, const char *what)
 {

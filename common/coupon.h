@@ -28,6 +28,12 @@ enum coupon_rc {
 	COUPON_CLOSED = 5,      /* stopped, not started or ended: 700005 */
 };
 
+/*
+ * The API code of a coupon_rc (E_COUPON_*: 700001 not found, 700004 unusable, ...) or of a
+ * db_rc (err_from_db); 0 for COUPON_OK. The one mapping of coupon outcomes.
+ */
+int coupon_err(int rc);
+
 /* Write "{c:<id>}:<what>" into out. */
 void coupon_key(char *out, size_t len, long long template_id, const char *what);
 

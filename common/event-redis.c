@@ -99,19 +99,6 @@ static int event_ack(struct event_bus *bus, const char *skey, const char *group,
 	return ok ? 0 : -1;
 }
 
-/* A field's value in an entry's flat [field, value, ...] array, or NULL. */
-static const redisReply *event_field(const redisReply *fields, const char *name)
-{
-	if (!fields || fields->type != REDIS_REPLY_ARRAY)
-		return NULL;
-	for (size_t i = 0; i + 1 < fields->elements; i += 2)
-		if (fields->element[i]->type == REDIS_REPLY_STRING &&
-		    !strcmp(fields->element[i]->str, name) &&
-		    fields->element[i + 1]->type == REDIS_REPLY_STRING)
-			return fields->element[i + 1];
-	return NULL;
-}
-
 /*
  * Handle one [id, fields] entry. 0 when it may be acknowledged (processed, or
  * undecodable / trimmed away: retrying cannot help), -1 when the handler wants it again.
@@ -119,18 +106,19 @@ static const redisReply *event_field(const redisReply *fields, const char *name)
 static int event_entry(const char *topic, const redisReply *e, event_handler_fn fn, void *ctx)
 {
 	const redisReply *fields = e->elements > 1 ? e->element[1] : NULL;
-	const redisReply *payload = event_field(fields, "payload");
-	const redisReply *key = event_field(fields, "key");
+	size_t plen = 0;
+	const char *payload = cache_field(fields, "payload", &plen);
+	const char *key = cache_field(fields, "key", NULL);
 
 	if (!payload) {
 		log_warn("event: %s entry %s has no payload (trimmed?); acknowledged", topic,
 			 e->element[0]->str);
 		return 0;
 	}
-	json_t *v = event_decode(topic, payload->str, payload->len);
+	json_t *v = event_decode(topic, payload, plen);
 	if (!v)
 		return 0;
-	int rc = fn(ctx, topic, key ? key->str : "", v);
+	int rc = fn(ctx, topic, key ? key : "", v);
 	json_decref(v);
 	return rc == 0 ? 0 : -1;
 }
@@ -173,22 +161,19 @@ static int event_dead_letter(struct event_bus *bus, const char *skey, const char
 	if (n < bus->cfg->events_max_deliveries || event_dead_key(dkey, sizeof dkey, topic) < 0)
 		return 0;
 	const redisReply *fields = e->elements > 1 ? e->element[1] : NULL;
-	const redisReply *payload = event_field(fields, "payload");
-	const redisReply *key = event_field(fields, "key");
+	size_t plen = 0;
+	const char *payload = cache_field(fields, "payload", &plen);
+	const char *key = cache_field(fields, "key", NULL);
 	snprintf(count, sizeof count, "%lld", n);
-	const char *argv[] = {"XADD",       dkey,
-			      "MAXLEN",     "~",
-			      "10000",      "*",
-			      "key",        key ? key->str : "",
-			      "payload",    payload ? payload->str : "",
-			      "entry",      id,
-			      "group",      group,
-			      "deliveries", count};
+	const char *argv[] = {"XADD",  dkey,  "MAXLEN",       "~",       "10000",
+			      "*",     "key", key ? key : "", "payload", payload ? payload : "",
+			      "entry", id,    "group",        group,     "deliveries",
+			      count};
 	size_t lens[16];
 	for (int i = 0; i < 16; i++)
 		lens[i] = strlen(argv[i]);
 	if (payload)
-		lens[9] = payload->len;
+		lens[9] = plen;
 	redisReply *r = cache_commandv(bus->cache, 16, argv, lens);
 	int ok = r && r->type == REDIS_REPLY_STRING;
 	if (r)

@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -97,4 +98,15 @@ void id_hex32(char out[33])
 	unsigned char rnd[16];
 	id_random(rnd, sizeof rnd);
 	sodium_bin2hex(out, 33, rnd, sizeof rnd);
+}
+
+long long id_request_owner(const char *rid)
+{
+	size_t digits = strspn(rid, "0123456789");
+	if (digits == 0 || digits > 18 || rid[digits] != '-')
+		return -1;
+	const char *hex = rid + digits + 1;
+	if (strlen(hex) != 32 || strspn(hex, "0123456789abcdef") != 32)
+		return -1;
+	return strtoll(rid, NULL, 10);
 }

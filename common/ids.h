@@ -17,6 +17,12 @@ int id_sn_new(char *out, size_t len, const char *prefix);
 /* 32 lowercase hex characters of randomness (request ids, nonces). */
 void id_hex32(char out[33]);
 
+/*
+ * The owner id of a request id "<id>-<32 lowercase hex>" (an activity's purchase, a coupon
+ * template's flash claim: the id names the Redis slot its record is in), or -1 if rid is not one.
+ */
+long long id_request_owner(const char *rid);
+
 /* n bytes from this thread's CSPRNG (ChaCha20 keyed from the OS once per thread). */
 void id_random(void *out, size_t n);
 

@@ -1,4 +1,5 @@
-/* wxpay-api.c - calls to the WeChat Pay v3 API over libcurl: prepay, query, close, JSAPI sign. */
+/* wxpay-api.c - calls to the WeChat Pay v3 API over libcurl: the one signed call, prepay, query,
+ * close, JSAPI sign. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "dynbuf.h"
 #include "wxpay-impl.h"
 
-/* curl write callback: append to the body up to WXPAY_MAX_RESPONSE, else abort. */
+/* curl write callback: append to the body up to its maximum, else abort. */
 static size_t wxpay_on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct wxpay_resp *r = ud;
@@ -64,22 +65,22 @@ static void wxpay_error_text(const struct wxpay_resp *r, char *code, size_t code
 	json_decref(o);
 }
 
-int wxpay_call(struct wxpay *w, const char *method, const char *path, const char *body,
-	       struct wxpay_resp *r, char *code, size_t codelen, char *err, size_t errlen)
+int wxpay_send(struct wxpay *w, const char *method, const char *path, const char *body, size_t max,
+	       long timeout_ms, struct wxpay_resp *r, char *err, size_t errlen)
 {
-	char url[1024], auth[WXPAY_AUTH_MAX], hdr[WXPAY_AUTH_MAX + 32], nonce[33];
+	char url[WXPAY_URL_MAX], auth[WXPAY_AUTH_MAX], hdr[WXPAY_AUTH_MAX + 32], nonce[33];
 	struct curl_slist *h = NULL;
-	long long now = (long long)time(NULL);
-	int rc = WXPAY_ERR;
 
 	memset(r, 0, sizeof *r);
-	dynbuf_init(&r->buf, WXPAY_MAX_RESPONSE);
-	code[0] = 0;
+	dynbuf_init(&r->buf, max);
 	snprintf(err, errlen, "WeChat Pay call failed");
-	if ((size_t)snprintf(url, sizeof url, "%s%s", w->api_base, path) >= sizeof url)
+	if ((size_t)snprintf(url, sizeof url, "%s%s", w->api_base, path) >= sizeof url) {
+		snprintf(err, errlen, "URL too long");
 		return WXPAY_ERR;
+	}
 	wxpay_nonce(nonce);
-	if (wxpay_authorization(w, method, path, body, now, nonce, auth, sizeof auth) < 0) {
+	if (wxpay_authorization(w, method, path, body, (long long)time(NULL), nonce, auth,
+				sizeof auth) < 0) {
 		snprintf(err, errlen, "cannot sign the request");
 		return WXPAY_ERR;
 	}
@@ -95,7 +96,7 @@ int wxpay_call(struct wxpay *w, const char *method, const char *path, const char
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, w->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 w->timeout_ms < 2000 ? w->timeout_ms : 2000L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -114,15 +115,27 @@ int wxpay_call(struct wxpay *w, const char *method, const char *path, const char
 	r->len = dynbuf_len(&r->buf);
 	r->body = dynbuf_take(&r->buf);
 	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "WeChat Pay unreachable: %s%s", curl_easy_strerror(cc),
-			 overflow ? " (answer too large or out of memory)" : "");
+		if (overflow)
+			snprintf(err, errlen,
+				 "WeChat Pay answer larger than %zu bytes (or out of memory)", max);
+		else
+			snprintf(err, errlen, "WeChat Pay unreachable: %s", curl_easy_strerror(cc));
 		return WXPAY_ERR;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	return WXPAY_OK;
+}
+
+int wxpay_call(struct wxpay *w, const char *method, const char *path, const char *body,
+	       struct wxpay_resp *r, char *code, size_t codelen, char *err, size_t errlen)
+{
+	code[0] = 0;
+	if (wxpay_send(w, method, path, body, WXPAY_MAX_RESPONSE, w->timeout_ms, r, err, errlen))
+		return WXPAY_ERR;
 
 	/* Only a signed answer is believed: "timestamp\nnonce\nbody\n" with the platform key. */
 	struct wxpay_notice_hdr nh = {r->timestamp, r->nonce, r->signature, r->serial};
-	int v = wxpay_notice_verify(w, &nh, r->body ? r->body : "", r->len, now);
+	int v = wxpay_notice_verify(w, &nh, r->body ? r->body : "", r->len, (long long)time(NULL));
 	if (r->status >= 200 && r->status < 300) {
 		if (v != NOTICE_OK) {
 			snprintf(err, errlen, "WeChat Pay answer not signed by the platform (%d)",
@@ -133,8 +146,8 @@ int wxpay_call(struct wxpay *w, const char *method, const char *path, const char
 	}
 	wxpay_error_text(r, code, codelen, err, errlen);
 	if (r->status >= 400 && r->status < 500 && v == NOTICE_OK)
-		rc = r->status == 404 ? WXPAY_NOT_FOUND : WXPAY_REJECTED;
-	return rc;
+		return r->status == 404 ? WXPAY_NOT_FOUND : WXPAY_REJECTED;
+	return WXPAY_ERR;
 }
 
 /* Is sn a valid out_trade_no (6-32 of [A-Za-z0-9_-])? */

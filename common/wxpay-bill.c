@@ -1,4 +1,5 @@
-/* wxpay-bill.c - WeChat Pay v3 trade bills: tradebill call, signed download (SHA1), parser. */
+/* wxpay-bill.c - WeChat Pay v3 trade bills: tradebill call, signed download (SHA1), parser; both
+ * requests go out through wxpay_send (wxpay-api.c). */
 #include "wxpay-bill.h"
 
 #include <ctype.h>
@@ -12,127 +13,46 @@
 #include "dynbuf.h"
 #include "wxpay-impl.h"
 
-/* An answer: status, body bounded by max, the Wechatpay-* headers. */
-struct bill_resp {
-	long status;
-	struct dynbuf body; /* at most the caller's max */
-	int overflow;
-	char timestamp[24];
-	char nonce[WXPAY_NONCE_MAX + 1];
-	char signature[WXPAY_SIG_MAX + 1];
-	char serial[WXPAY_SERIAL_MAX + 1];
-};
-
-/* curl write callback: append up to r->max bytes, else abort the transfer. */
-static size_t bill_on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct bill_resp *r = ud;
-	size_t n = size * nmemb;
-	if (n > r->body.max - dynbuf_len(&r->body)) {
-		r->overflow = 1;
-		return 0;
-	}
-	return dynbuf_add(&r->body, p, n) < 0 ? 0 : n;
-}
-
-/* Copy header name's value (trimmed) into dst when line is "name: value" and it fits. */
-static void bill_header_take(const char *line, size_t n, const char *name, char *dst, size_t cap)
-{
-	size_t nl = strlen(name);
-	if (n <= nl + 1 || strncasecmp(line, name, nl) || line[nl] != ':')
-		return;
-	const char *v = line + nl + 1, *e = line + n;
-	while (v < e && (*v == ' ' || *v == '\t'))
-		v++;
-	while (e > v && isspace((unsigned char)e[-1]))
-		e--;
-	size_t len = (size_t)(e - v);
-	if (len >= cap)
-		len = 0;
-	memcpy(dst, v, len);
-	dst[len] = 0;
-}
-
-/* curl header callback: keep the Wechatpay-* headers. */
-static size_t bill_on_header(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct bill_resp *r = ud;
-	size_t n = size * nmemb;
-	bill_header_take(p, n, "Wechatpay-Timestamp", r->timestamp, sizeof r->timestamp);
-	bill_header_take(p, n, "Wechatpay-Nonce", r->nonce, sizeof r->nonce);
-	bill_header_take(p, n, "Wechatpay-Signature", r->signature, sizeof r->signature);
-	bill_header_take(p, n, "Wechatpay-Serial", r->serial, sizeof r->serial);
-	return n;
-}
-
-/* A signed GET of path (with query) at api_base, body up to max. 0, or -1 (err set). */
-static int bill_get(struct wxpay *w, const char *path, size_t max, struct bill_resp *r, char *err,
-		    size_t errlen)
-{
-	char url[WXBILL_URL_MAX + 256], auth[WXPAY_AUTH_MAX], hdr[WXPAY_AUTH_MAX + 32], nonce[33];
-	struct curl_slist *h = NULL;
-
-	memset(r, 0, sizeof *r);
-	dynbuf_init(&r->body, max);
-	if ((size_t)snprintf(url, sizeof url, "%s%s", w->api_base, path) >= sizeof url) {
-		snprintf(err, errlen, "URL too long");
-		return -1;
-	}
-	wxpay_nonce(nonce);
-	if (wxpay_authorization(w, "GET", path, "", (long long)time(NULL), nonce, auth,
-				sizeof auth) < 0) {
-		snprintf(err, errlen, "cannot sign the request");
-		return -1;
-	}
-	if (!w->curl && !(w->curl = curl_easy_init())) {
-		snprintf(err, errlen, "curl unavailable");
-		return -1;
-	}
-	CURL *c = w->curl;
-	curl_easy_reset(c);
-	snprintf(hdr, sizeof hdr, "Authorization: %s", auth);
-	h = curl_slist_append(h, hdr);
-	h = curl_slist_append(h, "Accept: application/json");
-	h = curl_slist_append(h, "User-Agent: flashsale-wxpay/0.1");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	/* A bill can be large: the whole-request timeout is a few times a normal call's. */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, w->timeout_ms * 6);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 w->timeout_ms < 2000 ? w->timeout_ms : 2000L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bill_on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, bill_on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	CURLcode cc = curl_easy_perform(c);
-	curl_slist_free_all(h);
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "%s",
-			 r->overflow ? "bill larger than the configured limit"
-				     : curl_easy_strerror(cc));
-		dynbuf_free(&r->body);
-		return -1;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	return 0;
-}
-
 /* Is s a date YYYY-MM-DD? */
 static int bill_date_ok(const char *s)
 {
 	return s && strlen(s) == 10 && strspn(s, "0123456789-") == 10 && s[4] == '-' && s[7] == '-';
 }
 
+int wxbill_day(const char *date, long long *start)
+{
+	struct tm tm = {0}, back;
+	char check[16], extra;
+	if (strlen(date) != 10 ||
+	    sscanf(date, "%4d-%2d-%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &extra) != 3 ||
+	    tm.tm_year < 1970)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	gmtime_r(&t, &back);
+	strftime(check, sizeof check, "%Y-%m-%d", &back);
+	if (strcmp(check, date)) /* 2026-02-30 and the like */
+		return -1;
+	*start = (long long)t - WXBILL_CST_OFFSET;
+	return 0;
+}
+
+void wxbill_yesterday(char out[16])
+{
+	time_t y = time(NULL) + WXBILL_CST_OFFSET - 86400;
+	struct tm tm;
+	gmtime_r(&y, &tm);
+	strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
 int wxpay_tradebill(struct wxpay *w, const char *date, char *url, size_t urllen, char *hash,
 		    size_t hashlen, char *err, size_t errlen)
 {
-	char path[128];
-	struct bill_resp r;
+	char path[128], code[64];
+	struct wxpay_resp r;
 	json_error_t jerr;
 	json_t *o = NULL;
-	int rc = WXPAY_ERR;
 
 	url[0] = hash[0] = 0;
 	if (!bill_date_ok(date)) {
@@ -140,27 +60,16 @@ int wxpay_tradebill(struct wxpay *w, const char *date, char *url, size_t urllen,
 		return WXPAY_ERR;
 	}
 	snprintf(path, sizeof path, "/v3/bill/tradebill?bill_date=%s&bill_type=ALL", date);
-	if (bill_get(w, path, WXPAY_MAX_RESPONSE, &r, err, errlen) < 0)
-		return WXPAY_ERR;
-	struct wxpay_notice_hdr nh = {r.timestamp, r.nonce, r.signature, r.serial};
-	if (wxpay_notice_verify(w, &nh, dynbuf_ptr(&r.body), dynbuf_len(&r.body),
-				(long long)time(NULL)) != NOTICE_OK) {
-		snprintf(err, errlen, "tradebill answer (HTTP %ld) not signed by the platform",
-			 r.status);
+	int rc = wxpay_call(w, "GET", path, "", &r, code, sizeof code, err, errlen);
+	if (rc == WXPAY_REJECTED || rc == WXPAY_NOT_FOUND) {
+		/* A signed refusal: only NO_STATEMENT_EXIST (a day without trades) is "no bill". */
+		rc = !strcmp(code, "NO_STATEMENT_EXIST") ? WXPAY_NOT_FOUND : WXPAY_REJECTED;
 		goto out;
 	}
-	o = json_loadb(dynbuf_ptr(&r.body), dynbuf_len(&r.body), 0, &jerr);
-	if (r.status < 200 || r.status >= 300) {
-		const char *code = json_string_value(json_object_get(o, "code"));
-		const char *msg = json_string_value(json_object_get(o, "message"));
-		snprintf(err, errlen, "tradebill HTTP %ld %.32s: %.160s", r.status,
-			 code ? code : "?", msg ? msg : "");
-		if (code && !strcmp(code, "NO_STATEMENT_EXIST"))
-			rc = WXPAY_NOT_FOUND;
-		else if (r.status >= 400 && r.status < 500)
-			rc = WXPAY_REJECTED;
+	if (rc != WXPAY_OK)
 		goto out;
-	}
+	rc = WXPAY_ERR;
+	o = json_loadb(r.body ? r.body : "", r.len, 0, &jerr);
 	const char *u = json_string_value(json_object_get(o, "download_url"));
 	const char *ht = json_string_value(json_object_get(o, "hash_type"));
 	const char *hv = json_string_value(json_object_get(o, "hash_value"));
@@ -174,18 +83,19 @@ int wxpay_tradebill(struct wxpay *w, const char *date, char *url, size_t urllen,
 	rc = WXPAY_OK;
 out:
 	json_decref(o);
-	dynbuf_free(&r.body);
+	free(r.body);
 	return rc;
 }
 
 int wxpay_bill_download(struct wxpay *w, const char *url, const char *sha1_hex, size_t max,
 			char **body, size_t *len, char *err, size_t errlen)
 {
-	struct bill_resp r;
+	struct wxpay_resp r;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char hex[2 * EVP_MAX_MD_SIZE + 1];
 	size_t base = strlen(w->api_base);
+	int rc = WXPAY_ERR;
 
 	*body = NULL;
 	*len = 0;
@@ -194,34 +104,36 @@ int wxpay_bill_download(struct wxpay *w, const char *url, const char *sha1_hex, 
 		snprintf(err, errlen, "download_url is not under the API base");
 		return WXPAY_ERR;
 	}
-	if (bill_get(w, url + base, max, &r, err, errlen) < 0)
-		return WXPAY_ERR;
+	/* A bill can be large: the whole-request timeout is a few times a normal call's. The
+	 * file is not signed by WeChat: its SHA1 from the signed tradebill answer vouches. */
+	if (wxpay_send(w, "GET", url + base, "", max, w->timeout_ms * 6, &r, err, errlen))
+		goto out;
 	if (r.status != 200) {
 		snprintf(err, errlen, "bill download HTTP %ld", r.status);
-		dynbuf_free(&r.body);
-		return WXPAY_ERR;
+		goto out;
 	}
-	if (!EVP_Digest(dynbuf_ptr(&r.body), dynbuf_len(&r.body), md, &mdlen, EVP_sha1(), NULL)) {
+	if (!EVP_Digest(r.body ? r.body : "", r.len, md, &mdlen, EVP_sha1(), NULL)) {
 		snprintf(err, errlen, "SHA1 failed");
-		dynbuf_free(&r.body);
-		return WXPAY_ERR;
+		goto out;
 	}
 	for (unsigned i = 0; i < mdlen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (strcasecmp(hex, sha1_hex)) {
 		snprintf(err, errlen, "bill hash mismatch: SHA1 %s, hash_value %.64s", hex,
 			 sha1_hex);
-		dynbuf_free(&r.body);
-		return WXPAY_ERR;
+		goto out;
 	}
-	*len = dynbuf_len(&r.body);
-	*body = *len ? dynbuf_take(&r.body) : calloc(1, 1); /* dynbuf_take: NULL when empty */
+	*body = r.len ? r.body : calloc(1, 1); /* the body is NULL when empty */
 	if (!*body) {
 		snprintf(err, errlen, "out of memory");
-		*len = 0;
-		return WXPAY_ERR;
+		goto out;
 	}
-	return WXPAY_OK;
+	r.body = NULL;
+	*len = r.len;
+	rc = WXPAY_OK;
+out:
+	free(r.body);
+	return rc;
 }
 
 /* ---- the bill format ------------------------------------------------------------------------ */

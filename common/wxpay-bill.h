@@ -10,6 +10,18 @@
 #define WXBILL_HASH_MAX  64 /* SHA1 hex is 40 */
 #define WXBILL_STATE_MAX 32
 
+/* Asia/Shanghai (+08:00, no daylight saving time): the time zone of WeChat's bill days. */
+#define WXBILL_CST_OFFSET (8 * 3600)
+
+/*
+ * A bill date: YYYY-MM-DD, a real date from 1970 on; *start its first second in Asia/Shanghai
+ * (the day is [start, start + 86400)). 0/-1.
+ */
+int wxbill_day(const char *date, long long *start);
+
+/* Yesterday's bill date in Asia/Shanghai, YYYY-MM-DD (the default day to reconcile). */
+void wxbill_yesterday(char out[16]);
+
 /*
  * GET /v3/bill/tradebill?bill_date=DATE&bill_type=ALL (signed, answer verified): the bill's
  * download_url and its SHA1 hash_value. WXPAY_OK; WXPAY_NOT_FOUND when WeChat has no bill for

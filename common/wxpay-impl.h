@@ -1,4 +1,4 @@
-/* wxpay-impl.h - the WeChat Pay client's state, shared by wxpay.c and wxpay-api.c only. */
+/* wxpay-impl.h - the WeChat Pay client's state, shared by the wxpay*.c files only. */
 #ifndef FS_WXPAY_IMPL_H
 #define FS_WXPAY_IMPL_H
 
@@ -42,10 +42,13 @@ int wxpay_platform_load(struct wxpay *w, const struct fs_config *cfg, char *err,
 /* The platform key named by serial, or NULL. */
 EVP_PKEY *wxpay_platform_find(struct wxpay *w, const char *serial);
 
+/* The longest URL a call is sent to (api_base and path with query). */
+#define WXPAY_URL_MAX 2048
+
 /* An answer from WeChat: status, bounded body, the Wechatpay-* signature headers. */
 struct wxpay_resp {
 	long status;
-	struct dynbuf buf; /* the body while it arrives, at most WXPAY_MAX_RESPONSE */
+	struct dynbuf buf; /* the body while it arrives, at most the call's maximum */
 	char *body;        /* then handed over here (the caller frees it) */
 	size_t len;
 	char timestamp[24];
@@ -55,9 +58,18 @@ struct wxpay_resp {
 };
 
 /*
- * One signed call: method, path with query, JSON body ("" for none). On 2xx the
- * answer's signature must verify with a platform key. enum wxpay_rc; for 4xx,
- * code gets WeChat's error code. The caller frees r->body.
+ * Send one request signed with the merchant key: method, path with query, body ("" for
+ * none), an answer of at most max bytes within timeout_ms. r gets the status, the body and
+ * the Wechatpay-* headers, none of it verified yet. WXPAY_OK or WXPAY_ERR (err says why);
+ * the caller frees r->body either way.
+ */
+int wxpay_send(struct wxpay *w, const char *method, const char *path, const char *body, size_t max,
+	       long timeout_ms, struct wxpay_resp *r, char *err, size_t errlen);
+
+/*
+ * One signed call (wxpay_send of at most WXPAY_MAX_RESPONSE): method, path with query, JSON body
+ * ("" for none). On 2xx the answer's signature must verify with a platform key. enum wxpay_rc; for
+ * 4xx, code gets WeChat's error code. The caller frees r->body.
  */
 int wxpay_call(struct wxpay *w, const char *method, const char *path, const char *body,
 	       struct wxpay_resp *r, char *code, size_t codelen, char *err, size_t errlen);

@@ -26,8 +26,6 @@
 #include "log.h"
 #include "wxpay-bill.h"
 
-#define CST_OFFSET (8 * 3600) /* Asia/Shanghai has no daylight saving time */
-
 /* One run's state. */
 struct recon {
 	struct job *j;
@@ -41,25 +39,6 @@ struct recon {
 	long long lc_pay_count, lc_pay_amount, lc_ref_count, lc_ref_amount;
 	int oom; /* a row or difference could not be built: the run fails rather than drop it */
 };
-
-/* Parse YYYY-MM-DD (a real date) into the first second of that day in Asia/Shanghai. 0/-1. */
-static int recon_parse_date(const char *s, long long *start)
-{
-	struct tm tm = {0}, back;
-	char check[16], extra;
-	if (strlen(s) != 10 ||
-	    sscanf(s, "%4d-%2d-%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &extra) != 3)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	time_t t = timegm(&tm);
-	gmtime_r(&t, &back);
-	strftime(check, sizeof check, "%Y-%m-%d", &back);
-	if (strcmp(check, s))
-		return -1;
-	*start = (long long)t - CST_OFFSET;
-	return 0;
-}
 
 /* Collect one bill row (wxbill_parse callback). */
 static int recon_bill_row(const struct wxbill_row *r, void *ud)
@@ -76,8 +55,9 @@ static int recon_bill_row(const struct wxbill_row *r, void *ud)
 		x->wx_ref_amount += r->amount;
 	} else {
 		rc = json_object_set_new(x->wx_pay, r->out_trade_no,
-					 json_pack("{s:I,s:s}", "amount", (json_int_t)r->amount,
-						   "state", r->trade_state));
+					 json_pack("{s:I,s:s,s:s}", "amount", (json_int_t)r->amount,
+						   "state", r->trade_state, "trade",
+						   r->out_trade_no));
 		x->wx_pay_count++;
 		x->wx_pay_amount += r->amount;
 	}
@@ -170,15 +150,6 @@ out:
 	return res;
 }
 
-/* Our name of a payment's local state. */
-static const char *recon_pay_state(long long pay_status)
-{
-	return pay_status == 1   ? "SUCCESS"
-	       : pay_status == 2 ? "REFUND"
-	       : pay_status == 0 ? "NOTPAY"
-				 : "CLOSED";
-}
-
 /* The day's local rows by sn (a new object; NULL out of memory), counted and summed. */
 static json_t *recon_index(json_t *rows, long long *count, long long *amount)
 {
@@ -195,124 +166,139 @@ static json_t *recon_index(json_t *rows, long long *count, long long *amount)
 	return local;
 }
 
-/* Payments: the bill's rows against the day's paid payments. 0, or a DB_* rc. */
-static int recon_payments(struct recon *x)
+/* Our name of a payment's local state. */
+static const char *recon_pay_state(json_t *row)
 {
-	json_t *rows = NULL, *row, *w;
-	const char *sn;
-	size_t i;
-	void *tmp;
-
-	int rc = db_query(x->j->db, &rows,
-			  "SELECT sn, pay_total AS amount, pay_status AS st FROM "
-			  "flashsale_payment.payment WHERE pay_status IN (1, 2) AND pay_time >= ? "
-			  "AND pay_time < ? ORDER BY id",
-			  "ii", x->start, x->start + 86400);
-	if (rc)
-		return rc;
-	json_t *local = recon_index(rows, &x->lc_pay_count, &x->lc_pay_amount);
-	if (!local) {
-		json_decref(rows);
-		return DB_ERR;
-	}
-	json_object_foreach_safe(x->wx_pay, tmp, sn, w)
-	{
-		long long wa = json_integer_value(json_object_get(w, "amount"));
-		const char *ws = json_string_value(json_object_get(w, "state"));
-		json_t *l = json_object_get(local, sn);
-		if (!l) {
-			/* Not paid here (or not on this day): look at the row, if any. */
-			json_t *r = NULL;
-			db_query_row(x->j->db, &r,
-				     "SELECT pay_total AS amount, pay_status AS st FROM "
-				     "flashsale_payment.payment WHERE sn = ?",
-				     "s", sn);
-			long long la = r ? json_integer_value(json_object_get(r, "amount")) : -1;
-			const char *ls =
-			    r ? recon_pay_state(json_integer_value(json_object_get(r, "st")))
-			      : NULL;
-			const char *res = strcmp(ws, "SUCCESS") ? "" : recon_apply(x, sn);
-			recon_diff(x, "only_wechat", sn, NULL, la, ls, wa, ws, res);
-			json_decref(r);
-			continue;
-		}
-		long long la = json_integer_value(json_object_get(l, "amount"));
-		const char *ls = recon_pay_state(json_integer_value(json_object_get(l, "st")));
-		if (la != wa)
-			recon_diff(x, "amount", sn, NULL, la, ls, wa, ws, NULL);
-		else if (strcmp(ws, "SUCCESS") && strcmp(ws, "REFUND"))
-			recon_diff(x, "state", sn, NULL, la, ls, wa, ws, NULL);
-		json_object_del(local, sn);
-	}
-	json_array_foreach(rows, i, row)
-	{
-		const char *s = json_string_value(json_object_get(row, "sn"));
-		if (json_object_get(local, s))
-			recon_diff(x, "only_local", s, NULL,
-				   json_integer_value(json_object_get(row, "amount")),
-				   recon_pay_state(json_integer_value(json_object_get(row, "st"))),
-				   -1, NULL, NULL);
-	}
-	json_decref(local);
-	json_decref(rows);
-	return 0;
+	long long pay_status = json_integer_value(json_object_get(row, "st"));
+	return pay_status == 1   ? "SUCCESS"
+	       : pay_status == 2 ? "REFUND"
+	       : pay_status == 0 ? "NOTPAY"
+				 : "CLOSED";
 }
 
+/* A refund's local state: its status as stored (WeChat's words already). */
+static const char *recon_ref_state(json_t *row)
+{
+	return json_string_value(json_object_get(row, "st"));
+}
+
+/* Does a paid payment's bill state disagree? (SUCCESS, or REFUND once refunded, agree.) */
+static int recon_pay_differs(const char *local, const char *wechat)
+{
+	(void)local;
+	return strcmp(wechat, "SUCCESS") && strcmp(wechat, "REFUND");
+}
+
+/* Does a refund's bill state disagree with ours? */
+static int recon_ref_differs(const char *local, const char *wechat)
+{
+	return strcmp(local, wechat);
+}
+
+/* A payment only in the bill: a paid one is repaired (recon_apply). Its resolution. */
+static const char *recon_pay_repair(struct recon *x, const char *sn, const char *wstate)
+{
+	return strcmp(wstate, "SUCCESS") ? "" : recon_apply(x, sn);
+}
+
+/* One kind of bill row compared with the local rows of the day: payments or refunds. */
+struct recon_kind {
+	const char *day_sql; /* the day's rows: sn, trade, amount, st; ? ? the day's bounds */
+	const char *one_sql; /* one row by sn (any day): amount, st */
+	int refunds;         /* sn is an out_refund_no (else an out_trade_no) */
+	const char *(*state)(json_t *row);                     /* a local row's state */
+	int (*differs)(const char *local, const char *wechat); /* states of one amount disagree */
+	const char *(*repair)(struct recon *x, const char *sn, const char *wstate); /* or NULL */
+};
+
+/* Payments: the bill's rows against the day's paid payments. */
+static const struct recon_kind recon_payment_kind = {
+    .day_sql = "SELECT sn, sn AS trade, pay_total AS amount, pay_status AS st FROM "
+	       "flashsale_payment.payment WHERE pay_status IN (1, 2) AND pay_time >= ? "
+	       "AND pay_time < ? ORDER BY id",
+    .one_sql = "SELECT pay_total AS amount, pay_status AS st FROM "
+	       "flashsale_payment.payment WHERE sn = ?",
+    .refunds = 0,
+    .state = recon_pay_state,
+    .differs = recon_pay_differs,
+    .repair = recon_pay_repair,
+};
+
 /* Refunds: the bill's refund rows against the refunds WeChat accepted that day. */
-static int recon_refunds(struct recon *x)
+static const struct recon_kind recon_refund_kind = {
+    .day_sql = "SELECT sn, payment_sn AS trade, amount, status AS st FROM "
+	       "flashsale_payment.refund WHERE requested = 1 AND create_time >= ? "
+	       "AND create_time < ? ORDER BY id",
+    .one_sql = "SELECT amount, status AS st FROM flashsale_payment.refund WHERE sn = ?",
+    .refunds = 1,
+    .state = recon_ref_state,
+    .differs = recon_ref_differs,
+    .repair = NULL,
+};
+
+/* Record a difference of kind k on the row sn of payment trade (refunds name both). */
+static void recon_kind_diff(struct recon *x, const struct recon_kind *k, const char *what,
+			    const char *trade, const char *sn, long long lamount,
+			    const char *lstate, long long wamount, const char *wstate,
+			    const char *resolution)
+{
+	recon_diff(x, what, trade, k->refunds ? sn : NULL, lamount, lstate, wamount, wstate,
+		   resolution);
+}
+
+/*
+ * The bill's rows wx (by sn) against the day's local rows of kind k, counted and summed into
+ * *count and *amount: only_wechat, amount, state and only_local differences. 0, or a DB_* rc.
+ */
+static int recon_compare(struct recon *x, const struct recon_kind *k, json_t *wx, long long *count,
+			 long long *amount)
 {
 	json_t *rows = NULL, *row, *w;
 	const char *sn;
 	size_t i;
 	void *tmp;
 
-	int rc = db_query(x->j->db, &rows,
-			  "SELECT sn, payment_sn AS trade, amount, status FROM "
-			  "flashsale_payment.refund WHERE requested = 1 AND create_time >= ? "
-			  "AND create_time < ? ORDER BY id",
-			  "ii", x->start, x->start + 86400);
+	int rc = db_query(x->j->db, &rows, k->day_sql, "ii", x->start, x->start + 86400);
 	if (rc)
 		return rc;
-	json_t *local = recon_index(rows, &x->lc_ref_count, &x->lc_ref_amount);
+	json_t *local = recon_index(rows, count, amount);
 	if (!local) {
 		json_decref(rows);
 		return DB_ERR;
 	}
-	json_object_foreach_safe(x->wx_ref, tmp, sn, w)
+	json_object_foreach_safe(wx, tmp, sn, w)
 	{
 		long long wa = json_integer_value(json_object_get(w, "amount"));
 		const char *ws = json_string_value(json_object_get(w, "state"));
 		const char *trade = json_string_value(json_object_get(w, "trade"));
 		json_t *l = json_object_get(local, sn);
 		if (!l) {
+			/* Not here on this day: look at the row, if any (another day, not paid). */
 			json_t *r = NULL;
-			db_query_row(x->j->db, &r,
-				     "SELECT amount, status FROM flashsale_payment.refund "
-				     "WHERE sn = ?",
-				     "s", sn);
-			recon_diff(x, "only_wechat", trade, sn,
-				   r ? json_integer_value(json_object_get(r, "amount")) : -1,
-				   r ? json_string_value(json_object_get(r, "status")) : NULL, wa,
-				   ws, NULL);
+			db_query_row(x->j->db, &r, k->one_sql, "s", sn);
+			long long la = r ? json_integer_value(json_object_get(r, "amount")) : -1;
+			const char *ls = r ? k->state(r) : NULL;
+			const char *res = k->repair ? k->repair(x, sn, ws) : NULL;
+			recon_kind_diff(x, k, "only_wechat", trade, sn, la, ls, wa, ws, res);
 			json_decref(r);
 			continue;
 		}
 		long long la = json_integer_value(json_object_get(l, "amount"));
-		const char *ls = json_string_value(json_object_get(l, "status"));
+		const char *ls = k->state(l);
 		if (la != wa)
-			recon_diff(x, "amount", trade, sn, la, ls, wa, ws, NULL);
-		else if (strcmp(ls, ws))
-			recon_diff(x, "state", trade, sn, la, ls, wa, ws, NULL);
+			recon_kind_diff(x, k, "amount", trade, sn, la, ls, wa, ws, NULL);
+		else if (k->differs(ls, ws))
+			recon_kind_diff(x, k, "state", trade, sn, la, ls, wa, ws, NULL);
 		json_object_del(local, sn);
 	}
 	json_array_foreach(rows, i, row)
 	{
 		const char *s = json_string_value(json_object_get(row, "sn"));
 		if (json_object_get(local, s))
-			recon_diff(
-			    x, "only_local", json_string_value(json_object_get(row, "trade")), s,
-			    json_integer_value(json_object_get(row, "amount")),
-			    json_string_value(json_object_get(row, "status")), -1, NULL, NULL);
+			recon_kind_diff(x, k, "only_local",
+					json_string_value(json_object_get(row, "trade")), s,
+					json_integer_value(json_object_get(row, "amount")),
+					k->state(row), -1, NULL, NULL);
 	}
 	json_decref(local);
 	json_decref(rows);
@@ -403,13 +389,9 @@ static int recon_run(struct job *j)
 	memset(&x, 0, sizeof x);
 	x.j = j;
 	snprintf(x.date, sizeof x.date, "%s", recon_date_opt);
-	if (!x.date[0]) {
-		time_t y = time(NULL) + CST_OFFSET - 86400;
-		struct tm tm;
-		gmtime_r(&y, &tm);
-		strftime(x.date, sizeof x.date, "%Y-%m-%d", &tm);
-	}
-	if (recon_parse_date(x.date, &x.start) < 0) {
+	if (!x.date[0])
+		wxbill_yesterday(x.date);
+	if (wxbill_day(x.date, &x.start) < 0) {
 		fprintf(stderr, "flashsale-bill-reconcile: --date must be YYYY-MM-DD, got \"%s\"\n",
 			x.date);
 		return 2;
@@ -427,7 +409,9 @@ static int recon_run(struct job *j)
 	}
 	if (recon_fetch(&x) < 0)
 		goto out;
-	int db = recon_payments(&x) || recon_refunds(&x);
+	int db =
+	    recon_compare(&x, &recon_payment_kind, x.wx_pay, &x.lc_pay_count, &x.lc_pay_amount) ||
+	    recon_compare(&x, &recon_refund_kind, x.wx_ref, &x.lc_ref_count, &x.lc_ref_amount);
 	if (!db && x.oom) {
 		fprintf(stderr, "flashsale-bill-reconcile: out of memory\n");
 		goto out;

@@ -71,17 +71,6 @@ static struct cache_script finish_script = {
 	   "return n\n",
 };
 
-/* The value of a field of a stream entry, or NULL. */
-static const char *cw_field(redisReply *f, const char *name)
-{
-	for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2)
-		if (f->element[i]->type == REDIS_REPLY_STRING &&
-		    !strcmp(f->element[i]->str, name) &&
-		    f->element[i + 1]->type == REDIS_REPLY_STRING)
-			return f->element[i + 1]->str;
-	return NULL;
-}
-
 /* One XREADGROUP over every stream into w->v. 0, or -1 (Redis down or an error reply). */
 static int cw_read(struct cw *w)
 {
@@ -106,8 +95,8 @@ static int cw_read(struct cw *w)
 			w->n++;
 			c->tid = tid;
 			snprintf(c->entry, sizeof c->entry, "%s", x->element[0]->str);
-			const char *rid = cw_field(x->element[1], "rid");
-			const char *uid = cw_field(x->element[1], "uid");
+			const char *rid = cache_field(x->element[1], "rid", NULL);
+			const char *uid = cache_field(x->element[1], "uid", NULL);
 			c->rc = rid && uid && strlen(rid) < sizeof c->rid ? 0 : -1;
 			if (c->rc == 0) {
 				snprintf(c->rid, sizeof c->rid, "%s", rid);

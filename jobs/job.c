@@ -209,3 +209,16 @@ out:
 	job_close(&j);
 	return rc;
 }
+
+int job_parse_query_wait(struct job *j, int argc, char **argv, long *query_after)
+{
+	for (int k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--query-after") && k + 1 < argc)
+			*query_after = strtol(argv[++k], NULL, 10);
+		else if (!strcmp(argv[k], "--wait") && k + 1 < argc)
+			j->lock_wait_ms = strtol(argv[++k], NULL, 10) * 1000;
+		else
+			return -1;
+	}
+	return 0;
+}

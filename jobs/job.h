@@ -55,6 +55,13 @@ extern volatile sig_atomic_t job_stop;
 int job_main(const struct job_entry *e, int argc, char **argv);
 
 /*
+ * The options of the jobs that ask WeChat about what is pending (order-timeout, refund-query):
+ * --query-after SECONDS into *query_after, --wait SECONDS into j->lock_wait_ms (wait that long
+ * for a run in progress elsewhere rather than skip this one). 0, or -1 for the usage line.
+ */
+int job_parse_query_wait(struct job *j, int argc, char **argv, long *query_after);
+
+/*
  * The prologue alone, for jobs not yet converted to a job_entry: load the config
  * (-c PATH, else the default), open the log as name, connect lazily, the event bus if
  * want_bus, signals as a daemon. 0, or -1 with the reason on stderr.

@@ -144,18 +144,10 @@ static void rq_refunds(struct rq_ctx *t, long long now, long query_after)
 /* Option of a run: --query-after SECONDS (default wxpay.refund_query_after). */
 static long rq_query_after = -1;
 
-/* --query-after, --wait (wait that long for a run in progress elsewhere, not skip this one). */
+/* --query-after, --wait (job_parse_query_wait). */
 static int rq_parse(struct job *j, int argc, char **argv)
 {
-	for (int k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "--query-after") && k + 1 < argc)
-			rq_query_after = strtol(argv[++k], NULL, 10);
-		else if (!strcmp(argv[k], "--wait") && k + 1 < argc)
-			j->lock_wait_ms = strtol(argv[++k], NULL, 10) * 1000;
-		else
-			return -1;
-	}
-	return 0;
+	return job_parse_query_wait(j, argc, argv, &rq_query_after);
 }
 
 /* One pass over late payments and unfinished refunds (under the job's lock). */

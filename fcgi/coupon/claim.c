@@ -159,29 +159,6 @@ int coupon_claim(struct app *app, struct http_req *req)
 	return rc == 1 ? E_SERVER : rc;
 }
 
-/* The template id of a request id "<templateId>-<32 hex>", or -1 if it is not one. */
-static long long result_template(const char *rid)
-{
-	size_t digits = strspn(rid, "0123456789");
-	if (digits == 0 || digits > 18 || rid[digits] != '-')
-		return -1;
-	const char *hex = rid + digits + 1;
-	if (strlen(hex) != 32 || strspn(hex, "0123456789abcdef") != 32)
-		return -1;
-	return strtoll(rid, NULL, 10);
-}
-
-/* The string value of field name in an HGETALL reply, or NULL. */
-static const char *result_field(redisReply *r, const char *name)
-{
-	for (size_t i = 0; i + 1 < r->elements; i += 2)
-		if (r->element[i]->type == REDIS_REPLY_STRING &&
-		    !strcmp(r->element[i]->str, name) &&
-		    r->element[i + 1]->type == REDIS_REPLY_STRING)
-			return r->element[i + 1]->str;
-	return NULL;
-}
-
 /* After the Redis record expired: the coupon in MySQL, if any. */
 static int result_from_db(struct app *app, struct http_req *req, const char *rid)
 {
@@ -207,7 +184,7 @@ int coupon_result(struct app *app, struct http_req *req)
 	int rc = param_str(req, "requestId", 1, 1, 64, &rid);
 	if (rc)
 		return rc;
-	long long id = result_template(rid);
+	long long id = id_request_owner(rid);
 	if (id < 0)
 		return http_fail(req, E_COUPON_NOT_FOUND, "claim request not found");
 	snprintf(key, sizeof key, "{c:%lld}:req:%s", id, rid);
@@ -217,8 +194,9 @@ int coupon_result(struct app *app, struct http_req *req)
 			freeReplyObject(r);
 		return result_from_db(app, req, rid);
 	}
-	const char *uid = result_field(r, "uid"), *status = result_field(r, "status");
-	const char *cid = result_field(r, "couponId"), *reason = result_field(r, "reason");
+	const char *uid = cache_field(r, "uid", NULL), *status = cache_field(r, "status", NULL);
+	const char *cid = cache_field(r, "couponId", NULL),
+		   *reason = cache_field(r, "reason", NULL);
 	if (!uid || !status || strtoll(uid, NULL, 10) != req->claims.user_id)
 		rc = http_fail(req, E_COUPON_NOT_FOUND, "claim request not found");
 	else if (!strcmp(status, "success") && cid)

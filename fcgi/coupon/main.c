@@ -38,17 +38,8 @@ static const struct route coupon_routes[] = {
 
 int coupon_code_of(struct http_req *req, int rc, const char *why)
 {
-	int code;
-	switch (rc) {
-	case COUPON_OK: return 0;
-	case COUPON_NOT_FOUND: code = E_COUPON_NOT_FOUND; break;
-	case COUPON_UNUSABLE: code = E_COUPON_UNUSABLE; break;
-	case COUPON_ALL_CLAIMED: code = E_COUPON_ALL_CLAIMED; break;
-	case COUPON_LIMIT: code = E_COUPON_LIMIT; break;
-	case COUPON_CLOSED: code = E_COUPON_CLOSED; break;
-	default: return err_from_db(rc);
-	}
-	return why ? http_fail(req, code, "%s", why) : code;
+	int code = coupon_err(rc);
+	return why && rc > 0 ? http_fail(req, code, "%s", why) : code;
 }
 
 int main(int argc, char **argv)

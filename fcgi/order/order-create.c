@@ -16,10 +16,8 @@ static int order_coupon_apply(struct app *app, struct http_req *req, long long c
 	long long discount = 0;
 	int rc = coupon_lock(app->db, coupon_id, req->claims.user_id, product_id, total, sn,
 			     &discount, &why);
-	if (rc == COUPON_NOT_FOUND)
-		return http_fail(req, E_COUPON_NOT_FOUND, "%s", why);
-	if (rc == COUPON_UNUSABLE)
-		return http_fail(req, E_COUPON_UNUSABLE, "%s", why);
+	if (rc > 0) /* COUPON_NOT_FOUND or COUPON_UNUSABLE, with why */
+		return http_fail(req, coupon_err(rc), "%s", why);
 	if (!rc)
 		rc = db_exec(app->db,
 			     "UPDATE flashsale_order.orders SET coupon_id = ?, discount = ? "

@@ -44,10 +44,8 @@ int order_quote(struct app *app, struct http_req *req)
 	if (!rc && coupon_id)
 		rc = coupon_check(app->db, coupon_id, req->claims.user_id, product_id, total,
 				  &discount, &why);
-	if (rc == COUPON_NOT_FOUND)
-		return http_fail(req, E_COUPON_NOT_FOUND, "%s", why);
-	if (rc == COUPON_UNUSABLE)
-		return http_fail(req, E_COUPON_UNUSABLE, "%s", why);
+	if (rc > 0) /* COUPON_NOT_FOUND or COUPON_UNUSABLE, with why */
+		return http_fail(req, coupon_err(rc), "%s", why);
 	if (rc)
 		return err_from_db(rc);
 	json_t *coupon = coupon_id ? quote_coupon(app, coupon_id) : NULL;

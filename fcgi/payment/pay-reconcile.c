@@ -6,28 +6,7 @@
 
 #include "metrics.h"
 #include "payment.h"
-
-#define CST_OFFSET (8 * 3600) /* Asia/Shanghai */
-
-/* Check YYYY-MM-DD (a real date); *start the first second of that day in Asia/Shanghai. */
-static int reconcile_date(const char *s, long long *start)
-{
-	struct tm tm = {0}, back;
-	char check[16], extra;
-	if (strlen(s) != 10 ||
-	    sscanf(s, "%4d-%2d-%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &extra) != 3 ||
-	    tm.tm_year < 1970)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	time_t t = timegm(&tm);
-	gmtime_r(&t, &back);
-	strftime(check, sizeof check, "%Y-%m-%d", &back);
-	if (strcmp(check, s))
-		return -1;
-	*start = (long long)t - CST_OFFSET;
-	return 0;
-}
+#include "wxpay-bill.h"
 
 /* {"payments":{count,amount},"refunds":{count,amount}} from four numbers. */
 static json_t *reconcile_side(json_t *row, const char *pc, const char *pa, const char *rc,
@@ -120,13 +99,10 @@ int pay_reconcile(struct app *app, struct http_req *req)
 	if ((rc = param_str(req, "date", 0, 0, 10, &date)))
 		return rc;
 	if (!date || !*date) {
-		time_t y = time(NULL) + CST_OFFSET - 86400;
-		struct tm tm;
-		gmtime_r(&y, &tm);
-		strftime(def, sizeof def, "%Y-%m-%d", &tm);
+		wxbill_yesterday(def);
 		date = def;
 	}
-	if (reconcile_date(date, &start) < 0)
+	if (wxbill_day(date, &start) < 0)
 		return http_fail(req, E_PARAM, "date must be YYYY-MM-DD");
 	rc = db_query_row(
 	    app->db, &day,

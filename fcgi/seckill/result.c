@@ -4,19 +4,8 @@
 #include <string.h>
 
 #include "activity.h"
+#include "ids.h"
 #include "seckill.h"
-
-/* The activity id of a request id "<activityId>-<32 hex>", or -1 if it is not one. */
-static long long result_activity(const char *rid)
-{
-	size_t digits = strspn(rid, "0123456789");
-	if (digits == 0 || digits > 18 || rid[digits] != '-')
-		return -1;
-	const char *hex = rid + digits + 1;
-	if (strlen(hex) != 32 || strspn(hex, "0123456789abcdef") != 32)
-		return -1;
-	return strtoll(rid, NULL, 10);
-}
 
 /*
  * The order of request rid in MySQL, if any: success with its sn; else E_SECKILL_REQUEST_NOT_FOUND
@@ -56,17 +45,6 @@ static void result_note_success(struct app *app, struct http_req *req, const cha
 		freeReplyObject(r);
 }
 
-/* The string value of field name in an HGETALL reply, or NULL. */
-static const char *result_field(redisReply *r, const char *name)
-{
-	for (size_t i = 0; i + 1 < r->elements; i += 2)
-		if (r->element[i]->type == REDIS_REPLY_STRING &&
-		    !strcmp(r->element[i]->str, name) &&
-		    r->element[i + 1]->type == REDIS_REPLY_STRING)
-			return r->element[i + 1]->str;
-	return NULL;
-}
-
 /* The answer for a record of the hash form ({uid, status, sn | reason}: records written before
  * the string form, or by the tests' fixtures), read with HGETALL. */
 static int result_from_hash(struct app *app, struct http_req *req, const char *key, const char *rid)
@@ -78,18 +56,19 @@ static int result_from_hash(struct app *app, struct http_req *req, const char *k
 			freeReplyObject(r);
 		return result_from_orders(app, req, rid, 0);
 	}
-	const char *uid = result_field(r, "uid");
-	const char *status = result_field(r, "status");
+	const char *uid = cache_field(r, "uid", NULL);
+	const char *status = cache_field(r, "status", NULL);
 	if (!uid || !status || strtoll(uid, NULL, 10) != req->claims.user_id) {
 		rc = E_SECKILL_REQUEST_NOT_FOUND;
 		goto out;
 	}
 	if (!strcmp(status, "success"))
 		req->data = json_pack("{s:s,s:s}", "status", status, "orderSn",
-				      result_field(r, "sn") ? result_field(r, "sn") : "");
+				      cache_field(r, "sn", NULL) ? cache_field(r, "sn", NULL) : "");
 	else if (!strcmp(status, "failed"))
-		req->data = json_pack("{s:s,s:s}", "status", status, "reason",
-				      result_field(r, "reason") ? result_field(r, "reason") : "");
+		req->data =
+		    json_pack("{s:s,s:s}", "status", status, "reason",
+			      cache_field(r, "reason", NULL) ? cache_field(r, "reason", NULL) : "");
 	else if (!strcmp(status, "queued")) {
 		rc = result_from_orders(app, req, rid, 1); /* a success's record stays queued */
 		goto out;
@@ -136,7 +115,7 @@ int seckill_result(struct app *app, struct http_req *req)
 	int rc = param_str(req, "requestId", 1, 1, 64, &rid);
 	if (rc)
 		return rc;
-	long long id = result_activity(rid);
+	long long id = id_request_owner(rid);
 	if (id < 0)
 		return E_SECKILL_REQUEST_NOT_FOUND;
 	activity_key(key, sizeof key, id, AK_REQ, rid);

@@ -129,6 +129,21 @@ def get(path, query=None, **kw):
     return call("GET", path, query=query, **kw)
 
 
+def metric(domain, name, labels=None):
+    """The sum of the samples of name in /<domain>/v1/metrics whose labels include labels (a
+    dict, e.g. {"result": "SUCCESS"}), or None when there is none."""
+    import re
+    r = get("/%s/v1/metrics" % domain)
+    assert r.status == 200, r
+    total = None
+    for line in r.text.splitlines():
+        m = re.match(r"^%s(\{([^}]*)\})? (\S+)$" % re.escape(name), line)
+        if m and all(f'{k}="{v}"' in (m.group(2) or "") for k, v in (labels or {}).items()):
+            v = float(m.group(3))
+            total = (total or 0) + (int(v) if v.is_integer() else v)
+    return total
+
+
 _lock = threading.Lock()
 _seq = [random.randrange(10**6)]
 
@@ -180,6 +195,11 @@ def sql(query):
                           "--batch", "--skip-column-names", "-e", query],
                          capture_output=True, text=True, timeout=30, check=True).stdout
     return [line.split("\t") for line in out.splitlines()]
+
+
+def product_stock(pid):
+    """A product's stock as MariaDB holds it (the truth)."""
+    return int(sql("SELECT stock FROM flashsale_product.product WHERE id = %d" % int(pid))[0][0])
 
 
 def redis(*args):
@@ -329,22 +349,10 @@ def domain_workers(domain):
 # --- usercenter: calls from other loopback addresses, WeChat login codes, the SMS outbox -----
 
 def call_from(addr, method, path, body=None, token=None, timeout=30):
-    """Like call(), with the connection's source address bound to addr (e.g. 127.0.0.7)."""
-    u = urllib.parse.urlparse(BASE_URL)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout,
-                                      source_address=(addr, 0))
-    h = {"Connection": "close", "Content-Type": "application/json"}
-    if token:
-        h["Authorization"] = "Bearer " + token
-    try:
-        conn.request(method, path, body=json.dumps({} if body is None else body).encode(),
-                     headers=h)
-        r = conn.getresponse()
-        resp = Resp(r.status, r.getheaders(), r.read())
-        record_response(method, path, resp)
-        return resp
-    finally:
-        conn.close()
+    """Like call() with a JSON body ({} if None), the connection's source address bound to addr
+    (e.g. 127.0.0.7)."""
+    return call(method, path, {} if body is None else body, token=token, timeout=timeout,
+                source=addr)
 
 
 def random_loopback():
@@ -437,3 +445,55 @@ def fcgi_call(sock_path, method, uri, body=b"", params=None, timeout=30):
                for line in head.decode("latin-1").split("\r\n") if ":" in line]
     status = int(dict(headers).get("Status", "200").split()[0])
     return Resp(status, headers, payload)
+
+
+# --- metrics: a Prometheus of a test's own ------------------------------------------------------
+
+def free_port():
+    """A free TCP port on 127.0.0.1."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Prometheus:
+    """A Prometheus (binary) on a free loopback port scraping as conf (prometheus.yml text)
+    says, in a temporary directory of its own; started (ready) or RuntimeError. stop() it."""
+
+    def __init__(self, binary, conf, prefix="fs-prom-"):
+        import tempfile
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.port = free_port()
+        with open(os.path.join(self.tmp, "prometheus.yml"), "w") as f:
+            f.write(conf)
+        self.log = open(os.path.join(self.tmp, "prometheus.log"), "w")
+        self.proc = subprocess.Popen(
+            [binary, "--config.file=" + os.path.join(self.tmp, "prometheus.yml"),
+             "--storage.tsdb.path=" + os.path.join(self.tmp, "data"),
+             "--web.listen-address=127.0.0.1:%d" % self.port],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_until(self.ready, timeout=30, interval=0.2):
+            self.stop()
+            raise RuntimeError("prometheus did not start; see " + self.log.name)
+
+    def ready(self):
+        """Does Prometheus answer /-/ready?"""
+        import urllib.request
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % self.port,
+                                        timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        """Stop the process and remove its directory."""
+        import shutil
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)

@@ -33,10 +33,6 @@ def one(q):
     return int(sql(q)[0][0])
 
 
-def product_stock(pid):
-    return one("SELECT stock FROM flashsale_product.product WHERE id = %d" % pid)
-
-
 def coupon_row(cid):
     """status, order_sn of a coupon."""
     r = sql("SELECT status, order_sn FROM flashsale_coupon.coupon WHERE id = %d" % cid)[0]
@@ -389,10 +385,10 @@ class TestCouponOrders(CouponBase):
         self.assertEqual((o["totalPrice"], o["discount"], o["payTotal"], o["couponId"]),
                          (30000, 5000, 25000, cid))
         self.assertEqual(coupon_row(cid), (1, sn))
-        stock = product_stock(self.pid)
+        stock = fslib.product_stock(self.pid)
         r = self.order(self.pid, cid)
         self.assertEqual((r.status, r.code), (409, 700004), r)
-        self.assertEqual(product_stock(self.pid), stock)
+        self.assertEqual(fslib.product_stock(self.pid), stock)
         mine = post(CV + "/coupon/mine", {"status": "locked"}, token=self.user)
         self.assertIn(cid, [c["id"] for c in mine.data["list"]])
         self.assertEqual(post(OV + "/cancel", {"sn": sn}, token=self.user).code, 200)
@@ -413,22 +409,22 @@ class TestCouponOrders(CouponBase):
 
     def test_concurrent_orders_one_coupon(self):
         cid = self.coupon()
-        stock = product_stock(self.pid2)
+        stock = fslib.product_stock(self.pid2)
         res = run_parallel(lambda _: self.order(self.pid2, cid), list(range(12)), threads=12)
         ok = [r for r in res if r.code == 200]
         self.assertEqual(len(ok), 1, res)
         self.assertEqual(sorted({r.code for r in res if r.code != 200}), [700004], res)
-        self.assertEqual(product_stock(self.pid2), stock - 1)
+        self.assertEqual(fslib.product_stock(self.pid2), stock - 1)
         self.assertEqual(one("SELECT COUNT(*) FROM flashsale_order.orders WHERE coupon_id = %d"
                              % cid), 1)
 
     def assert_refused(self, pid, cid, code, token=None, qty=1):
-        stock = product_stock(pid)
+        stock = fslib.product_stock(pid)
         orders = one("SELECT COUNT(*) FROM flashsale_order.orders")
         before = sql("SELECT status, order_sn FROM flashsale_coupon.coupon WHERE id = %d" % cid)
         r = self.order(pid, cid, token=token, qty=qty)
         self.assertEqual(r.code, code, r)
-        self.assertEqual(product_stock(pid), stock)
+        self.assertEqual(fslib.product_stock(pid), stock)
         self.assertEqual(one("SELECT COUNT(*) FROM flashsale_order.orders"), orders)
         self.assertEqual(sql("SELECT status, order_sn FROM flashsale_coupon.coupon WHERE id = %d"
                              % cid), before)

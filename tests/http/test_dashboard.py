@@ -3,7 +3,6 @@ numbers (remaining, queued/written units, orders, writer lag, outcome counters) 
 sale this test drives itself; the /seckill/do outcome counters in the metrics too."""
 import concurrent.futures
 import os
-import re
 import signal
 import subprocess
 import time
@@ -80,14 +79,7 @@ def writer_pid():
 
 def metric(name, labels):
     """A sample of /seckill/v1/metrics (summed over matching lines), or None."""
-    r = get("/seckill/v1/metrics")
-    assert r.status == 200, r
-    total = None
-    for line in r.text.splitlines():
-        m = re.match(r"^%s\{([^}]*)\} (\d+)$" % re.escape(name), line)
-        if m and all(f'{k}="{v}"' in m.group(1) for k, v in labels.items()):
-            total = (total or 0) + int(m.group(2))
-    return total
+    return fslib.metric("seckill", name, labels)
 
 
 class Access(unittest.TestCase):

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -25,14 +24,6 @@ DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
 BOUGHT = 'sum(flashsale_http_requests_total{route="/seckill/v1/seckill/do",code="200"})'
 SOLD_OUT = 'sum(flashsale_http_requests_total{route="/seckill/v1/seckill/do",code="600004"})'
 PAID = 'sum(flashsale_wxpay_notifications_total{status="204"})'
-
-
-def free_port():
-    """A free TCP port on 127.0.0.1."""
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def panel_targets():
@@ -109,28 +100,21 @@ class GrafanaDashboard(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="fs-grafana-")
         cls.textfile = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _JobsTextfile)
         threading.Thread(target=cls.textfile.serve_forever, daemon=True).start()
         u = urllib.parse.urlparse(fslib.BASE_URL)
-        cls.port = free_port()
         conf = "global:\n  scrape_interval: 1s\nscrape_configs:\n" + "".join(
             f"  - job_name: flashsale-{d}\n    metrics_path: /{d}/v1/metrics\n"
             f"    static_configs: [{{targets: ['{u.hostname}:{u.port}']}}]\n" for d in DOMAINS)
         conf += ("  - job_name: flashsale-jobs\n    honor_labels: true\n"
                  "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
                  % cls.textfile.server_address[1])
-        with open(os.path.join(cls.tmp, "prometheus.yml"), "w") as f:
-            f.write(conf)
-        cls.log = open(os.path.join(cls.tmp, "prometheus.log"), "w")
-        cls.proc = subprocess.Popen(
-            [PROMETHEUS, "--config.file=" + os.path.join(cls.tmp, "prometheus.yml"),
-             "--storage.tsdb.path=" + os.path.join(cls.tmp, "data"),
-             "--web.listen-address=127.0.0.1:%d" % cls.port],
-            stdout=cls.log, stderr=subprocess.STDOUT)
-        if not wait_until(cls._ready, timeout=30, interval=0.2):
-            cls.tearDownClass()
-            raise RuntimeError("prometheus did not start")
+        try:
+            cls.prom = fslib.Prometheus(PROMETHEUS, conf, prefix="fs-grafana-")
+        except Exception:
+            cls.textfile.shutdown()
+            raise
+        cls.port = cls.prom.port
         try:
             cls._sale()
         except Exception:
@@ -139,22 +123,8 @@ class GrafanaDashboard(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        try:
-            cls.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-        cls.log.close()
+        cls.prom.stop()
         cls.textfile.shutdown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def _ready(cls):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % cls.port, timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
 
     @classmethod
     def _sale(cls):

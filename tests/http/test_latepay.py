@@ -10,7 +10,7 @@ import unittest
 import uuid
 
 import fslib
-from fslib import (aes_gcm_encrypt, admin_token, conf_value, get, post, register, rsa_sign,
+from fslib import (aes_gcm_encrypt, admin_token, conf_value, post, register, rsa_sign,
                    run_job, secret_path, sim_call, sql, wait_until)
 
 OV = "/order/v1/order"
@@ -20,12 +20,8 @@ PRICE = 2345
 
 
 def late_metric():
-    m = get("/payment/v1/metrics")
-    assert m.status == 200, m
-    for line in m.text.splitlines():
-        if line.startswith("flashsale_late_payments_total"):
-            return float(line.split()[-1])
-    return 0.0
+    """flashsale_late_payments_total of /payment/v1/metrics (0 if absent)."""
+    return fslib.metric("payment", "flashsale_late_payments_total") or 0
 
 
 class LatePaymentTest(unittest.TestCase):

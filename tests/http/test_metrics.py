@@ -3,9 +3,7 @@ requests sent, summed across every FastCGI worker of the domain."""
 import json
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.parse
@@ -17,24 +15,14 @@ PROMETHEUS = shutil.which("prometheus")
 DOMAINS = ("usercenter", "product", "seckill", "order", "payment", "coupon")
 
 
-def free_port():
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @unittest.skipUnless(PROMETHEUS, "prometheus is not installed")
 class PrometheusScrape(unittest.TestCase):
     """Prometheus on loopback scraping the stack every second."""
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="fs-prom-")
         u = urllib.parse.urlparse(fslib.BASE_URL)
-        cls.port = free_port()
-        with open(os.path.join(cls.tmp, "prometheus.yml"), "w") as f:
-            f.write(f"""global:
+        cls.prom = fslib.Prometheus(PROMETHEUS, """global:
   scrape_interval: 1s
 scrape_configs:
 """ + "".join(f"""  - job_name: {d}
@@ -42,34 +30,11 @@ scrape_configs:
     static_configs:
       - targets: ['{u.hostname}:{u.port}']
 """ for d in DOMAINS))
-        cls.log = open(os.path.join(cls.tmp, "prometheus.log"), "w")
-        cls.proc = subprocess.Popen(
-            [PROMETHEUS, "--config.file=" + os.path.join(cls.tmp, "prometheus.yml"),
-             "--storage.tsdb.path=" + os.path.join(cls.tmp, "data"),
-             "--web.listen-address=127.0.0.1:%d" % cls.port],
-            stdout=cls.log, stderr=subprocess.STDOUT)
-        ok = fslib.wait_until(lambda: cls._ready(), timeout=30, interval=0.2)
-        if not ok:
-            cls.tearDownClass()
-            raise RuntimeError("prometheus did not start; see " + cls.log.name)
+        cls.port = cls.prom.port
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        try:
-            cls.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-        cls.log.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def _ready(cls):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % cls.port, timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        cls.prom.stop()
 
     def query(self, expr):
         """Instant query; the first sample's value as int, or None without samples."""

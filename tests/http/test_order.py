@@ -20,11 +20,6 @@ FIELDS = ("id", "sn", "userId", "productId", "activityId", "orderType", "title",
           "refundStatus")
 
 
-def product_stock(pid):
-    """A product's stock as MariaDB holds it (the truth)."""
-    return int(sql("SELECT stock FROM flashsale_product.product WHERE id = %d" % pid)[0][0])
-
-
 def order_count(pid):
     """Orders of a product in MariaDB."""
     return int(sql("SELECT COUNT(*) FROM flashsale_order.orders WHERE product_id = %d" % pid)[0][0])
@@ -49,7 +44,7 @@ class OrderTest(unittest.TestCase):
         self.assertEqual((r.status, r.code), (200, 200), r)
         sn = r.data["orderSn"]
         self.assertTrue(sn.startswith("ORD"), sn)
-        self.assertEqual(product_stock(pid), 7)
+        self.assertEqual(fslib.product_stock(pid), 7)
         d = post(OV + "/detail", {"sn": sn}, token=self.user)
         self.assertEqual(d.code, 200, d)
         o = d.data["order"]
@@ -87,7 +82,7 @@ class OrderTest(unittest.TestCase):
                      {"productId": pid, "quantity": 1, "remark": 7}):
             r = post(OV + "/create", body, token=self.user)
             self.assertEqual((r.status, r.code), (400, 100002), (body, r))
-        self.assertEqual(product_stock(pid), 5)
+        self.assertEqual(fslib.product_stock(pid), 5)
         self.assertEqual(order_count(pid), 0)
         # 255 characters is the limit, not beyond
         r = self.create(pid, 1, remark="订" * 255)
@@ -122,21 +117,21 @@ class OrderTest(unittest.TestCase):
         self.assertEqual(d.code, 200, d)
         r = self.create(gone)
         self.assertEqual((r.status, r.code), (404, 300001), r)
-        self.assertEqual(product_stock(off), 5)
-        self.assertEqual(product_stock(gone), 5)
+        self.assertEqual(fslib.product_stock(off), 5)
+        self.assertEqual(fslib.product_stock(gone), 5)
         self.assertEqual(order_count(off) + order_count(gone), 0)
 
     def test_stock_short(self):
         pid = fslib.create_product(self.admin, stock=2)
         r = self.create(pid, 3)
         self.assertEqual((r.status, r.code), (409, 300002), r)
-        self.assertEqual(product_stock(pid), 2)
+        self.assertEqual(fslib.product_stock(pid), 2)
         self.assertEqual(order_count(pid), 0)
         self.assertEqual(self.create(pid, 2).code, 200)
-        self.assertEqual(product_stock(pid), 0)
+        self.assertEqual(fslib.product_stock(pid), 0)
         r = self.create(pid, 1)
         self.assertEqual((r.status, r.code), (409, 300002), r)
-        self.assertEqual(product_stock(pid), 0)
+        self.assertEqual(fslib.product_stock(pid), 0)
         self.assertEqual(order_count(pid), 1)
         # the public product detail shows the new stock (the cache was dropped)
         g = fslib.get("/product/v1/product/detail", {"id": pid}, token=self.user)
@@ -149,7 +144,7 @@ class OrderTest(unittest.TestCase):
         self.assertEqual((r.status, r.code), (404, 400001), r)
         r = post(OV + "/cancel", {"sn": sn}, token=self.other)
         self.assertEqual((r.status, r.code), (404, 400001), r)
-        self.assertEqual(product_stock(pid), 4)
+        self.assertEqual(fslib.product_stock(pid), 4)
         lst = post(OV + "/list", {"lastId": 0, "pageSize": 100, "tradeState": -99},
                    token=self.other).data["list"]
         self.assertNotIn(sn, [o["sn"] for o in lst])
@@ -161,18 +156,18 @@ class OrderTest(unittest.TestCase):
     def test_cancel_returns_stock_once(self):
         pid = fslib.create_product(self.admin, stock=10)
         sn = self.create(pid, 4).data["orderSn"]
-        self.assertEqual(product_stock(pid), 6)
+        self.assertEqual(fslib.product_stock(pid), 6)
         r = post(OV + "/cancel", {"sn": sn}, token=self.user)
         self.assertEqual((r.status, r.code), (200, 200), r)
         self.assertEqual(r.data, {})
-        self.assertEqual(product_stock(pid), 10)
+        self.assertEqual(fslib.product_stock(pid), 10)
         o = post(OV + "/detail", {"sn": sn}, token=self.user).data["order"]
         self.assertEqual(o["tradeState"], -1)
         reason = sql("SELECT cancel_reason FROM flashsale_order.orders WHERE sn = '%s'" % sn)
         self.assertEqual(reason, [["user"]])
         r = post(OV + "/cancel", {"sn": sn}, token=self.user)
         self.assertEqual((r.status, r.code), (409, 400002), r)
-        self.assertEqual(product_stock(pid), 10)
+        self.assertEqual(fslib.product_stock(pid), 10)
 
     def test_cancel_race_returns_once(self):
         pid = fslib.create_product(self.admin, stock=10)
@@ -187,7 +182,7 @@ class OrderTest(unittest.TestCase):
         for t in ts:
             t.join()
         self.assertEqual(sorted(codes), [200] + [400002] * 5)
-        self.assertEqual(product_stock(pid), 10)
+        self.assertEqual(fslib.product_stock(pid), 10)
 
     def test_paid_order_cannot_be_cancelled(self):
         pid = fslib.create_product(self.admin, stock=3)
@@ -196,7 +191,7 @@ class OrderTest(unittest.TestCase):
             "WHERE sn = '%s'" % sn)
         r = post(OV + "/cancel", {"sn": sn}, token=self.user)
         self.assertEqual((r.status, r.code), (409, 400002), r)
-        self.assertEqual(product_stock(pid), 2)
+        self.assertEqual(fslib.product_stock(pid), 2)
 
     def test_list_paging_and_filter(self):
         _, tok = fslib.register()
@@ -253,7 +248,7 @@ class OrderTest(unittest.TestCase):
             t.join()
         self.assertEqual(codes.count(200), 5, codes)
         self.assertEqual(codes.count(300002), 7, codes)
-        self.assertEqual(product_stock(pid), 0)
+        self.assertEqual(fslib.product_stock(pid), 0)
         self.assertEqual(order_count(pid), 5)
 
 
@@ -314,11 +309,11 @@ class SeckillCancelTest(unittest.TestCase):
         self.assertEqual((o["orderType"], o["activityId"], o["quantity"], o["unitPrice"]),
                          ("seckill", aid, 2, 1000))
         self.assertEqual(self.state(aid, uid), (2, 2, 8, 2))
-        product_before = product_stock(pid)
+        product_before = fslib.product_stock(pid)
         r = post(OV + "/cancel", {"sn": sn}, token=tok)
         self.assertEqual(r.code, 200, r)
         self.assertEqual(self.state(aid, uid), (0, 0, 10, 0))
-        self.assertEqual(product_stock(pid), product_before)
+        self.assertEqual(fslib.product_stock(pid), product_before)
         r = post(OV + "/cancel", {"sn": sn}, token=tok)
         self.assertEqual((r.status, r.code), (409, 400002), r)
         self.assertEqual(self.state(aid, uid), (0, 0, 10, 0))

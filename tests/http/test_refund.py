@@ -36,14 +36,9 @@ def stream_has(topic, sn):
     return sn in redis("XRANGE", "fs:ev:" + topic, "-", "+")
 
 
-def metric(name, label=""):
-    """The value of one sample of /payment/v1/metrics, e.g. label 'result="SUCCESS"' (0 if absent)."""
-    m = get("/payment/v1/metrics")
-    assert m.status == 200, m
-    for line in m.text.splitlines():
-        if (line.startswith(name + "{") or line.startswith(name + " ")) and label in line:
-            return float(line.split()[-1])
-    return 0.0
+def metric(name, **labels):
+    """A sample of /payment/v1/metrics, e.g. metric(name, result="SUCCESS") (0 if absent)."""
+    return fslib.metric("payment", name, labels) or 0
 
 
 class RefundBase(unittest.TestCase):
@@ -482,14 +477,14 @@ class GatewayDownTest(RefundBase):
         self.assertEqual([(x["out_refund_no"], x["amount"]["refund"]) for x in sims], [(rsn, PRICE)])
 
     def test_metrics(self):
-        ok0 = metric("flashsale_refunds_total", 'result="SUCCESS"')
+        ok0 = metric("flashsale_refunds_total", result="SUCCESS")
         m = get("/payment/v1/metrics").text
         self.assertIn("flashsale_refunds_stuck", m)
         self.assertIn("flashsale_late_payments_total", m)
         osn, _ = self.paid_order()
         r = self.admin_refund(osn)
         self.wait_status(r.data["refundSn"], "SUCCESS")
-        self.assertEqual(metric("flashsale_refunds_total", 'result="SUCCESS"'), ok0 + 1)
+        self.assertEqual(metric("flashsale_refunds_total", result="SUCCESS"), ok0 + 1)
         # A refund PROCESSING for more than 10 minutes counts as stuck.
         stuck0 = metric("flashsale_refunds_stuck")
         osn2, _ = self.paid_order()

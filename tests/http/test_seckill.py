@@ -38,10 +38,6 @@ def make_product(stock=1000, price=59900):
     return r.data["id"]
 
 
-def product_stock(pid):
-    return int(sql(f"SELECT stock FROM flashsale_product.product WHERE id = {int(pid)}")[0][0])
-
-
 def make_activity(stock=10, limit=2, start=-1, end=600, price=9900, pid=None):
     """An activity (start/end relative to now); returns (activity id, product id)."""
     pid = pid or make_product(stock=stock + 100)
@@ -190,7 +186,7 @@ class ActivityAdmin(unittest.TestCase):
     def test_create_moves_units_and_reads_back(self):
         pid = make_product(stock=50)
         aid, _ = make_activity(stock=20, limit=3, pid=pid)
-        self.assertEqual(product_stock(pid), 30)
+        self.assertEqual(fslib.product_stock(pid), 30)
         r = get("/seckill/v1/activity/detail", {"id": aid})
         self.assertEqual(r.code, OK, r)
         a = r.data["activity"]
@@ -254,7 +250,7 @@ class ActivityAdmin(unittest.TestCase):
         r = post("/seckill/v1/admin/activity/create", dict(good, stock=11), token=admin())
         self.assertEqual((r.status, r.code), (409, 300002))
         self.assertEqual(sql("SELECT COUNT(*) FROM flashsale_seckill.activity")[0][0], before)
-        self.assertEqual(product_stock(pid), 10)
+        self.assertEqual(fslib.product_stock(pid), 10)
 
     def test_cancel_returns_unsold_once(self):
         pid = make_product(stock=30)
@@ -263,14 +259,14 @@ class ActivityAdmin(unittest.TestCase):
         r = buy(u, aid, sk_token(u, aid), qty=3)
         self.assertEqual(r.code, OK, r)
         self.assertTrue(wait_drained(aid))
-        self.assertEqual(product_stock(pid), 20)
+        self.assertEqual(fslib.product_stock(pid), 20)
         r = post("/seckill/v1/admin/activity/cancel", {"id": aid}, token=admin())
         self.assertEqual(r.code, OK, r)
-        self.assertEqual(product_stock(pid), 27)  # 7 unsold units back, the 3 sold stay sold
+        self.assertEqual(fslib.product_stock(pid), 27)  # 7 unsold units back, the 3 sold stay sold
         self.assertEqual(activity_row(aid), (10, 3, 7, 1))
         r = post("/seckill/v1/admin/activity/cancel", {"id": aid}, token=admin())
         self.assertEqual(r.code, OK, r)
-        self.assertEqual(product_stock(pid), 27)  # not twice
+        self.assertEqual(fslib.product_stock(pid), 27)  # not twice
         a = get("/seckill/v1/activity/detail", {"id": aid}).data["activity"]
         self.assertEqual((a["status"], a["remaining"]), ("cancelled", 0))
         self.assertIn(aid, list_ids("ended"))
@@ -522,11 +518,11 @@ class Boundaries(unittest.TestCase):
         self.assertTrue(wait_until(lambda: result(a, rid).data["status"] == "success"))
         self.assertEqual(post("/seckill/v1/admin/activity/cancel", {"id": aid},
                               token=admin()).code, OK)
-        self.assertEqual((product_stock(pid), activity_row(aid)), (8, (4, 2, 2, 1)))
+        self.assertEqual((fslib.product_stock(pid), activity_row(aid)), (8, (4, 2, 2, 1)))
         r = post("/order/v1/order/cancel", {"sn": result(a, rid).data["orderSn"]}, token=a)
         self.assertEqual(r.code, OK, r)
         # The activity is closed: the units follow its unsold ones back to the product.
-        self.assertEqual((product_stock(pid), activity_row(aid)), (10, (4, 0, 4, 1)))
+        self.assertEqual((fslib.product_stock(pid), activity_row(aid)), (10, (4, 0, 4, 1)))
         self.assertEqual(redis_state(aid)[:2], (0, 0))
         cp = job("reconcile", "--activity", str(aid))
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
@@ -835,7 +831,7 @@ class Jobs(unittest.TestCase):
         u = users(1)[0]
         self.assertEqual(buy(u, ended, sk_token(u, ended), qty=2).code, OK)
         self.assertTrue(wait_drained(ended))
-        self.assertEqual(product_stock(pid), 4)
+        self.assertEqual(fslib.product_stock(pid), 4)
         self.assertTrue(wait_until(lambda: get("/seckill/v1/activity/detail", {"id": ended})
                                    .data["activity"]["status"] == "ended", timeout=8))
         env = {"FLASHSALE_SECKILL_SETTLE_GRACE": "0"}
@@ -847,7 +843,7 @@ class Jobs(unittest.TestCase):
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertEqual(redis("HGET", "{a:%d}:info" % soon, "status"), "0")
         self.assertEqual(redis_state(soon)[:2], (10, 0))
-        self.assertEqual(product_stock(pid), 8)  # 4 unsold back
+        self.assertEqual(fslib.product_stock(pid), 8)  # 4 unsold back
         self.assertEqual(activity_row(ended), (6, 2, 4, 2))
         self.assertEqual(redis_state(ended)[0], 0)
         # Released at the end (held, it would block for its 55 s lifetime).
@@ -855,7 +851,7 @@ class Jobs(unittest.TestCase):
                                                  "PX", "1000") == "OK", timeout=5))
         redis("DEL", "fs:lock:seckill-preheat")
         job("seckill-preheat", env=env)
-        self.assertEqual(product_stock(pid), 8)  # once
+        self.assertEqual(fslib.product_stock(pid), 8)  # once
         self.assertEqual(get("/seckill/v1/activity/detail", {"id": ended}).data["activity"]
                          ["status"], "ended")
 

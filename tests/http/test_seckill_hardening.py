@@ -4,7 +4,6 @@ intents the order-writer cannot write (malformed, or refused by MySQL) go to the
 dead-letter stream with their units returned once, sold-out markers of ended activities go,
 and /seckill/do authenticates by its route flag."""
 import os
-import re
 import time
 import unittest
 
@@ -26,14 +25,7 @@ def do(user, aid, tok, qty=1, rid=None, url=True):
 
 def metric(name, labels=None):
     """A sample of /seckill/v1/metrics summed over lines with those labels, or None."""
-    r = get("/seckill/v1/metrics")
-    assert r.status == 200, r
-    total = None
-    for line in r.text.splitlines():
-        m = re.match(r"^%s(\{([^}]*)\})? (\d+)$" % re.escape(name), line)
-        if m and all(f'{k}="{v}"' in (m.group(2) or "") for k, v in (labels or {}).items()):
-            total = (total or 0) + int(m.group(3))
-    return total
+    return fslib.metric("seckill", name, labels)
 
 
 def rcall(*args):

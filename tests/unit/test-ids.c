@@ -121,6 +121,22 @@ START_TEST(test_hex32)
 }
 END_TEST
 
+/* id_request_owner takes "<id>-<32 lowercase hex>" only. */
+START_TEST(test_request_owner)
+{
+	ck_assert_int_eq(id_request_owner("7-0123456789abcdef0123456789abcdef"), 7);
+	ck_assert_int_eq(id_request_owner("123456789012345678-0123456789abcdef0123456789abcdef"),
+			 123456789012345678LL);
+	ck_assert_int_eq(id_request_owner("1234567890123456789-0123456789abcdef0123456789abcdef"),
+			 -1);
+	ck_assert_int_eq(id_request_owner("-0123456789abcdef0123456789abcdef"), -1);
+	ck_assert_int_eq(id_request_owner("7-0123456789ABCDEF0123456789abcdef"), -1);
+	ck_assert_int_eq(id_request_owner("7-0123456789abcdef0123456789abcde"), -1);
+	ck_assert_int_eq(id_request_owner("7_0123456789abcdef0123456789abcdef"), -1);
+	ck_assert_int_eq(id_request_owner(""), -1);
+}
+END_TEST
+
 /* id_uniform stays below its bound and reaches every value of a small range. */
 START_TEST(test_uniform)
 {
@@ -186,6 +202,7 @@ static Suite *ids_suite(void)
 	tcase_add_test(tc, test_prefix_too_long);
 	tcase_add_test(tc, test_unique);
 	tcase_add_test(tc, test_hex32);
+	tcase_add_test(tc, test_request_owner);
 	tcase_add_test(tc, test_uniform);
 	tcase_add_test(tc, test_streams_apart);
 	suite_add_tcase(s, tc);

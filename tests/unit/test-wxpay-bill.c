@@ -2,6 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "unit.h"
 #include "wxpay-bill.h"
@@ -56,6 +57,26 @@ START_TEST(fen_amounts)
 	ck_assert_int_eq(wxbill_fen("", 0, &f), -1);
 	ck_assert_int_eq(wxbill_fen("1e3", 3, &f), -1);
 	ck_assert_int_eq(wxbill_fen("abc", 3, &f), -1);
+}
+END_TEST
+
+/* A bill date is a real date from 1970 on; its day starts at 00:00 in Asia/Shanghai. */
+START_TEST(bill_days)
+{
+	long long start = 0;
+	char y[16];
+	ck_assert_int_eq(wxbill_day("2026-12-01", &start), 0);
+	ck_assert_int_eq(start, 1796083200LL - 8 * 3600); /* 2026-12-01T00:00:00Z - 8 h */
+	ck_assert_int_eq(wxbill_day("2024-02-29", &start), 0);
+	ck_assert_int_eq(wxbill_day("2026-02-30", &start), -1);
+	ck_assert_int_eq(wxbill_day("2026-1-01", &start), -1);
+	ck_assert_int_eq(wxbill_day("2026-12-01x", &start), -1);
+	ck_assert_int_eq(wxbill_day("1969-12-31", &start), -1);
+	wxbill_yesterday(y);
+	ck_assert_int_eq(wxbill_day(y, &start), 0);
+	long long now = (long long)time(NULL);
+	ck_assert_int_le(start, now - 86400);
+	ck_assert_int_gt(start, now - 2 * 86400);
 }
 END_TEST
 
@@ -116,7 +137,7 @@ END_TEST
 int main(void)
 {
 	unit_clear_config_env();
-	const TTest *tests[] = {fen_amounts, parse_bill, parse_rejects, NULL};
+	const TTest *tests[] = {fen_amounts, bill_days, parse_bill, parse_rejects, NULL};
 	return unit_status("test-wxpay-bill", unit_run(unit_suite("wxpay-bill", NULL, NULL, tests)),
 			   NULL);
 }

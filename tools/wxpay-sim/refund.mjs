@@ -5,15 +5,13 @@
 // and a REFUND.<status> notification, signed and encrypted like payment notifications, goes
 // to the request's notify_url, retried on failure. GET /v3/refund/domestic/refunds/{no}
 // queries it. Controls (POST /simulator/controls): close_fails, refund_result, notify.
-import crypto from 'node:crypto';
-
 const REFUND_DELAY_MS = 300; // PROCESSING -> final state
 const MAX_REFUNDS = 100000;
 const RESULTS = ['SUCCESS', 'ABNORMAL', 'CLOSED'];
 
 // The refund part of the simulator; ctx carries sim.mjs's state and helpers.
 export function refundModule(ctx) {
-	const { cfg, trades, send, v3error, platformSign, encrypt, randomAlnum, randomDigits, rfc3339, now, log, post } = ctx;
+	const { cfg, trades, send, v3error, signedNotification, notifier, randomDigits, rfc3339, now, log } = ctx;
 	const refunds = new Map(); // out_refund_no -> refund
 	const controls = { close_fails: false, refund_result: 'SUCCESS', notify: true };
 
@@ -46,55 +44,12 @@ export function refundModule(ctx) {
 	function buildNotification(r, tamper) {
 		const res = refundResource(r);
 		if (tamper === 'amount') res.amount.refund += 1;
-		const nonce = randomAlnum(12);
-		const aad = 'refund';
-		const ct = encrypt(JSON.stringify(res), nonce, aad);
-		if (tamper === 'ciphertext') ct[Math.floor(ct.length / 3)] ^= 0x5a;
-		const body = JSON.stringify({
-			id: crypto.randomUUID(), create_time: rfc3339(now()), resource_type: 'encrypt-resource',
-			event_type: 'REFUND.' + r.status, summary: { SUCCESS: '退款成功', ABNORMAL: '退款异常', CLOSED: '退款关闭' }[r.status],
-			resource: { original_type: 'refund', algorithm: 'AEAD_AES_256_GCM', ciphertext: ct.toString('base64'), associated_data: aad, nonce },
-		});
-		const ts = String(tamper === 'stale' ? now() - 600 : now());
-		const hnonce = randomAlnum(32);
-		let sig = platformSign(`${ts}\n${hnonce}\n${body}\n`);
-		if (tamper === 'signature') {
-			const raw = Buffer.from(sig, 'base64');
-			raw[10] ^= 0x01;
-			sig = raw.toString('base64');
-		}
-		return {
-			headers: {
-				'Content-Type': 'application/json', 'Wechatpay-Timestamp': ts, 'Wechatpay-Nonce': hnonce,
-				'Wechatpay-Signature': sig, 'Wechatpay-Serial': cfg.platformSerial,
-				'Wechatpay-Signature-Type': 'WECHATPAY2-SHA256-RSA2048',
-			},
-			body,
-		};
+		const summary = { SUCCESS: '退款成功', ABNORMAL: '退款异常', CLOSED: '退款关闭' }[r.status];
+		return signedNotification(res, 'refund', 'REFUND.' + r.status, summary, tamper);
 	}
 
-	// Send one notification of r and record it; with retry, failures are retried later.
-	async function notify(r, { tamper = '', replay = false, retry = false, attempt = 1 } = {}) {
-		let n;
-		if (replay) {
-			if (!r.last) return { status: 0, error: 'nothing to replay yet' };
-			n = r.last;
-		} else {
-			n = buildNotification(r, tamper);
-			if (!tamper) r.last = n;
-		}
-		const got = await post(r.notify_url, n);
-		const rec = { at: now(), attempt, status: got.status, tamper: tamper || null, replay, error: got.error || null };
-		r.notifications.push(rec);
-		if (r.notifications.length > 100) r.notifications.shift();
-		log('refund notify', r.out_refund_no, r.status, 'attempt', attempt, tamper || (replay ? 'replay' : 'genuine'), '->', got.status);
-		const ok = got.status >= 200 && got.status < 300;
-		if (!ok && retry && attempt <= ctx.RETRY_DELAYS.length) {
-			const timer = setTimeout(() => notify(r, { retry: true, attempt: attempt + 1 }), ctx.RETRY_DELAYS[attempt - 1] * 1000);
-			timer.unref();
-		}
-		return rec;
-	}
+	// REFUND.* notifications of a refund, retried on failure.
+	const notify = notifier(buildNotification, (r) => ['refund notify', r.out_refund_no, r.status], () => true);
 
 	// End refund r as result says: SUCCESS moves the money; the notification goes out.
 	function finish(r, result) {

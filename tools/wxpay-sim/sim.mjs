@@ -63,7 +63,7 @@ const trades = new Map(); // out_trade_no -> trade
 const messages = []; // subscribe messages received
 const seenNonces = new Map(); // merchant request nonce -> expiry (ms)
 // Refunds, REFUND.* notifications and the controls (refund.mjs).
-const R = refundModule({ cfg, trades, send, v3error, platformSign, encrypt, randomAlnum, randomDigits, rfc3339, now, log, post, RETRY_DELAYS });
+const R = refundModule({ cfg, trades, send, v3error, signedNotification, notifier, randomDigits, rfc3339, now, log });
 
 function log(...args) {
 	console.log(new Date().toISOString(), ...args);
@@ -300,17 +300,23 @@ function buildNotification(t, tamper) {
 		txn.amount.total += 1;
 		txn.amount.payer_total = txn.amount.total;
 	}
+	return signedNotification(txn, 'transaction', 'TRANSACTION.SUCCESS', '支付成功', tamper);
+}
+
+// One notification as WeChat Pay sends it: resource encrypted (AEAD_AES_256_GCM, APIv3 key,
+// associated data kind) into the v3 envelope, signed over "timestamp\nnonce\nbody\n" with the
+// platform key. tamper breaks it: ciphertext, stale, signature ('amount' is the caller's).
+function signedNotification(resource, kind, eventType, summary, tamper) {
 	const nonce = randomAlnum(12);
-	const aad = 'transaction';
-	const ct = encrypt(JSON.stringify(txn), nonce, aad);
+	const ct = encrypt(JSON.stringify(resource), nonce, kind);
 	if (tamper === 'ciphertext') ct[Math.floor(ct.length / 3)] ^= 0x5a;
 	const body = JSON.stringify({
 		id: crypto.randomUUID(),
 		create_time: rfc3339(now()),
 		resource_type: 'encrypt-resource',
-		event_type: 'TRANSACTION.SUCCESS',
-		summary: '支付成功',
-		resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext: ct.toString('base64'), associated_data: aad, nonce },
+		event_type: eventType,
+		summary,
+		resource: { original_type: kind, algorithm: 'AEAD_AES_256_GCM', ciphertext: ct.toString('base64'), associated_data: kind, nonce },
 	});
 	const ts = String(tamper === 'stale' ? now() - 2 * SKEW : now());
 	const hnonce = randomAlnum(32);
@@ -359,30 +365,38 @@ function post(url, n) {
 	});
 }
 
-// Send one notification of trade t and record it; with retry, failures are retried later.
-async function notify(t, { tamper = '', replay = false, retry = false, attempt = 1 } = {}) {
-	let n;
-	if (replay) {
-		if (!t.last) return { status: 0, error: 'nothing to replay yet' };
-		n = t.last;
-	} else {
-		n = buildNotification(t, tamper);
-		if (!tamper) t.last = n;
-	}
-	const r = await post(t.notify_url, n);
-	const rec = { at: now(), attempt, status: r.status, tamper: tamper || null, replay, error: r.error || null, nonce: n.headers['Wechatpay-Nonce'] };
-	t.notifications.push(rec);
-	if (t.notifications.length > 100) t.notifications.shift();
-	log('notify', t.out_trade_no, 'attempt', attempt, tamper || (replay ? 'replay' : 'genuine'), '->', r.status, r.error || '');
-	const ok = r.status >= 200 && r.status < 300;
-	if (!ok && retry && attempt <= RETRY_DELAYS.length) {
-		const timer = setTimeout(() => {
-			if (t.trade_state === 'SUCCESS') notify(t, { retry: true, attempt: attempt + 1 });
-		}, RETRY_DELAYS[attempt - 1] * 1000);
-		timer.unref();
-	}
-	return rec;
+// A notify(x, { tamper, replay, retry, attempt }) for records x with notify_url, notifications
+// and last (a trade, a refund): sends build(x, tamper) (replay: the last genuine one again) and
+// records it; with retry a failure is sent again on RETRY_DELAYS while again(x) holds.
+// name(x) gives the words its log lines start with.
+function notifier(build, name, again) {
+	return async function notify(x, { tamper = '', replay = false, retry = false, attempt = 1 } = {}) {
+		let n;
+		if (replay) {
+			if (!x.last) return { status: 0, error: 'nothing to replay yet' };
+			n = x.last;
+		} else {
+			n = build(x, tamper);
+			if (!tamper) x.last = n;
+		}
+		const r = await post(x.notify_url, n);
+		const rec = { at: now(), attempt, status: r.status, tamper: tamper || null, replay, error: r.error || null, nonce: n.headers['Wechatpay-Nonce'] };
+		x.notifications.push(rec);
+		if (x.notifications.length > 100) x.notifications.shift();
+		log(...name(x), 'attempt', attempt, tamper || (replay ? 'replay' : 'genuine'), '->', r.status, r.error || '');
+		const ok = r.status >= 200 && r.status < 300;
+		if (!ok && retry && attempt <= RETRY_DELAYS.length) {
+			const timer = setTimeout(() => {
+				if (again(x)) notify(x, { retry: true, attempt: attempt + 1 });
+			}, RETRY_DELAYS[attempt - 1] * 1000);
+			timer.unref();
+		}
+		return rec;
+	};
 }
+
+// Payment notifications of a trade, retried while it stays paid.
+const notify = notifier(buildNotification, (t) => ['notify', t.out_trade_no], (t) => t.trade_state === 'SUCCESS');
 
 // The payer pays trade t (result SUCCESS or PAYERROR); a success is notified unless told not to.
 function pay(t, result, openid, sendNotification) {
