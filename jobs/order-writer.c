@@ -289,16 +289,6 @@ static redisReply *writer_read(struct writer *w, int pending)
 	return writer_read_range(w, 0, w->nstreams, pending, w->block_ms);
 }
 
-/* The value of field name in a stream entry's field list, or NULL. */
-static const char *writer_field(redisReply *fields, const char *name)
-{
-	for (size_t i = 0; i + 1 < fields->elements; i += 2)
-		if (fields->element[i]->type == REDIS_REPLY_STRING &&
-		    !strcmp(fields->element[i]->str, name))
-			return fields->element[i + 1]->str;
-	return NULL;
-}
-
 /* The positive integer s, or 0. */
 static long long writer_int(const char *s)
 {
@@ -338,12 +328,9 @@ static int writer_parse(struct writer *w, struct batch *b, redisReply *r)
 			snprintf(it->entry, sizeof it->entry, "%s", en->element[0]->str);
 			it->aid = writer_stream_activity(w, stream);
 			redisReply *f = en->element[1];
-			const char *rid =
-			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "rid") : NULL;
-			const char *uid =
-			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "uid") : NULL;
-			const char *qty =
-			    f->type == REDIS_REPLY_ARRAY ? writer_field(f, "qty") : NULL;
+			const char *rid = cache_field(f, "rid", NULL);
+			const char *uid = cache_field(f, "uid", NULL);
+			const char *qty = cache_field(f, "qty", NULL);
 			if (writer_valid_rid(rid))
 				snprintf(it->rid, sizeof it->rid, "%s", rid);
 			it->uid = writer_int(uid);
