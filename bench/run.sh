@@ -9,13 +9,15 @@
 # a fixed JSON body (/fixed) and proxying to bench/ceiling-fcgi (/fcgi), a minimal libfcgi
 # program under spawn-fcgi/multiwatch running the same purchase Lua script per request.
 # Knobs: FLASHSALE_BENCH_DURATION (10 s per run), FLASHSALE_BENCH_CONNS (200),
-# FLASHSALE_BENCH_USERS (2000), FLASHSALE_BENCH_KEEP=1 leaves the stack running.
+# FLASHSALE_BENCH_USERS (2000), FLASHSALE_BENCH_KEEP=1 leaves the stack running (and the cluster),
+# FLASHSALE_BENCH_CLUSTER=0 skips the Redis Cluster rows (bench/cluster.sh).
 set -euo pipefail
 TOP=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BUILD=${FLASHSALE_BUILD:-$TOP/build}
 PORT=${FLASHSALE_PORT:-8080}
 VAR=${FLASHSALE_VAR:-$TOP/var}
 source "$TOP/tools/stack.sh"
+source "$TOP/bench/cpu.sh"
 
 BVAR=${FLASHSALE_BENCH_VAR:-$VAR/bench}
 BPORT=${FLASHSALE_BENCH_PORT:-$((PORT + 20000))}
@@ -37,12 +39,15 @@ ulimit -n 65536 2>/dev/null || true
 
 # Stop what this run started (the stack stops *.extra.pid files too).
 cleanup() {
-	[ -n "${WRITER:-}" ] && kill -CONT "$WRITER" 2>/dev/null
-	[ "${FLASHSALE_BENCH_KEEP:-}" = 1 ] || stack_down "$BVAR" quiet
+	if [ -n "${WRITER:-}" ]; then kill -CONT "$WRITER" 2>/dev/null || true; fi
+	[ "${FLASHSALE_BENCH_KEEP:-}" = 1 ] && return
+	stack_down "$BVAR" quiet
+	"$TOP/tools/redis-cluster.sh" stop "$BVAR/redis-cluster"
 }
 
 mkdir -p "$BVAR"
 stack_down "$BVAR" quiet
+"$TOP/tools/redis-cluster.sh" stop "$BVAR/redis-cluster"
 say "bench stack on 127.0.0.1:$BPORT ($BVAR)"
 (stack_up "$BVAR" "$BPORT" test) || die "the bench stack did not start"
 trap cleanup EXIT
@@ -201,7 +206,9 @@ say "/seckill/do while stock lasts (order-writer running)"
 s0=$(stock_left)
 cpu0=$(redis_cpu)
 read -r calls0 usec0 <<<"$(redis_cmds)"
+tiers0=$(cpu_snap "$RUN/redis.pid")
 bench do-stock 1000 "http://127.0.0.1:$BPORT" "${DO[@]}"
+tiers1=$(cpu_snap "$RUN/redis.pid")
 s1=$(stock_left)
 cpu1=$(redis_cpu)
 read -r calls1 usec1 <<<"$(redis_cmds)"
@@ -230,18 +237,19 @@ wait "$WRK" || true
 DRAIN=$(python3 -c "print(round(($o1 - $o0) / max($t1 - $t0, 0.001)))")
 DRAINED=$((o1 - o0))
 
+# Restart the seckill program with extra environment (config overrides): a variant, the WAIT row.
+restart_seckill() {
+	stop_pidfile "$RUN/seckill.pid"
+	(
+		export "$@"
+		DOMAINS=seckill
+		stack_fcgi_start "$BVAR" "$RUN"
+	)
+	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$BPORT/seckill/v1/healthz" ||
+		die "seckill did not come back"
+}
+
 if [ "${FLASHSALE_BENCH_VARIANTS:-}" = 1 ]; then
-	# Restart the seckill program with extra environment (config overrides) for one variant.
-	restart_seckill() {
-		stop_pidfile "$RUN/seckill.pid"
-		(
-			export "$@"
-			DOMAINS=seckill
-			stack_fcgi_start "$BVAR" "$RUN"
-		)
-		wait_for 50 curl -sf -o /dev/null "http://127.0.0.1:$BPORT/seckill/v1/healthz" ||
-			die "seckill did not come back"
-	}
 	say "/seckill/do while stock lasts, metrics off"
 	restart_seckill FLASHSALE_METRICS_DIR=""
 	bench do-stock-nometrics "$CONNS" "http://127.0.0.1:$BPORT" "${DO[@]}"
@@ -296,6 +304,10 @@ ORDERS=$(orders_of "$BIG")
 SOLD=$(mariadb --socket="$RUN/mysql.sock" -uroot --batch --skip-column-names -e \
 	"SELECT sold FROM flashsale_seckill.activity WHERE id = $BIG")
 
+# The same purchase on a Redis Cluster (bench/cluster.sh; FLASHSALE_BENCH_CLUSTER=0 skips it).
+CL_LINES=()
+[ "${FLASHSALE_BENCH_CLUSTER:-1}" = 0 ] || source "$TOP/bench/cluster.sh"
+
 echo
 echo "== flashsale bench ($(nproc) cores, wrk -t2, ${DUR}s per run, $JOBS_PER_DOMAIN processes x" \
 	"$THREADS threads; logs in $BVAR/log)"
@@ -309,7 +321,7 @@ function ms(v) {
 }
 { rows[NR] = $0; split($0, f, " "); rps[f[1] "@" f[2]] = f[3] }
 END {
-	printf "%-16s %5s %10s %9s %9s %8s  %s\n", "path", "conns", "req/s", "p50", "p99",
+	printf "%-17s %5s %10s %9s %9s %8s  %s\n", "path", "conns", "req/s", "p50", "p99",
 		"non-2xx", "against the ceiling (DESIGN.md target)"
 	for (i = 1; i <= NR; i++) {
 		split(rows[i], f, " ")
@@ -323,6 +335,12 @@ END {
 					ms(f[5]) / little)
 			}
 		}
+		if (n ~ /^cluster-/)
+			ratio = sprintf("%.2fx do-stock", r / rps["do-stock@" c])
+		# Against the mean of cluster-hot and its rerun cluster-hot-again (A-B-A).
+		if (n == "cluster-hot-wait1" || n == "cluster-spread")
+			ratio = ratio sprintf(", %.2fx cluster-hot", 2 * r / (rps["cluster-hot@" c] + \
+				rps["cluster-hot-again@" c]))
 		if (n == "token-pow")
 			ratio = sprintf("%.2fx token-plain", r / rps["token-plain@" c])
 		if (n == "coupon-claim")
@@ -331,7 +349,7 @@ END {
 			ratio = sprintf("%.2fx fcgi-fixed (>= 0.8)", r / rps["fcgi-fixed@" c])
 		if (n == "do-soldout" || n == "product-detail")
 			ratio = sprintf("%.2fx nginx-fixed (>= 0.5)", r / rps["nginx-fixed@" c])
-		printf "%-16s %5s %10s %9s %9s %8s  %s\n", n, c, r, f[4], f[5], f[6], ratio
+		printf "%-17s %5s %10s %9s %9s %8s  %s\n", n, c, r, f[4], f[5], f[6], ratio
 	}
 }'
 python3 - "$ACCEPTED" "$cpu0" "$cpu1" "$calls0" "$calls1" "$usec0" "$usec1" <<'EOF'
@@ -342,8 +360,10 @@ print("Redis per accepted purchase (do-stock @1000, writer running, %d accepted)
       "%.1f us CPU (INFO cpu; target <= 50), %.1f commands, %.1f us in scripts and stream reads "
       "(commandstats)" % (n, (c1 - c0) * 1e6 / n, (k1 - k0) / n, (u1 - u0) / n))
 EOF
+cpu_line "do-stock @1000" "$ACCEPTED" "$tiers0" "$tiers1"
 echo "order-writer drain while purchases arrive: $DRAIN orders/s ($DRAINED orders; backlog" \
 	"$BACKLOG; target >= 10000)"
 echo "orders in MySQL for the activity: $ORDERS, sold: $SOLD (must be equal)"
 echo "largest seckill worker RSS: ${RSS:-?} KiB (target < 16384)"
 echo "(do-soldout answers are 409 by design: all of them count as non-2xx)"
+[ ${#CL_LINES[@]} -eq 0 ] || printf 'cluster: %s\n' "${CL_LINES[@]}"

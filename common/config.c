@@ -148,6 +148,12 @@ const struct config_key config_keys[] = {
     I("coupon", "redeem_per_addr", coupon_redeem_per_addr, "60", 1, 1000000),
     I("coupon", "request_ttl", coupon_request_ttl, "86400", 60, 2592000),
     I("coupon", "soldout_memo_ms", coupon_soldout_memo_ms, "500", 0, 60000),
+    /* [writer] */
+    S("writer", "transport", writer_transport, "redis"),
+    S("writer", "kafka_topic", writer_kafka_topic, "seckill.intents"),
+    S("writer", "kafka_group", writer_kafka_group, "order-writers"),
+    I("writer", "kafka_session_timeout_ms", writer_kafka_session_ms, "10000", 1000, 300000),
+    I("writer", "test_stall_ms", writer_test_stall_ms, "0", 0, 60000),
 };
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
 

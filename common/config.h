@@ -146,6 +146,12 @@ struct fs_config {
 	long coupon_redeem_per_addr; /* redeem attempts per client address per minute */
 	long coupon_request_ttl;     /* seconds a flash claim's status stays in Redis */
 	long coupon_soldout_memo_ms; /* per-process "all claimed" memo lifetime */
+	/* [writer] (the order-writer's transport) */
+	char *writer_transport;       /* redis (XREADGROUP) or kafka (relay + consumer group) */
+	char *writer_kafka_topic;     /* kafka: the intents topic the relay fills */
+	char *writer_kafka_group;     /* kafka: the order-writers' consumer group */
+	long writer_kafka_session_ms; /* kafka: session.timeout.ms of a writer */
+	long writer_test_stall_ms;    /* tests only: hold each kafka batch this long mid-way */
 };
 
 /* What a config key holds. */

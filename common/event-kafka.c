@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "event-impl.h"
+#include "kafka.h"
 #include "log.h"
 
 /* Longest message key kept (order and payment serial numbers are ~40). */
@@ -37,8 +38,7 @@ static void event_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
 	dr->done = 1;
 }
 
-/* Set one property; -1 (logged) if librdkafka rejects it. */
-static int event_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value)
+int kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value)
 {
 	char err[256];
 	if (rd_kafka_conf_set(conf, name, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -56,13 +56,12 @@ static void event_kafka_log(const rd_kafka_t *rk, int level, const char *fac, co
 		log_printf(level <= 3 ? LOG_ERROR : LOG_WARN, "kafka %s: %s", fac, buf);
 }
 
-/* A configuration with the brokers and the settings both client kinds share. */
-static rd_kafka_conf_t *event_kafka_conf(struct event_bus *bus)
+rd_kafka_conf_t *kafka_conf_new(const struct fs_config *cfg)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	if (event_kafka_set(conf, "bootstrap.servers", bus->cfg->events_kafka_brokers) < 0 ||
-	    event_kafka_set(conf, "client.id", "flashsale") < 0 ||
-	    event_kafka_set(conf, "allow.auto.create.topics", "true") < 0) {
+	if (kafka_set(conf, "bootstrap.servers", cfg->events_kafka_brokers) < 0 ||
+	    kafka_set(conf, "client.id", "flashsale") < 0 ||
+	    kafka_set(conf, "allow.auto.create.topics", "true") < 0) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -70,20 +69,28 @@ static rd_kafka_conf_t *event_kafka_conf(struct event_bus *bus)
 	return conf;
 }
 
+int kafka_conf_producer(rd_kafka_conf_t *conf, const struct fs_config *cfg)
+{
+	char timeout[24];
+	snprintf(timeout, sizeof timeout, "%ld", cfg->events_kafka_timeout_ms);
+	if (kafka_set(conf, "enable.idempotence", "true") < 0 ||
+	    kafka_set(conf, "acks", "all") < 0 ||
+	    kafka_set(conf, "message.timeout.ms", timeout) < 0 ||
+	    kafka_set(conf, "linger.ms", "1") < 0)
+		return -1;
+	return 0;
+}
+
 /* The producer, created on first use. */
 static rd_kafka_t *event_kafka_producer(struct event_bus *bus)
 {
-	char err[512], timeout[24];
+	char err[512];
 	if (bus->producer)
 		return bus->producer;
-	rd_kafka_conf_t *conf = event_kafka_conf(bus);
+	rd_kafka_conf_t *conf = kafka_conf_new(bus->cfg);
 	if (!conf)
 		return NULL;
-	snprintf(timeout, sizeof timeout, "%ld", bus->cfg->events_kafka_timeout_ms);
-	if (event_kafka_set(conf, "enable.idempotence", "true") < 0 ||
-	    event_kafka_set(conf, "acks", "all") < 0 ||
-	    event_kafka_set(conf, "message.timeout.ms", timeout) < 0 ||
-	    event_kafka_set(conf, "linger.ms", "1") < 0) {
+	if (kafka_conf_producer(conf, bus->cfg) < 0) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -146,20 +153,18 @@ int event_kafka_publish(struct event_bus *bus, const char *topic, const char *ke
 	return 0;
 }
 
-/* A consumer of group subscribed to topic, or NULL (logged). */
-static rd_kafka_t *event_kafka_consumer(struct event_bus *bus, const char *group, const char *topic)
+rd_kafka_t *kafka_consumer_new(rd_kafka_conf_t *conf, const char *group, const char *topic,
+			       long session_ms)
 {
-	char err[512];
-	rd_kafka_conf_t *conf = event_kafka_conf(bus);
-	if (!conf)
-		return NULL;
-	if (event_kafka_set(conf, "group.id", group) < 0 ||
-	    event_kafka_set(conf, "enable.auto.commit", "false") < 0 ||
-	    event_kafka_set(conf, "auto.offset.reset", "earliest") < 0 ||
-	    /* A dead member's partitions move on after 6 s (not the 45 s default). */
-	    event_kafka_set(conf, "session.timeout.ms", "6000") < 0 ||
-	    event_kafka_set(conf, "heartbeat.interval.ms", "1000") < 0 ||
-	    event_kafka_set(conf, "topic.metadata.refresh.interval.ms", "5000") < 0) {
+	char err[512], session[24], beat[24];
+	snprintf(session, sizeof session, "%ld", session_ms);
+	snprintf(beat, sizeof beat, "%ld", session_ms / 6 < 100 ? 100 : session_ms / 6);
+	if (kafka_set(conf, "group.id", group) < 0 ||
+	    kafka_set(conf, "enable.auto.commit", "false") < 0 ||
+	    kafka_set(conf, "auto.offset.reset", "earliest") < 0 ||
+	    kafka_set(conf, "session.timeout.ms", session) < 0 ||
+	    kafka_set(conf, "heartbeat.interval.ms", beat) < 0 ||
+	    kafka_set(conf, "topic.metadata.refresh.interval.ms", "5000") < 0) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -180,6 +185,14 @@ static rd_kafka_t *event_kafka_consumer(struct event_bus *bus, const char *group
 		return NULL;
 	}
 	return rk;
+}
+
+/* A consumer of group subscribed to topic, or NULL (logged). */
+static rd_kafka_t *event_kafka_consumer(struct event_bus *bus, const char *group, const char *topic)
+{
+	rd_kafka_conf_t *conf = kafka_conf_new(bus->cfg);
+	/* A dead member's partitions move on after 6 s (not the 45 s default). */
+	return conf ? kafka_consumer_new(conf, group, topic, 6000) : NULL;
 }
 
 /* Rewind the message's partition to it so the next poll delivers it again. */
@@ -253,4 +266,64 @@ int event_kafka_consume(struct event_bus *bus, const char *group, const char *to
 	rd_kafka_destroy(rk);
 	log_info("event: consumer of %s stopped", topic);
 	return 0;
+}
+
+int kafka_group_lag(const struct fs_config *cfg, const char *group, const char *topic, FILE *out,
+		    long long *total)
+{
+	char err[512];
+	const rd_kafka_metadata_t *md = NULL;
+	rd_kafka_topic_partition_list_t *l = NULL;
+	long long lag = 0;
+	int rc = -1;
+	rd_kafka_conf_t *conf = kafka_conf_new(cfg);
+	if (!conf || kafka_set(conf, "group.id", group) < 0)
+		goto fail_conf;
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	if (!rk) {
+		log_error("kafka: %s", err);
+		goto fail_conf;
+	}
+	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+	if (e || md->topic_cnt != 1 || md->topics[0].err) {
+		log_error("kafka: metadata of %s: %s", topic,
+			  rd_kafka_err2str(e ? e : md->topics[0].err));
+		goto out;
+	}
+	l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	for (int i = 0; i < md->topics[0].partition_cnt; i++)
+		rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[i].id);
+	if ((e = rd_kafka_committed(rk, l, 10000))) {
+		log_error("kafka: committed offsets: %s", rd_kafka_err2str(e));
+		goto out;
+	}
+	for (int i = 0; i < l->cnt; i++) {
+		int64_t lo = 0, hi = 0;
+		if ((e = rd_kafka_query_watermark_offsets(
+			 rk, l->elems[i].topic, l->elems[i].partition, &lo, &hi, 10000))) {
+			log_error("kafka: watermarks: %s", rd_kafka_err2str(e));
+			goto out;
+		}
+		long long done = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
+		if (out)
+			fprintf(out, "partition %d committed %lld high %lld lag %lld\n",
+				(int)l->elems[i].partition, (long long)l->elems[i].offset,
+				(long long)hi, (long long)hi - done);
+		lag += hi - done;
+	}
+	*total = lag;
+	rc = 0;
+out:
+	if (l)
+		rd_kafka_topic_partition_list_destroy(l);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+	rd_kafka_destroy(rk);
+	return rc;
+fail_conf:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	return -1;
 }

@@ -35,7 +35,11 @@ struct http_io {
 	char *body;
 	size_t body_len;
 	long rcv_ms; /* the SO_RCVTIMEO in force on the connection, 0 for none */
+	int unread;  /* a body was left partly unread (too large, too slow) */
 };
+
+/* The listening socket is a Unix one: a connection may close without lingering (below). */
+static int http_unix_listener;
 
 static volatile sig_atomic_t http_hup;
 static volatile int http_stopping; /* the main thread left its loop: the others follow */
@@ -314,6 +318,7 @@ static int http_read_body(struct app *app, struct http_req *req)
 	long long want = cl && *cl ? atoll(cl) : -1;
 
 	if (want > (long long)max) {
+		io->unread = 1;
 		http_drain(io, HTTP_MAX_DRAIN);
 		return http_fail(req, E_TOO_LARGE, "request body larger than %zu bytes", max);
 	}
@@ -327,6 +332,7 @@ static int http_read_body(struct app *app, struct http_req *req)
 		if (n < 0) {
 			/* No more reads: libfcgi's close would otherwise linger while the client
 			 * trickles. */
+			io->unread = 1;
 			http_recv_timeout(io, 0);
 			shutdown(io->fcgx.ipcFd, SHUT_RD);
 			return http_fail(req, E_PARAM, "request body incomplete after %ld ms",
@@ -336,13 +342,15 @@ static int http_read_body(struct app *app, struct http_req *req)
 			break;
 		got += (size_t)n;
 		if (got > max) {
+			io->unread = 1;
 			http_recv_timeout(io, 0);
 			http_drain(io, HTTP_MAX_DRAIN);
 			return http_fail(req, E_TOO_LARGE, "request body larger than %zu bytes",
 					 max);
 		}
 	}
-	http_recv_timeout(io, 0);
+	if (io->fcgx.keepConnection) /* the next request's wait must not be bounded */
+		http_recv_timeout(io, 0);
 	io->body[got] = 0;
 	io->body_len = got;
 	if (!(req->route->flags & ROUTE_BODY))
@@ -464,6 +472,7 @@ void http_req_reset(struct http_req *req)
 		io->body = NULL;
 		io->body_len = 0;
 		io->rcv_ms = 0;
+		io->unread = 0;
 	}
 	memset(req, 0, sizeof *req);
 	req->io = io;
@@ -589,6 +598,14 @@ static void http_loop(struct http_thread *t)
 		if (__atomic_exchange_n(&http_hup, 0, __ATOMIC_SEQ_CST))
 			log_reopen();
 		http_serve(&t->app, &t->req);
+		/*
+		 * libfcgi closes a connection by shutting its side, then polling and reading until
+		 * the web server closes too (against a TCP reset eating the answer), which costs
+		 * three system calls and a wake-up per request. A Unix socket has no reset: once
+		 * the request was read whole, close at once (detached).
+		 */
+		if (http_unix_listener && !t->io.unread)
+			FCGX_Detach(&t->io.fcgx);
 		FCGX_Finish_r(&t->io.fcgx);
 		http_req_reset(&t->req);
 	}
@@ -702,6 +719,10 @@ int http_main(const char *program, const struct route *routes, size_t nroutes, a
 		return 1;
 	}
 	json_object_seed(0);
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	http_unix_listener =
+	    getsockname(0, (struct sockaddr *)&ss, &sslen) == 0 && ss.ss_family == AF_UNIX;
 	app.program = program;
 	if (http_routes_build(&app, program, routes, nroutes) < 0) {
 		log_error("out of memory");

@@ -1,6 +1,8 @@
 /* log.c - JSON-lines logger shared by FastCGI programs and jobs. */
 #include "log.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,8 @@ static struct {
 	char path[512];
 	FILE *out;
 	enum log_level level;
+	pid_t pid; /* getpid() is a system call each time: kept, renewed in a forked child */
+	int atfork;
 } L = {.level = LOG_INFO};
 
 /* The request this thread serves. */
@@ -26,8 +30,17 @@ static __thread struct {
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+/* In a forked child: its own pid in its lines. */
+static void log_atfork_child(void)
+{
+	L.pid = getpid();
+}
+
 int log_open(const char *program, const char *file, const char *level)
 {
+	L.pid = getpid();
+	if (!L.atfork && pthread_atfork(NULL, NULL, log_atfork_child) == 0)
+		L.atfork = 1;
 	snprintf(L.program, sizeof L.program, "%s", program ? program : "flashsale");
 	snprintf(L.path, sizeof L.path, "%s", file ? file : "");
 	L.level = LOG_INFO;
@@ -49,10 +62,17 @@ void log_reopen(void)
 {
 	if (!L.path[0])
 		return;
-	/* The same FILE reopened in place (stdio locks it): other threads may be writing. */
+	/*
+	 * A new file under the same descriptor, atomically (dup2): other threads may be writing,
+	 * through stdio or, for access lines, with write(2) on the descriptor itself.
+	 */
 	if (L.out && L.out != stderr) {
-		if (freopen(L.path, "a", L.out))
-			setvbuf(L.out, NULL, _IOLBF, 0);
+		int fd = open(L.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return;
+		fflush(L.out);
+		dup2(fd, fileno(L.out));
+		close(fd);
 		return;
 	}
 	FILE *f = fopen(L.path, "a");
@@ -120,7 +140,7 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
 	json_object_set_new(o, "time", json_string(ts));
 	json_object_set_new(o, "level", json_string(level_names[level]));
 	json_object_set_new(o, "program", json_string(L.program));
-	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "pid", json_integer(L.pid ? L.pid : getpid()));
 	if (R.request_id[0])
 		json_object_set_new(o, "requestId", json_string(R.request_id));
 	if (R.trace_id[0])
@@ -205,19 +225,21 @@ void log_access(const char *method, const char *path, const char *route, int sta
 		memcpy(eerr + n, "\"", 2);
 	}
 	/* Formatted by hand: this line is written for every request, on the hot path too. */
-	int len =
-	    snprintf(line, sizeof line,
-		     "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"program\":\"%s\",\"pid\":%d,"
-		     "%s%s%s%s%s%s%s\"msg\":\"request\",\"method\":\"%s\",\"path\":\"%s\","
-		     "\"route\":\"%s\",\"status\":%d,\"code\":%d,\"latencyMs\":%.3f%s}\n",
-		     cached_ts, (long)(tv.tv_usec / 1000), status >= 500 ? "error" : "info",
-		     L.program, (int)getpid(), R.request_id[0] ? "\"requestId\":\"" : "",
-		     R.request_id, R.request_id[0] ? "\"," : "",
-		     R.trace_id[0] ? "\"traceId\":\"" : "", R.trace_id, R.trace_id[0] ? "\"," : "",
-		     log_user_field(), method, epath, route, status, code, latency_ms, eerr);
-	if (len > 0)
-		fwrite(line, 1, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1,
-		       L.out ? L.out : stderr);
+	int len = snprintf(line, sizeof line,
+			   "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"program\":\"%s\",\"pid\":%d,"
+			   "%s%s%s%s%s%s%s\"msg\":\"request\",\"method\":\"%s\",\"path\":\"%s\","
+			   "\"route\":\"%s\",\"status\":%d,\"code\":%d,\"latencyMs\":%.3f%s}\n",
+			   cached_ts, (long)(tv.tv_usec / 1000), status >= 500 ? "error" : "info",
+			   L.program, (int)(L.pid ? L.pid : getpid()),
+			   R.request_id[0] ? "\"requestId\":\"" : "", R.request_id,
+			   R.request_id[0] ? "\"," : "", R.trace_id[0] ? "\"traceId\":\"" : "",
+			   R.trace_id, R.trace_id[0] ? "\"," : "", log_user_field(), method, epath,
+			   route, status, code, latency_ms, eerr);
+	/* One write(2) of the line on the O_APPEND descriptor: whole, and without the FILE's lock
+	 * that the serving threads would queue on. */
+	if (len > 0 && write(fileno(L.out ? L.out : stderr), line,
+			     (size_t)len < sizeof line ? (size_t)len : sizeof line - 1) < 0)
+		return;
 }
 
 void log_printf(enum log_level level, const char *fmt, ...)

@@ -1,32 +1,33 @@
 /* seckill-token.c - seckill tokens: HMAC-SHA256 over user, activity, session and expiry. */
 #include "seckill-lib.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SECKILL_MAC_HEX 64
 
-/* Hex HMAC of the token's fields into hex (65 bytes). 0 or -1. */
+/*
+ * Hex HMAC of the token's fields into hex (65 bytes). 0 or -1. libsodium's HMAC-SHA256 (the same
+ * bytes as OpenSSL's HMAC(), which fetches its algorithm anew on each call: a tenth of the
+ * purchase's CPU in the program).
+ */
 static int seckill_token_mac(const char *secret, long long uid, long long aid, const char *jti,
 			     long long exp, char hex[SECKILL_MAC_HEX + 1])
 {
 	char msg[160];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state st;
 	int n = snprintf(msg, sizeof msg, "v1|%lld|%lld|%s|%lld", uid, aid, jti, exp);
 
 	if (n < 0 || (size_t)n >= sizeof msg)
 		return -1;
-	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, (size_t)n,
-		  md, &mdlen) ||
-	    mdlen != 32)
+	if (crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret)) ||
+	    crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, (size_t)n) ||
+	    crypto_auth_hmacsha256_final(&st, md))
 		return -1;
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	sodium_bin2hex(hex, SECKILL_MAC_HEX + 1, md, sizeof md);
 	return 0;
 }
 
@@ -57,5 +58,5 @@ int seckill_token_verify(const char *secret, const char *token, long long uid, l
 		return -1;
 	if (seckill_token_mac(secret, uid, aid, jti, exp, mac) < 0)
 		return -1;
-	return CRYPTO_memcmp(mac, given, SECKILL_MAC_HEX) == 0 ? 0 : -1;
+	return sodium_memcmp(mac, given, SECKILL_MAC_HEX) == 0 ? 0 : -1;
 }

@@ -1,5 +1,6 @@
 /* trace.c - W3C trace context and span datagrams for jobs/trace-exporter. */
 #include "trace.h"
+#include "ids.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -107,7 +108,7 @@ unsigned long long trace_now_ns(void)
 static void trace_hex(char *out, size_t n)
 {
 	unsigned char b[16];
-	randombytes_buf(b, n);
+	id_random(b, n);
 	sodium_bin2hex(out, 2 * n + 1, b, n);
 }
 
@@ -134,7 +135,7 @@ void trace_request_begin(const char *traceparent)
 	 */
 	int sampled = valid && (strtol(traceparent + 53, NULL, 16) & 1) && trace_forced_take();
 	if (!sampled)
-		sampled = randombytes_uniform(100) < T.sample_percent;
+		sampled = id_uniform(100) < T.sample_percent;
 	if (!sampled)
 		return;
 	if (valid) {

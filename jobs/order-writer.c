@@ -383,6 +383,7 @@ static int writer_pass(struct writer *w)
 		return -1;
 	}
 	batch_init(&b);
+	b.fresh = !w->pending;
 	if (writer_parse(w, &b, r) < 0) {
 		rc = -1;
 		goto out;
@@ -391,7 +392,7 @@ static int writer_pass(struct writer *w)
 		w->pending = 0;
 		goto out;
 	}
-	rc = batch_write(w, &b);
+	rc = w->relay ? relay_send(w, &b) : batch_write(w, &b);
 	if (rc == 0)
 		rc = batch_finish(w, &b);
 	if (rc < 0) {
@@ -419,6 +420,37 @@ static void writer_open(struct writer *w, const struct job *j)
 	w->block_ms = w->cfg.redis_timeout_ms / 2 < 1000 ? w->cfg.redis_timeout_ms / 2 : 1000;
 }
 
+/* What the options make of the process: --relay (writer.transport kafka's relay), --lag (the
+ * Kafka group's lag, printed once). */
+enum writer_role { ROLE_WRITER, ROLE_RELAY, ROLE_LAG };
+
+/* This process's enum writer_role; -1 after an unknown option. */
+static int writer_role;
+
+/* Parse the order-writer's options; the relay and the lag need writer.transport kafka. */
+static int order_writer_parse(struct job *j, int argc, char **argv)
+{
+	if (argc > 2) /* argv[0] is the program */
+		return -1;
+	if (argc == 2)
+		writer_role = !strcmp(argv[1], "--relay") ? ROLE_RELAY
+			      : !strcmp(argv[1], "--lag") ? ROLE_LAG
+							  : -1;
+	if (writer_role < 0)
+		return -1;
+	if (writer_role != ROLE_WRITER && strcmp(j->cfg.writer_transport, "kafka")) {
+		fprintf(stderr, "order-writer: %s needs writer.transport = kafka\n", argv[1]);
+		return -1;
+	}
+	if (strcmp(j->cfg.writer_transport, "redis") && strcmp(j->cfg.writer_transport, "kafka")) {
+		fprintf(stderr, "order-writer: writer.transport must be redis or kafka\n");
+		return -1;
+	}
+	if (writer_role == ROLE_LAG)
+		j->needs = 0;
+	return 0;
+}
+
 /* Read, decide, write and finish batches until job_stop. */
 static int order_writer_run(struct job *j)
 {
@@ -426,8 +458,13 @@ static int order_writer_run(struct job *j)
 	long backoff = 0;
 	long long refresh_at = 0, claim_at = 0, marker_at = 0;
 
+	if (writer_role == ROLE_LAG)
+		return writer_kafka_lag(&j->cfg);
 	writer_open(&w, j);
-	log_info("order-writer %s ready", w.consumer);
+	if (!strcmp(w.cfg.writer_transport, "kafka") && writer_role == ROLE_WRITER)
+		return writer_kafka_run(&w); /* writer-kafka.c; the relay runs the loop below */
+	w.relay = writer_role == ROLE_RELAY;
+	log_info("%s %s ready", w.relay ? "intent relay" : "order-writer", w.consumer);
 	while (!job_stop) {
 		long long now = writer_now_ms();
 		if (now >= refresh_at || w.streams == NULL) {
@@ -452,14 +489,19 @@ static int order_writer_run(struct job *j)
 			backoff = 0;
 		}
 	}
-	log_info("order-writer %s stopping: %lld orders written", w.consumer, w.orders);
+	if (w.relay)
+		relay_close();
+	else
+		log_info("order-writer %s stopping: %lld orders written", w.consumer, w.orders);
 	writer_streams_free(&w);
 	return 0;
 }
 
 static const struct job_entry order_writer_entry = {
     .name = "order-writer",
+    .usage = "[--relay | --lag]",
     .needs = JOB_DB | JOB_CACHE | JOB_DAEMON,
+    .parse = order_writer_parse,
     .run = order_writer_run,
 };
 

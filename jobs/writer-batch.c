@@ -306,7 +306,8 @@ static int batch_write_once(struct writer *w, struct batch *b)
 		log_warn("order batch of %zu waits: MySQL unavailable", b->n);
 		goto out;
 	}
-	if ((rc = batch_existing(w, b, text)) || (rc = batch_lock(w, text, acts, &nacts, b->n, &q)))
+	if ((!b->fresh && (rc = batch_existing(w, b, text))) ||
+	    (rc = batch_lock(w, text, acts, &nacts, b->n, &q)))
 		goto fail;
 	batch_decide(b, acts, nacts, &q);
 	if ((rc = batch_insert(w, b, acts, nacts)) || (rc = db_commit(w->db)))
@@ -374,6 +375,12 @@ static int batch_isolate(struct writer *w, struct batch *b)
 int batch_write(struct writer *w, struct batch *b)
 {
 	int rc = batch_write_once(w, b);
+	if (rc == DB_DUP && b->fresh) {
+		/* A fresh entry's order exists: its request record was lost (a Redis failover)
+		 * and the client's retry queued it again. Once more, with the replay check. */
+		b->fresh = 0;
+		rc = batch_write_once(w, b);
+	}
 	if (rc == DB_OK) {
 		w->fail_count = 0;
 		w->fail_head[0] = 0;
@@ -443,7 +450,8 @@ static int batch_finish_stream(struct writer *w, struct batch *b, size_t from, s
 	keys[nkeys++] = stock;
 	keys[nkeys++] = users;
 	keys[nkeys++] = dead;
-	args[argc++] = ACTIVITY_GROUP;
+	/* No group (the Kafka writer): finish.lua gates on the request records instead. */
+	args[argc++] = w->gate_on_record ? "" : ACTIVITY_GROUP;
 	args[argc++] = ttl;
 	args[argc++] = now;
 	for (size_t i = from; i < to; i++) {
@@ -451,17 +459,17 @@ static int batch_finish_stream(struct writer *w, struct batch *b, size_t from, s
 		char *uid = nums[i - from][0], *qty = nums[i - from][1];
 		snprintf(uid, 24, "%lld", it->uid);
 		snprintf(qty, 24, "%lld", it->qty);
-		if (it->rid[0] &&
+		const char *kind = batch_kind(it->outcome);
+		/* Only a failure rewrites the request's record (a success's stays queued). */
+		if (it->rid[0] && kind[0] != 's' && kind[0] != 'x' &&
 		    activity_key(reqs[i - from], ACTIVITY_KEY_MAX, id, AK_REQ, it->rid) == 0)
 			keys[nkeys++] = reqs[i - from];
 		args[argc++] = it->entry;
 		args[argc++] = keys[nkeys - 1] == reqs[i - from] ? it->rid : "";
 		args[argc++] = it->uid > 0 ? uid : "";
 		args[argc++] = qty;
-		args[argc++] = batch_kind(it->outcome);
-		args[argc++] = it->outcome == INTENT_DONE || it->outcome == INTENT_ACCEPT
-				   ? it->sn
-				   : seckill_reason_str(it->reason);
+		args[argc++] = kind;
+		args[argc++] = kind[0] == 's' ? it->sn : seckill_reason_str(it->reason);
 	}
 	memcpy(argv, keys, nkeys * sizeof *argv);
 	memcpy(argv + nkeys, args, argc * sizeof *argv);

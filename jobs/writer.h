@@ -38,6 +38,9 @@ struct batch {
 	size_t n;
 	struct dynbuf buf;
 	long long accepted;
+	/* 1: first delivery of every entry (XREADGROUP >), so no order of theirs can exist and
+	 * the replay check is skipped; a duplicate request id then redoes the batch with it. */
+	int fresh;
 };
 
 /* Process state of one writer. */
@@ -54,6 +57,8 @@ struct writer {
 	int pending;         /* read our own unacknowledged entries (id 0) before new ones */
 	long block_ms;
 	long long orders;
+	int relay;          /* --relay (writer.transport kafka): the Redis loop produces to Kafka */
+	int gate_on_record; /* kafka writer: finish gates on the request record, not on XACK */
 };
 
 /* An empty batch. */
@@ -73,9 +78,47 @@ void batch_free(struct batch *b);
 int batch_write(struct writer *w, struct batch *b);
 
 /*
- * Per stream, one Lua script (lua/finish.lua): request statuses, returned units, dead letters,
- * XACK + XDEL. 0 or -1.
+ * Per stream, one Lua script (lua/finish.lua): failed requests' records, returned units, dead
+ * letters, XACK + XDEL (a success's record stays queued: result.c finds its order). 0 or -1.
  */
 int batch_finish(struct writer *w, struct batch *b);
+
+/* The longest intent message of the Kafka transport. */
+#define INTENT_MSG_MAX 512
+
+/*
+ * An intent as a Kafka message value (JSON: rid, aid, uid, qty, entry) into out. Its length,
+ * or -1 when out is too small.
+ */
+int intent_encode(const struct intent *it, char *out, size_t size);
+
+/*
+ * Fill it (zeroed first) from a message value: 0, or -1 when the value is not a well-formed
+ * intent (bad JSON, a request id the purchase cannot make, a missing or non-positive number).
+ * it->stream is the activity's intents stream, as the Redis transport has it.
+ */
+int intent_decode(const char *text, size_t len, struct intent *it);
+
+/* The partition of an intent keyed by its activity id (decimal): id mod cnt, 0 if unparsable. */
+int intent_partition(const char *key, size_t len, int cnt);
+
+/*
+ * Mark every later copy of a request id already in the batch INTENT_SKIP (a relay that died
+ * between produce and XACK produced it twice). The copies marked.
+ */
+size_t batch_dedup(struct batch *b);
+
+/* The relay's write step: produce the batch's new intents to Kafka and wait for every delivery
+ * report; then they are INTENT_SKIP (batch_finish acknowledges them). 0 or -1 (read again). */
+int relay_send(struct writer *w, struct batch *b);
+
+/* Flush and destroy the relay's producer. */
+void relay_close(void);
+
+/* The writer on Kafka: consume writer.kafka_topic in writer.kafka_group until job_stop. */
+int writer_kafka_run(struct writer *w);
+
+/* Print the group's committed offset, high watermark and lag per partition (--lag). 0 or 1. */
+int writer_kafka_lag(const struct fs_config *cfg);
 
 #endif

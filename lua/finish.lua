@@ -1,41 +1,55 @@
 -- finish.lua - the order-writer finishes a batch's entries of one intents stream.
 -- KEYS: 1 intents stream, 2 info, 3 stock, 4 users, 5 dead-letter stream, then one request key
---       ({a:<id>}:req:<requestId>) for each entry whose requestId is not empty, in entry order:
---       set to "<uid> success <sn>" or "<uid> failed <reason>" with the request ttl.
+--       ({a:<id>}:req:<requestId>) for each failed entry whose requestId is not empty, in entry
+--       order: set to "<uid> failed <reason>" with the request ttl.
 -- ARGV: 1 consumer group, 2 request ttl (s), 3 now (s), then 6 per entry: stream entry id,
---       requestId ('' if unknown), user id, units, kind, sn or reason. Kinds:
---       s  success (sn): the request reads success
+--       requestId ('' if unknown, and for kinds s and x), user id, units, kind, sn or reason.
+--       Kinds:
+--       s  success (sn): nothing to change in Redis. The request's record stays "<uid> queued"
+--          and result.c finds the order in MySQL; successes are acknowledged in one XACK.
 --       r  failed, units back to the remaining stock and the user
 --       f  failed, only the user's units go (MySQL never had them: activity closed, sold out)
 --       d  dead letter: copied to the dead-letter stream with the reason, units back as r
 --       x  acknowledged, nothing else
--- Answers: {acknowledged, dead-lettered} (enum finish_answer names the fields). Only an entry
--- this call acknowledges changes anything, so units go back once however often a batch is
--- replayed; every entry is XDELed (in one XDEL for the batch).
+-- Answers: {acknowledged, dead-lettered} (enum finish_answer names the fields). Only a failed
+-- entry finished for the first time changes anything, so units go back once however often a
+-- batch is replayed; every entry is XDELed (in one XDEL for the batch).
+-- An empty consumer group (the Kafka transport, whose relay acknowledged and deleted the
+-- entries already) gates on the request record instead: a failed entry changes something only
+-- while its record still reads "<uid> queued"; nothing is XACKed or XDELed, and successes count
+-- as acknowledged.
 --! include units-back.lua
 local live = redis.call('HGET', KEYS[2], 'status') == '0'
 local n, dead, k = 0, 0, 5
-local ids = {}
+local ids, acks = {}, {}
+-- Is a failed entry finished for the first time? (XACK under a group, else its record.)
+local function first(id, rk, uid)
+  if ARGV[1] ~= '' then return redis.call('XACK', KEYS[1], ARGV[1], id) == 1 end
+  return rk ~= nil and redis.call('GET', rk) == uid .. ' queued'
+end
 for i = 4, #ARGV, 6 do
   local id, rid, uid, q, kind, text = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]) or 0,
     ARGV[i + 4], ARGV[i + 5]
   local rk = nil
   if rid ~= '' then k = k + 1; rk = KEYS[k] end
-  if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 and kind ~= 'x' then
-    if kind == 's' then
-      if rk then redis.call('SET', rk, uid .. ' success ' .. text, 'EX', ARGV[2]) end
-    else
-      if rk then redis.call('SET', rk, uid .. ' failed ' .. text, 'EX', ARGV[2]) end
-      if uid ~= '' and q > 0 then units_back(KEYS[3], KEYS[4], uid, q, kind ~= 'f' and live) end
-      if kind == 'd' then
-        redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'entry', id, 'rid', rid, 'uid', uid,
-          'qty', q, 'reason', text, 'ts', ARGV[3])
-        dead = dead + 1
-      end
+  if kind == 's' or kind == 'x' then
+    acks[#acks + 1] = id
+  elseif first(id, rk, uid) then
+    if rk then redis.call('SET', rk, uid .. ' failed ' .. text, 'EX', ARGV[2]) end
+    if uid ~= '' and q > 0 then units_back(KEYS[3], KEYS[4], uid, q, kind ~= 'f' and live) end
+    if kind == 'd' then
+      redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'entry', id, 'rid', rid, 'uid', uid,
+        'qty', q, 'reason', text, 'ts', ARGV[3])
+      dead = dead + 1
     end
     n = n + 1
   end
   ids[#ids + 1] = id
 end
-if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end
+if ARGV[1] == '' then
+  n = n + #acks
+else
+  if #acks > 0 then n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(acks)) end
+  if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end
+end
 return {n, dead}

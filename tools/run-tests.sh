@@ -239,8 +239,9 @@ esac
 # cluster, real TCP): the payment and order programs and the event daemons on events.transport
 # kafka, the same flow as the Redis Streams default.
 case "$ONLY" in all | kafka)
-	say "starting librdkafka's mock cluster; payment, order and event daemons on Kafka"
-	"$BUILD/tools/kafka-mock" >"$TVAR/kafka.bootstrap" 2>"$TVAR/log/kafka-mock.log" &
+	say "starting librdkafka's mock cluster; payment, order, event daemons and order-writers on Kafka"
+	"$BUILD/tools/kafka-mock" -p 4 payment.status order.paid order.closed seckill.intents \
+		>"$TVAR/kafka.bootstrap" 2>"$TVAR/log/kafka-mock.log" &
 	echo $! >"$RUN/kafka-mock.extra.pid"
 	wait_for 100 test -s "$TVAR/kafka.bootstrap"
 	BROKERS=$(head -1 "$TVAR/kafka.bootstrap")
@@ -251,10 +252,21 @@ case "$ONLY" in all | kafka)
 		for j in $DAEMONS; do stop_pidfile "$RUN/$j.pid"; done
 		stack_fcgi_start "$TVAR" "$RUN"
 		stack_daemons_start "$TVAR" "$RUN"
+		# writer.transport kafka: the relay and two order-writers in one consumer group; a
+		# short session so a killed writer's partitions move on in seconds; each batch held
+		# mid-way (writer.test_stall_ms) so the suite can kill -9 one there.
+		export FLASHSALE_WRITER_TRANSPORT=kafka FLASHSALE_WRITER_KAFKA_SESSION_TIMEOUT_MS=3000 \
+			FLASHSALE_WRITER_TEST_STALL_MS=600 FLASHSALE_SECKILL_CLAIM_IDLE_MS=2000
+		DAEMONS="order-writer"
+		stop_pidfile "$RUN/order-writer.pid"
+		stack_daemons_start "$TVAR" "$RUN"
+		(FLASHSALE_CONF="$TVAR/flashsale.conf" FLASHSALE_LOG_FILE="$TVAR/log/order-writer.log" \
+			as_stack setsid "$TOP/tools/supervise.sh" "$RUN/order-writer-2.extra.pid" \
+			"$BUILD/jobs/flashsale-order-writer" </dev/null >/dev/null 2>&1 &)
 	)
 	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$TPORT/payment/v1/healthz"
 	run_counted kafka env FLASHSALE_TEST_KAFKA_BROKERS="$BROKERS" \
-		python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" kafka
+		python3 "$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" kafka kafka_writers
 	;;
 esac
 

@@ -273,6 +273,14 @@ stack_daemons_start() {
 		(FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/$j.log" \
 			as_stack setsid "$TOP/tools/supervise.sh" "$run/$j.pid" "$bin" </dev/null >/dev/null 2>&1 &)
 	done
+	# writer.transport kafka: the relay (Redis streams -> the intents topic) beside the writers.
+	if [ "${FLASHSALE_WRITER_TRANSPORT:-redis}" = kafka ] && [[ " $DAEMONS " == *" order-writer "* ]]
+	then
+		stack_logfiles "$var" intent-relay
+		(FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/intent-relay.log" \
+			as_stack setsid "$TOP/tools/supervise.sh" "$run/intent-relay.pid" \
+			"$BUILD/jobs/flashsale-order-writer" --relay </dev/null >/dev/null 2>&1 &)
+	fi
 }
 
 # Run the cron schedule of jobs/flashsale.cron for this stack, as the stack's user.
@@ -378,7 +386,7 @@ stack_down() {
 	[ -d "$run" ] || return 0
 	[ -n "$quiet" ] || say "stopping the stack in $var"
 	stop_pidfiles "$run/nginx.pid" "$run/apache.pid" "$run/cron.pid"
-	for j in $DAEMONS; do files+=("$run/$j.pid"); done
+	for j in $DAEMONS intent-relay; do files+=("$run/$j.pid"); done
 	for d in $DOMAINS; do files+=("$run/$d.pid"); done
 	for f in "$run"/*.extra.pid; do [ -e "$f" ] && files+=("$f"); done
 	stop_pidfiles "${files[@]}" "$run/wxpay-sim.pid"

@@ -148,7 +148,7 @@ static int purchase_run(struct app *app, struct http_req *req, long long id, lon
 {
 	char info[64], stock[64], users[64], intents[64], stats[64], rev[64];
 	char reqkey[ACTIVITY_KEY_MAX], rl[ACTIVITY_KEY_MAX];
-	char uid[24], q[24], now[24], aid[24], ttl[24], rate[24];
+	char uid[24], q[24], now[24], ttl[24], rate[24];
 	long long left = -1;
 	int rc = E_SERVER;
 
@@ -163,12 +163,11 @@ static int purchase_run(struct app *app, struct http_req *req, long long id, lon
 	activity_key(rl, sizeof rl, id, AK_RL, uid);
 	snprintf(q, sizeof q, "%lld", qty);
 	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
-	snprintf(aid, sizeof aid, "%lld", id);
 	snprintf(ttl, sizeof ttl, "%ld", app->cfg.seckill_request_ttl);
 	snprintf(rate, sizeof rate, "%ld", app->cfg.seckill_user_rate);
-	const char *argv[] = {info, stock, users, intents, reqkey, rl,  rev,  stats,
-			      uid,  q,     now,   rid,     aid,    ttl, rate, req->claims.jti};
-	redisReply *r = cache_eval(app->cache, &purchase_script, 8, 16, argv);
+	const char *argv[] = {info, stock, users, intents, reqkey,         rl, rev, stats, uid, q,
+			      now,  rid,   ttl,   rate,    req->claims.jti};
+	redisReply *r = cache_eval(app->cache, &purchase_script, 8, 15, argv);
 	if (!r)
 		return E_DB_BUSY;
 	if (r->type == REDIS_REPLY_ERROR && purchase_redis_busy(r->str)) {

@@ -1,4 +1,5 @@
 /* result.c - /seckill/result: queued, success (with the order sn) or failed, to its owner only. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,22 +18,42 @@ static long long result_activity(const char *rid)
 	return strtoll(rid, NULL, 10);
 }
 
-/* After the Redis record expired (or Redis is down): the order in MySQL, if any. */
-static int result_from_orders(struct app *app, struct http_req *req, const char *rid)
+/*
+ * The order of request rid in MySQL, if any: success with its sn; else E_SECKILL_REQUEST_NOT_FOUND
+ * or, when Redis still holds the queued record, queued (the writer has not written it yet).
+ */
+static int result_from_orders(struct app *app, struct http_req *req, const char *rid, int queued)
 {
 	json_t *row = NULL;
 	int rc = db_query_row(app->db, &row,
 			      "SELECT sn FROM flashsale_order.orders WHERE request_id = ? AND "
 			      "user_id = ?",
 			      "si", rid, req->claims.user_id);
-	if (rc)
+	if (rc && !queued)
 		return err_from_db(rc);
-	if (!row)
-		return E_SECKILL_REQUEST_NOT_FOUND;
+	if (!row) { /* with a queued record and MySQL unreachable: still queued, as far as known */
+		if (!queued)
+			return E_SECKILL_REQUEST_NOT_FOUND;
+		req->data = json_pack("{s:s}", "status", "queued");
+		return req->data ? 0 : E_SERVER;
+	}
 	req->data =
 	    json_pack("{s:s,s:O}", "status", "success", "orderSn", json_object_get(row, "sn"));
 	json_decref(row);
 	return req->data ? 0 : E_SERVER;
+}
+
+/* Remember a queued record's success in Redis, so the next poll needs no MySQL (best effort). */
+static void result_note_success(struct app *app, struct http_req *req, const char *key)
+{
+	json_t *sn = json_object_get(req->data, "orderSn");
+	char rec[128];
+	if (!json_is_string(sn))
+		return;
+	snprintf(rec, sizeof rec, "%lld success %s", req->claims.user_id, json_string_value(sn));
+	redisReply *r = cache_command(app->cache, "SET %s %s XX KEEPTTL", key, rec);
+	if (r)
+		freeReplyObject(r);
 }
 
 /* The string value of field name in an HGETALL reply, or NULL. */
@@ -55,7 +76,7 @@ static int result_from_hash(struct app *app, struct http_req *req, const char *k
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
 		if (r)
 			freeReplyObject(r);
-		return result_from_orders(app, req, rid);
+		return result_from_orders(app, req, rid, 0);
 	}
 	const char *uid = result_field(r, "uid");
 	const char *status = result_field(r, "status");
@@ -69,7 +90,10 @@ static int result_from_hash(struct app *app, struct http_req *req, const char *k
 	else if (!strcmp(status, "failed"))
 		req->data = json_pack("{s:s,s:s}", "status", status, "reason",
 				      result_field(r, "reason") ? result_field(r, "reason") : "");
-	else
+	else if (!strcmp(status, "queued")) {
+		rc = result_from_orders(app, req, rid, 1); /* a success's record stays queued */
+		goto out;
+	} else
 		req->data = json_pack("{s:s}", "status", status);
 	rc = req->data ? 0 : E_SERVER;
 out:
@@ -77,8 +101,12 @@ out:
 	return rc;
 }
 
-/* The answer for a record "<uid> <status>[ <sn or reason>]" (lua/purchase.lua, finish.lua). */
-static int result_from_string(struct http_req *req, const char *rec)
+/*
+ * The answer for a record "<uid> <status>[ <sn or reason>]" (lua/purchase.lua, finish.lua): a
+ * queued one is looked up in MySQL, where the writer's success is.
+ */
+static int result_from_string(struct app *app, struct http_req *req, const char *key,
+			      const char *rid, const char *rec)
 {
 	char *end;
 	long long uid = strtoll(rec, &end, 10);
@@ -91,9 +119,12 @@ static int result_from_string(struct http_req *req, const char *rec)
 		req->data = json_pack("{s:s,s:s}", "status", "success", "orderSn", text);
 	else if (len == 6 && !strncmp(status, "failed", len))
 		req->data = json_pack("{s:s,s:s}", "status", "failed", "reason", text);
-	else if (len == 6 && !strncmp(status, "queued", len))
-		req->data = json_pack("{s:s}", "status", "queued");
-	else
+	else if (len == 6 && !strncmp(status, "queued", len)) {
+		int rc = result_from_orders(app, req, rid, 1);
+		if (rc == 0)
+			result_note_success(app, req, key);
+		return rc;
+	} else
 		return E_SECKILL_REQUEST_NOT_FOUND;
 	return req->data ? 0 : E_SERVER;
 }
@@ -111,11 +142,11 @@ int seckill_result(struct app *app, struct http_req *req)
 	activity_key(key, sizeof key, id, AK_REQ, rid);
 	redisReply *r = cache_command(app->cache, "GET %s", key);
 	if (r && r->type == REDIS_REPLY_STRING)
-		rc = result_from_string(req, r->str);
+		rc = result_from_string(app, req, key, rid, r->str);
 	else if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "WRONGTYPE", 9))
 		rc = result_from_hash(app, req, key, rid);
 	else
-		rc = result_from_orders(app, req, rid); /* expired, or Redis down */
+		rc = result_from_orders(app, req, rid, 0); /* expired, or Redis down */
 	if (r)
 		freeReplyObject(r);
 	return rc;

@@ -21,7 +21,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
     # Suites that need a differently started stack run only when named (see run-tests.sh).
-    explicit_only = {"kafka", "replica", "cluster_sale"}
+    explicit_only = {"kafka", "kafka_writers", "replica", "cluster_sale"}
     names = a.suites or sorted(n for n in (f[5:-3] for f in os.listdir(here)
                                            if f.startswith("test_") and f.endswith(".py"))
                                if n not in explicit_only)

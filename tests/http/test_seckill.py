@@ -441,6 +441,9 @@ class Boundaries(unittest.TestCase):
         self.assertIn(result(a, rid).data["status"], ("queued", "success"))
         self.assertTrue(wait_until(lambda: result(a, rid).data["status"] == "success"))
         sn = result(a, rid).data["orderSn"]
+        # The writer left the record queued; the first answer from MySQL noted the success.
+        self.assertEqual(redis("GET", "{a:%d}:req:%s" % (aid, rid)),
+                         "%s success %s" % (jwt_claims(a)["jwtUserId"], sn))
         self.assertEqual(sql("SELECT user_id, activity_id, order_type, unit_price, quantity, "
                              "trade_state FROM flashsale_order.orders WHERE sn = '%s'" % sn),
                          [[str(jwt_claims(a)["jwtUserId"]), str(aid), "1", "9900", "1", "0"]])
@@ -642,8 +645,34 @@ class Faults(unittest.TestCase):
         self.assertEqual(activity_row(aid)[:2], (n, n))
         self.assertEqual(redis_state(aid), (0, n, 0))
         rid = "%d-%032x" % (aid, 10**9 + 17)
-        # The request's record: "<uid> <status> <sn>" (lua/finish.lua).
-        self.assertEqual(redis("GET", "{a:%d}:req:%s" % (aid, rid)).split(" ")[1], "success")
+        # A success leaves the request's record as it was (lua/finish.lua): /seckill/result
+        # finds the order in MySQL by the request id, written once.
+        self.assertEqual(redis("HGET", "{a:%d}:req:%s" % (aid, rid), "status"), "queued")
+        self.assertEqual(sql("SELECT COUNT(*) FROM flashsale_order.orders WHERE request_id = "
+                             "'%s'" % rid), [["1"]])
+
+    def test_fresh_intent_of_a_written_order(self):
+        """An intent read for the first time whose order exists already (its request record
+        lost with a Redis failover, the client's retry queued it again) is found by the
+        writer's replay check on the duplicate key: written once, nothing returned twice."""
+        aid, _ = make_activity(stock=10, limit=5)
+        u = users(1)[0]
+        tok = sk_token(u, aid)
+        rid = buy(u, aid, tok).data["requestId"]
+        self.assertTrue(wait_until(lambda: result(u, rid).data["status"] == "success"))
+        uid = str(jwt_claims(u)["jwtUserId"])
+        redis("XADD", "{a:%d}:intents" % aid, "*", "rid", rid, "uid", uid, "qty", "1",
+              "ts", "0")
+        self.assertTrue(wait_drained(aid), redis_state(aid))
+        self.assertEqual(sql("SELECT COUNT(*) FROM flashsale_order.orders WHERE request_id = "
+                             "'%s'" % rid), [["1"]])
+        self.assertEqual(redis("XLEN", "{a:%d}:dead" % aid), "0")
+        self.assertEqual(order_units(aid), (1, 1))
+        self.assertEqual(result(u, rid).data["status"], "success")
+        # The writer goes on with the next purchase.
+        rid2 = buy(u, aid, tok).data["requestId"]
+        self.assertTrue(wait_until(lambda: result(u, rid2).data["status"] == "success"))
+        self.assertEqual(order_units(aid), (2, 2))
 
     def test_two_writers_share_the_stream(self):
         n = 6000

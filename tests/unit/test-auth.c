@@ -254,6 +254,42 @@ START_TEST(test_expired)
 }
 END_TEST
 
+/*
+ * The verified-token memo: a token verified before answers the same claims again; the same
+ * token under another secret, a tampered copy of it, or one that expired since it was
+ * remembered are refused all the same.
+ */
+START_TEST(test_memo)
+{
+	struct auth_claims a, b;
+	long now = (long)time(NULL);
+	char *tok = sign_token(JWT_ALG_HS256, UNIT_JWT_SECRET, 77, "admin", JTI, now - 10, now + 2);
+	ck_assert_int_eq(auth_token_verify(&cfg, tok, &a), 0);
+	ck_assert_int_eq(auth_token_verify(&cfg, tok, &b), 0); /* from the memo */
+	ck_assert_int_eq(b.user_id, 77);
+	ck_assert_str_eq(b.role, "admin");
+	ck_assert_str_eq(b.jti, JTI);
+	ck_assert_int_eq(b.exp, a.exp);
+	char *secret = cfg.jwt_secret;
+	cfg.jwt_secret = "another secret of at least thirty-two characters";
+	expect_rejected(tok);
+	cfg.jwt_secret = secret;
+	char *sig = strrchr(tok, '.') + 1;
+	char was = sig[0];
+	sig[0] = was == 'A' ? 'B' : 'A';
+	expect_rejected(tok);
+	sig[0] = was;
+	ck_assert_int_eq(auth_token_verify(&cfg, tok, &b), 0);
+	/* Poll until its exp has passed (2 s at most): then the memo no longer vouches for it. */
+	while ((long)time(NULL) < now + 2) {
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	expect_rejected(tok);
+	free(tok);
+}
+END_TEST
+
 /* Roles other than "user" and "admin", and missing claims, are refused. */
 START_TEST(test_bad_claims)
 {
@@ -591,6 +627,7 @@ static Suite *auth_suite(int with_redis)
 	tcase_add_test(tc, test_alg_none);
 	tcase_add_test(tc, test_other_key_or_alg);
 	tcase_add_test(tc, test_expired);
+	tcase_add_test(tc, test_memo);
 	tcase_add_test(tc, test_bad_claims);
 	tcase_add_test(tc, test_claim_types);
 	tcase_add_test(tc, test_garbage);

@@ -1,9 +1,12 @@
-/* test-ids.c - ids.h: serial number format, uniqueness, prefix bounds, hex ids. */
+/* test-ids.c - ids.h: serial number format, uniqueness, prefix bounds, hex ids, the generator. */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ids.h"
 
@@ -118,6 +121,60 @@ START_TEST(test_hex32)
 }
 END_TEST
 
+/* id_uniform stays below its bound and reaches every value of a small range. */
+START_TEST(test_uniform)
+{
+	int seen[7] = {0};
+	for (int i = 0; i < 7000; i++) {
+		uint32_t v = id_uniform(7);
+		ck_assert_uint_lt(v, 7);
+		seen[v]++;
+	}
+	for (int i = 0; i < 7; i++)
+		ck_assert_msg(seen[i] > 700, "value %d drawn %d times of 7000", i, seen[i]);
+	ck_assert_uint_eq(id_uniform(1), 0);
+	ck_assert_uint_eq(id_uniform(0), 0);
+	ck_assert_uint_lt(id_uniform(1000000), 1000000);
+}
+END_TEST
+
+/* A thread's stream: what it draws differs from the main thread's. */
+static void *draw_in_thread(void *out)
+{
+	id_random(out, 16);
+	return NULL;
+}
+
+/* After fork the child draws a stream of its own, not a copy of the parent's; so do threads. */
+START_TEST(test_streams_apart)
+{
+	unsigned char mine[16], child[16], other[16];
+	int fds[2];
+	id_random(mine, sizeof mine); /* the parent's stream is keyed before the fork */
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		unsigned char c[16];
+		id_random(c, sizeof c);
+		_exit(write(fds[1], c, sizeof c) == (ssize_t)sizeof c ? 0 : 1);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], child, sizeof child), (ssize_t)sizeof child);
+	close(fds[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	ck_assert_int_eq(status, 0);
+	id_random(mine, sizeof mine); /* what the parent draws next, where the child drew */
+	ck_assert_int_ne(memcmp(mine, child, sizeof mine), 0);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, draw_in_thread, other), 0);
+	pthread_join(t, NULL);
+	id_random(mine, sizeof mine);
+	ck_assert_int_ne(memcmp(mine, other, sizeof mine), 0);
+}
+END_TEST
+
 /* The suite of this file. */
 static Suite *ids_suite(void)
 {
@@ -129,6 +186,8 @@ static Suite *ids_suite(void)
 	tcase_add_test(tc, test_prefix_too_long);
 	tcase_add_test(tc, test_unique);
 	tcase_add_test(tc, test_hex32);
+	tcase_add_test(tc, test_uniform);
+	tcase_add_test(tc, test_streams_apart);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# cpu.sh - sourced by bench/run.sh: the CPU each tier of the bench stack spends around a run,
+# from /proc (utime + stime of every process of a tier, its threads included), so the table's
+# throughput can be turned into a limit per core for each tier (README, "Scaling out").
+
+CPU_TCK=$(getconf CLK_TCK)
+
+# A process and every process under it.
+cpu_tree() {
+	local c
+	echo "$1"
+	for c in $(pgrep -P "$1"); do cpu_tree "$c"; done
+}
+
+# Ticks (utime + stime) of the process trees of the pid files given.
+cpu_ticks() {
+	local f p
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		for p in $(cpu_tree "$(cat "$f")"); do
+			# The fields after "(comm)": utime and stime are the 12th and 13th.
+			sed 's/.*) //' "/proc/$p/stat" 2>/dev/null
+		done
+	done | awk '{s += $12 + $13} END {printf "%d", s}'
+}
+
+# One snapshot: "nginx seckill writer mariadb redis box-busy box-all" in ticks; the Redis
+# processes are the pid files given (the single server, or the cluster's nodes).
+cpu_snap() {
+	local r=$RUN
+	printf '%s %s %s %s %s %s\n' "$(cpu_ticks "$r/nginx.pid")" \
+		"$(cpu_ticks "$r/seckill.pid" "$r"/seckill-[0-9]*.extra.pid)" \
+		"$(cpu_ticks "$r/order-writer.pid" "$r"/order-writer-[0-9]*.extra.pid)" \
+		"$(cpu_ticks "$r/mysqld.pid")" "$(cpu_ticks "$@")" \
+		"$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat)"
+}
+
+# "LABEL: CPU per accepted purchase by tier ..." from two snapshots and the purchases taken.
+cpu_line() {
+	python3 - "$CPU_TCK" "$(nproc)" "$@" <<'EOF'
+import sys
+tck, ncpu, label, n, a, b = sys.argv[1:]
+n = max(int(n), 1)
+d = [int(y) - int(x) for x, y in zip(a.split(), b.split())]
+wall = max(d[6], 1) / int(ncpu)  # ticks of wall time (the cpu line sums every core's)
+us = dict(zip(("nginx", "seckill", "order-writer", "mariadb", "redis"),
+              (x * 1e6 / int(tck) / n for x in d[:5])))
+print("%s: CPU per accepted purchase by tier (/proc): %s; the box busy %.2f of %s cores, these "
+      "tiers %.2f (the rest: wrk, other work)" % (
+          label, ", ".join("%s %.0f us" % (t, us[t]) for t in
+                           ("seckill", "nginx", "redis", "order-writer", "mariadb")),
+          d[5] / wall, ncpu, sum(d[:5]) / wall))
+EOF
+}

@@ -1,0 +1,39 @@
+/*
+ * kafka.h - librdkafka clients configured from [events] (brokers, timeouts): shared by the
+ * event bus (event-kafka.c) and the order-writer's Kafka transport (jobs/writer-kafka.c,
+ * jobs/writer-relay.c), so both speak to the cluster the same way.
+ */
+#ifndef FS_KAFKA_H
+#define FS_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+
+#include "config.h"
+
+/* Set one property; -1 (logged) if librdkafka rejects it. */
+int kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value);
+
+/* A configuration with events.kafka_brokers, client.id and our log callback, or NULL. */
+rd_kafka_conf_t *kafka_conf_new(const struct fs_config *cfg);
+
+/* Producer settings on conf: idempotent, acks=all, message.timeout.ms = events.kafka_timeout_ms.
+ * 0 or -1. */
+int kafka_conf_producer(rd_kafka_conf_t *conf, const struct fs_config *cfg);
+
+/*
+ * A consumer of group subscribed to topic (no auto-commit, earliest when the group has no
+ * offset, session_ms before a dead member's partitions move on); takes conf. NULL (logged).
+ */
+rd_kafka_t *kafka_consumer_new(rd_kafka_conf_t *conf, const char *group, const char *topic,
+			       long session_ms);
+
+/*
+ * The lag of group on topic: per partition the high watermark less the committed offset (the
+ * low watermark when nothing was committed), summed into *total; one line per partition to out
+ * unless NULL. 0, or -1 (logged) when the cluster did not answer.
+ */
+int kafka_group_lag(const struct fs_config *cfg, const char *group, const char *topic, FILE *out,
+		    long long *total);
+
+#endif
