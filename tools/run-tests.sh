@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # run-tests.sh - every test against a fresh test stack; prints one total line, exits 1 on failure.
 # Called by `./flashsale test` after install and build. Suites: unit (make check), HTTP through
-# nginx, HTTP through Apache (usercenter, product, order), browser, the cache on a Redis Cluster
-# (cluster), payment -> order over Kafka, openapi (every response above against
-# doc/openapi.yaml), deb and distcheck. The stack lives in $FLASHSALE_TEST_VAR (default var/test)
+# nginx, HTTP through Apache (usercenter, product, order), browser, payment -> order over Kafka,
+# openapi (every response above against doc/openapi.yaml), deb and distcheck; then, on a stack
+# with a MariaDB replica, replica and the Redis Cluster (cluster: the cache on it, then a sale
+# with faults). The stack lives in $FLASHSALE_TEST_VAR (default var/test)
 # on port $FLASHSALE_TEST_PORT (default FLASHSALE_PORT + 10000).
 set -uo pipefail
 TOP=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -103,21 +104,23 @@ run_checks() {
 }
 
 # Redis Cluster: 3 masters + 3 replicas on TPORT+30.., the project's Redis-backed unit suites
-# with cache on the cluster, then the cluster client's own suite (its failover case last).
+# with cache on the cluster, then the cluster client's own suite (its failover case last); then
+# the sale. On the stack in VAR/RUN, which runs in replica mode (a MariaDB GTID replica): the
+# sale stops that replica too.
 run_cluster() {
-	local dir="$TVAR/redis-cluster" base=$((TPORT + 30)) seeds
+	CVAR=$1 CRUN=$2
+	local dir="$TVAR/redis-cluster" base=$((TPORT + 30)) seeds log="$CVAR/log/redis-cluster.log"
 	make -C "$BUILD" -s check TESTS= >"$TVAR/results/cluster-build.log" 2>&1 ||
 		{ tail -20 "$TVAR/results/cluster-build.log"; record cluster 0 1; return; }
 	say "starting a Redis Cluster (3 masters + 3 replicas) on 127.0.0.1:$base-$((base + 5))"
-	if ! "$TOP/tools/redis-cluster.sh" start "$dir" "$base" >"$TVAR/log/redis-cluster.log" 2>&1
-	then
-		cat "$TVAR/log/redis-cluster.log"
+	if ! "$TOP/tools/redis-cluster.sh" start "$dir" "$base" >"$log" 2>&1; then
+		cat "$log"
 		record cluster 0 1
 		"$TOP/tools/redis-cluster.sh" stop "$dir"
 		return
 	fi
 	seeds=$("$TOP/tools/redis-cluster.sh" nodes "$dir")
-	FLASHSALE_TEST_REDIS_SOCKET="$RUN/redis.sock" FLASHSALE_TEST_MYSQL_SOCKET="$RUN/mysql.sock" \
+	FLASHSALE_TEST_REDIS_SOCKET="$CRUN/redis.sock" FLASHSALE_TEST_MYSQL_SOCKET="$CRUN/mysql.sock" \
 		FLASHSALE_TEST_REDIS_ON_CLUSTER="$seeds" FLASHSALE_TEST_REDIS_CLUSTER="$seeds" \
 		run_counted cluster run_checks test-lock test-ratelimit test-auth test-event \
 		test-stock test-cache-cluster
@@ -126,14 +129,14 @@ run_cluster() {
 	local w
 	for w in 0 1; do
 		rm -rf "$dir"
-		if ! "$TOP/tools/redis-cluster.sh" start "$dir" "$base" >>"$TVAR/log/redis-cluster.log" 2>&1
-		then
-			tail -5 "$TVAR/log/redis-cluster.log"
+		if ! "$TOP/tools/redis-cluster.sh" start "$dir" "$base" >>"$log" 2>&1; then
+			tail -5 "$log"
 			record "cluster-sale-w$w" 0 1
 			continue
 		fi
 		cluster_stack_on "$seeds" "$w"
-		FLASHSALE_TEST_REDIS_CLUSTER="$seeds" FLASHSALE_TEST_CLUSTER_DIR="$dir" \
+		FLASHSALE_TEST_VAR="$CVAR" FLASHSALE_TEST_RUN="$CRUN" \
+			FLASHSALE_TEST_REDIS_CLUSTER="$seeds" FLASHSALE_TEST_CLUSTER_DIR="$dir" \
 			FLASHSALE_TEST_WAIT_REPLICAS=$w run_counted "cluster-sale-w$w" python3 \
 			"$TOP/tests/http/run.py" --url "http://127.0.0.1:$TPORT" cluster_sale
 		"$TOP/tools/redis-cluster.sh" stop "$dir"
@@ -141,12 +144,12 @@ run_cluster() {
 	cluster_stack_off
 }
 
-# Stop the stack's FastCGI programs and daemons (usercenter's hashing pool, the extra seckill
-# host and writer too): stack_fcgi_start starts them all again.
+# Stop the cluster stack's FastCGI programs and daemons (usercenter's hashing pool, the extra
+# seckill host and writer too): stack_fcgi_start starts them all again.
 cluster_stack_stop() {
-	local d files=("$RUN/seckill-2.extra.pid" "$RUN/order-writer-2.extra.pid"
-		"$RUN/usercenter-auth.extra.pid")
-	for d in $DOMAINS $DAEMONS; do files+=("$RUN/$d.pid"); done
+	local d files=("$CRUN/seckill-2.extra.pid" "$CRUN/order-writer-2.extra.pid"
+		"$CRUN/usercenter-auth.extra.pid")
+	for d in $DOMAINS $DAEMONS; do files+=("$CRUN/$d.pid"); done
 	stop_pidfiles "${files[@]}"
 }
 
@@ -159,13 +162,13 @@ cluster_stack_on() {
 	(
 		export FLASHSALE_REDIS_CLUSTER="$seeds" FLASHSALE_REDIS_WAIT_REPLICAS="$wait" \
 			FLASHSALE_SECKILL_HOSTS=2
-		stack_fcgi_start "$TVAR" "$RUN"
-		stack_daemons_start "$TVAR" "$RUN"
-		(FLASHSALE_CONF="$TVAR/flashsale.conf" FLASHSALE_LOG_FILE="$TVAR/log/order-writer.log" \
-			as_stack setsid "$TOP/tools/supervise.sh" "$RUN/order-writer-2.extra.pid" \
+		stack_fcgi_start "$CVAR" "$CRUN"
+		stack_daemons_start "$CVAR" "$CRUN"
+		(FLASHSALE_CONF="$CVAR/flashsale.conf" FLASHSALE_LOG_FILE="$CVAR/log/order-writer.log" \
+			as_stack setsid "$TOP/tools/supervise.sh" "$CRUN/order-writer-2.extra.pid" \
 			"$BUILD/jobs/flashsale-order-writer" </dev/null >/dev/null 2>&1 &)
-		stack_nginx_config "$TVAR" "$RUN" "$TPORT"
-		nginx -c "$TVAR/nginx/nginx.conf" -e "$TVAR/log/nginx-error.log" -s reload
+		stack_nginx_config "$CVAR" "$CRUN" "$TPORT"
+		nginx -c "$CVAR/nginx/nginx.conf" -e "$CVAR/log/nginx-error.log" -s reload
 	)
 	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$TPORT/seckill/v1/healthz"
 }
@@ -174,10 +177,10 @@ cluster_stack_on() {
 cluster_stack_off() {
 	cluster_stack_stop
 	(
-		stack_fcgi_start "$TVAR" "$RUN"
-		stack_daemons_start "$TVAR" "$RUN"
-		stack_nginx_config "$TVAR" "$RUN" "$TPORT"
-		nginx -c "$TVAR/nginx/nginx.conf" -e "$TVAR/log/nginx-error.log" -s reload
+		stack_fcgi_start "$CVAR" "$CRUN"
+		stack_daemons_start "$CVAR" "$CRUN"
+		stack_nginx_config "$CVAR" "$CRUN" "$TPORT"
+		nginx -c "$CVAR/nginx/nginx.conf" -e "$CVAR/log/nginx-error.log" -s reload
 	)
 	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$TPORT/seckill/v1/healthz"
 }
@@ -187,8 +190,9 @@ stack_down "$TVAR" quiet
 "$TOP/tools/redis-cluster.sh" stop "$TVAR/redis-cluster"
 rm -rf "$TVAR"
 mkdir -p "$TVAR/results"
-# The replica suite alone: the test stack itself runs with a MariaDB replica.
-[ "$ONLY" = replica ] && STACK_REPLICA=1
+# The replica or cluster suite alone: the test stack itself runs with a MariaDB replica (in
+# `all`, both run last, on a stack of their own in replica mode).
+case "$ONLY" in replica | cluster) STACK_REPLICA=1 ;; esac
 say "starting the test stack on 127.0.0.1:$TPORT ($TVAR)"
 ( stack_up "$TVAR" "$TPORT" test ) || { echo "0 passed, 1 failed"; exit 1; }
 TVAR=$(cd "$TVAR" && pwd)
@@ -223,7 +227,7 @@ case "$ONLY" in all | browser)
 	;;
 esac
 
-case "$ONLY" in all | cluster) run_cluster ;; esac
+case "$ONLY" in cluster) run_cluster "$TVAR" "$RUN" ;; esac
 # Not part of all (it builds a second, ThreadSanitizer tree first: minutes on a shared box):
 # a sale against the threaded seckill program under -fsanitize=thread, no race allowed.
 case "$ONLY" in tsan)
@@ -286,7 +290,8 @@ case "$ONLY" in all | distcheck)
 esac
 
 # Last, as it needs its own stack: MariaDB primary + GTID replica (tools/stack-replica.sh), the
-# reads that may lag on the replica. In `all`, the test stack is replaced by one in replica mode.
+# reads that may lag on the replica. In `all`, the test stack is replaced by one in replica mode,
+# and the cluster part (its sale stops the MariaDB replica) runs on it afterwards.
 case "$ONLY" in all | replica)
 	RVAR=$TVAR
 	if [ "$ONLY" = all ]; then
@@ -308,8 +313,10 @@ case "$ONLY" in all | replica)
 		run_counted replica-unit env FLASHSALE_TEST_MYSQL_SOCKET="$RRUN/mysql.sock" \
 			FLASHSALE_TEST_MYSQL_REPLICA_SOCKET="$RRUN/mysql-replica.sock" \
 			"$BUILD/tests/unit/test-db-replica"
+		[ "$ONLY" = all ] && run_cluster "$RVAR" "$RRUN"
 	else
 		record replica 0 1
+		[ "$ONLY" = all ] && record cluster 0 1
 	fi
 	;;
 esac

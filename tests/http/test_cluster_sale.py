@@ -1,9 +1,10 @@
 """test_cluster_sale - a sale on a Redis Cluster (3 masters + 3 replicas) through two seckill
-socket sets and two order-writers, with faults while it runs: kill -9 the master of the hot
-activity (its replica is promoted), kill -9 one writer, kill one seckill socket set. Run by
-tools/run-tests.sh (`./flashsale test cluster`), once per redis.wait_replicas (0 and 1), which
-restarts seckill and the writers on the cluster; FLASHSALE_TEST_REDIS_CLUSTER names its nodes,
-FLASHSALE_TEST_CLUSTER_DIR its state, FLASHSALE_TEST_WAIT_REPLICAS the WAIT in force."""
+socket sets and two order-writers, with MariaDB's reads that may lag on its GTID replica, and
+faults while it runs: kill -9 the master of the hot activity (its replica is promoted), kill -9
+one writer, kill one seckill socket set, kill -9 the MariaDB replica. Run by tools/run-tests.sh
+(`./flashsale test cluster`) on a stack in replica mode, once per redis.wait_replicas (0 and 1),
+which restarts seckill and the writers on the cluster; FLASHSALE_TEST_REDIS_CLUSTER names its
+nodes, FLASHSALE_TEST_CLUSTER_DIR its state, FLASHSALE_TEST_WAIT_REPLICAS the WAIT in force."""
 import concurrent.futures
 import os
 import signal
@@ -13,8 +14,9 @@ import time
 import unittest
 
 import fslib
-from fslib import sql, wait_until
-from test_seckill import activity_row, buy, make_activity, users
+from fslib import conf_value, get, post, sql, wait_until
+from test_replica import LIST, caught_up, reads, replica_pid, restart_replica
+from test_seckill import activity_row, admin, buy, make_activity, users
 
 SEEDS = [s for s in os.environ.get("FLASHSALE_TEST_REDIS_CLUSTER", "").split(",") if s]
 CDIR = os.environ.get("FLASHSALE_TEST_CLUSTER_DIR", "")
@@ -23,6 +25,9 @@ USERS, TRIES, STOCK, LIMIT, COLD = 300, 3, 100, 2, 5
 # A purchase answered 100005 (Redis down: the slot failing over) or a 502 (a socket set died
 # under the request) is retried with its requestId, as the storefront does, until this deadline.
 RETRY_S = 30
+# The domains whose reads may lag (db_reader): activity list, detail and dashboard; catalogue;
+# order list. A lagging read after the MariaDB replica is stopped answers within this (seconds).
+READ_DOMAINS, READ_BOUND_S = ("seckill", "product", "order"), 1.0
 
 
 def ports():
@@ -114,11 +119,60 @@ def wait_shorts():
         return sum(1 for line in f if "WAIT reached" in line)
 
 
+def read_counts():
+    """flashsale_mysql_replica_reads_total of each domain whose reads may lag, by target."""
+    return {d: reads(d) for d in READ_DOMAINS}
+
+
+def read_delta(a, b):
+    """{domain: {target: b - a}}."""
+    return {d: {t: b[d][t] - a[d][t] for t in a[d]} for d in a}
+
+
+def lagging_reads(other, user, admin_tok):
+    """Each read that may lag: (name, bounded, call). The bounded ones touch no key of the
+    failing master (`other`: a live activity elsewhere; the upcoming list: activities elsewhere)
+    and must answer within READ_BOUND_S all along; the others (a session, every live activity)
+    wait out the Redis failover like any request."""
+    return [
+        ("activity detail", True, lambda: get("/seckill/v1/activity/detail", {"id": other})),
+        ("activity list", True, lambda: get("/seckill/v1/activity/list",
+                                            {"status": "upcoming", "pageSize": 20})),
+        ("catalogue", True, lambda: get(LIST, {"page": 1, "pageSize": 10},
+                                        headers={"Cache-Control": "no-cache"})),
+        ("order list", False, lambda: post("/order/v1/order/list", {}, token=user)),
+        ("dashboard", False, lambda: get("/seckill/v1/admin/dashboard", token=admin_tok)),
+    ]
+
+
 class ClusterSale(unittest.TestCase):
     """300 users x 3 requests against stock 100 on the cluster, with faults mid-sale."""
 
-    def test_sale_with_failover_writer_and_host_killed(self):
+    def restore_replica(self):
+        """Start the MariaDB replica again if the sale killed it (it resumes from its GTID
+        position) and wait until it caught up, for the run that follows."""
+        try:
+            with open("/proc/%d/comm" % replica_pid()) as f:
+                alive = f.read().strip() == "mariadbd"
+        except OSError:
+            alive = False
+        t0 = time.monotonic()
+        if not alive:
+            restart_replica()
+
+        def ok():
+            try:
+                return caught_up()
+            except subprocess.SubprocessError:
+                return False
+        self.assertTrue(wait_until(ok, timeout=30, interval=0.2), "the replica did not catch up")
+        print("  MariaDB replica restarted and caught up in %.1f s" % (time.monotonic() - t0))
+
+    def test_sale_with_failover_writer_host_and_db_replica_killed(self):
         self.assertEqual(len(SEEDS), 6, "run by tools/run-tests.sh on the 3+3 cluster")
+        self.assertTrue(conf_value("mysql", "replica"), "run on a stack with a MariaDB replica")
+        self.assertTrue(caught_up(), "the MariaDB replica is behind before the sale")
+        self.addCleanup(self.restore_replica)
         # Activities whose hash-tagged keys spread over the masters; the hot one's keys share
         # one slot, owned by a master with a replica.
         hot, _ = make_activity(stock=STOCK, limit=LIMIT)
@@ -134,6 +188,18 @@ class ClusterSale(unittest.TestCase):
         where = {a: owner(slot_of(a)) for a in [hot] + cold}
         self.assertGreaterEqual(len(set(where.values())), 2, "activities all on one master")
         elsewhere = [a for a in cold if where[a] != hot_master]
+        # The upcoming list's rows on other masters than the hot one (a former run's row there
+        # cancelled), one at least.
+        ups = [int(r[0]) for r in sql("SELECT id FROM flashsale_seckill.activity "
+                                      "WHERE status = 0 AND start_time > UNIX_TIMESTAMP()")]
+        for _ in range(10):
+            if any(owner(slot_of(a)) != hot_master for a in ups):
+                break
+            ups.append(make_activity(stock=5, limit=1, start=3600, end=7200)[0])
+        for a in ups:
+            if owner(slot_of(a)) == hot_master:
+                r = post("/seckill/v1/admin/activity/cancel", {"id": a}, token=admin())
+                self.assertEqual(r.code, 200, r)
 
         people = users(USERS)
         with concurrent.futures.ThreadPoolExecutor(16) as ex:
@@ -145,10 +211,16 @@ class ClusterSale(unittest.TestCase):
         st = {"queued": {}, "retries": 0, "bad_gateway": 0, "other": {}, "faults": []}
 
         def faults():
-            """Run the three faults once enough purchases were acknowledged."""
+            """Run the four faults once enough purchases were acknowledged."""
             n = len(st["queued"])
+            if n >= 20 and "db replica" not in st["faults"]:
+                st["faults"].append("db replica")
+                rd["pid"] = replica_pid()
+                os.kill(rd["pid"], signal.SIGKILL)
+                rd["stopped"], rd["stopped_at"] = time.time(), n
             if n >= 30 and "master" not in st["faults"]:
                 st["faults"].append("master")
+                st["master_at"] = time.time()
                 os.kill(int(open(os.path.join(CDIR, "node-%d.pid" % hot_master)).read()),
                         signal.SIGKILL)
                 pgrep = subprocess.run(["pgrep", "-P", str(pidfile("order-writer-2.extra.pid"))],
@@ -186,7 +258,69 @@ class ClusterSale(unittest.TestCase):
                         faults()
                 return r.code
 
+        # The reads that may lag, one after another all along the sale: a first round on the
+        # replica before it starts; after the replica's kill (faults) every read answers from
+        # the primary. The counters' snapshot is taken once the replica's process is gone (~2 s
+        # here): no read can count on it after (reads until then count on the primary: fine).
+        calls = lagging_reads(elsewhere[0], people[0], admin())
+        rd = {"stopped": None, "stopped_at": 0, "gone": 0, "back": None, "m": [], "before": [],
+              "after": [], "final": [], "retries": 0, "error": None}
+        done, round1 = threading.Event(), threading.Event()
+
+        def watcher():
+            """The counters once the killed replica is gone; then when the hot slot is back."""
+            try:
+                while not done.is_set() and rd["stopped"] is None:
+                    time.sleep(0.01)
+                if rd["stopped"] is not None:
+                    wait_until(lambda: not os.path.exists("/proc/%d" % rd["pid"]), timeout=10)
+                    rd["gone"] = time.time() - rd["stopped"]
+                    rd["m"].append(read_counts())
+                while not done.is_set() and rd["back"] is None:
+                    if "master" in st["faults"] and owner(slot) not in (None, hot_master):
+                        rd["back"] = time.time()
+                    time.sleep(0.05)
+            except Exception as e:  # noqa: BLE001 - reported by the test thread
+                rd["error"] = repr(e)
+
+        def read_once(name, call):
+            end = time.time() + RETRY_S
+            while True:
+                phase = "after" if rd["stopped"] else "before"
+                t0 = time.time()
+                r = call()
+                rd[phase].append((name, t0, time.time() - t0, r.status, r.code))
+                if (r.code == 100005 or r.status in (502, 504)) and time.time() < end:
+                    rd["retries"] += 1
+                    time.sleep(0.1)
+                    continue
+                rd["final"].append((phase, name, r.status, r.code))
+                return
+
+        def reader():
+            """Rounds of the lagging reads until the sale ends, then one more past the failover."""
+            try:
+                last = False
+                while not last:
+                    if done.is_set():
+                        last = True
+                        while time.time() < (rd["back"] or done_at[0]) + 0.6:
+                            time.sleep(0.05)
+                    for name, _, call in calls:
+                        read_once(name, call)
+                        time.sleep(0.02)
+                    round1.set()
+            except Exception as e:  # noqa: BLE001 - reported by the test thread
+                rd["error"] = repr(e)
+
         shorts0 = wait_shorts()
+        m0 = read_counts()
+        done_at = [0.0]
+        rthread = threading.Thread(target=reader, daemon=True)
+        wthread = threading.Thread(target=watcher, daemon=True)
+        rthread.start()
+        self.assertTrue(round1.wait(30), "the first round of lagging reads never finished")
+        wthread.start()
         jobs = [(people[i], toks[i], "u%03dtry%d-%d" % (i, t, hot), hot)
                 for t in range(TRIES) for i in range(USERS)]
         for u, ts in cold_toks:
@@ -195,7 +329,13 @@ class ClusterSale(unittest.TestCase):
         with concurrent.futures.ThreadPoolExecutor(24) as ex:
             codes = list(ex.map(one, jobs))
         took = time.time() - t0
-        self.assertEqual(sorted(st["faults"]), ["host", "master", "writer"], st)
+        t_end = time.time()
+        done_at[0] = t_end
+        done.set()
+        rthread.join(60)
+        wthread.join(10)
+        m2 = read_counts()
+        self.assertEqual(sorted(st["faults"]), ["db replica", "host", "master", "writer"], st)
         self.assertNotIn(100005, codes, "a purchase still failing after %d s" % RETRY_S)
 
         # Every stream drained by the surviving writers (the killed one's entries claimed).
@@ -241,6 +381,48 @@ class ClusterSale(unittest.TestCase):
             with open(os.path.join(res, "cluster-sale.txt"), "a") as f:
                 f.write(line + "\n")
         self.assertGreater(len(queued), 30)
+
+        # The MariaDB replica: used until it was killed mid-sale, then every read on the primary.
+        self.assertFalse(rthread.is_alive(), "the lagging reads never finished")
+        self.assertIsNone(rd["error"])
+        self.assertIsNotNone(rd["stopped"], "the MariaDB replica was never stopped")
+        self.assertEqual(len(rd["m"]), 1, "no counters taken after the replica's kill")
+        self.assertLess(rd["stopped"], t_end, "the MariaDB replica was stopped after the sale")
+        before, after = read_delta(m0, rd["m"][0]), read_delta(rd["m"][0], m2)
+        for d in READ_DOMAINS:
+            self.assertGreater(before[d]["replica"], 0, "%s: no read on the replica" % d)
+            self.assertGreater(after[d]["primary"], 0, "%s: no read on the primary" % d)
+            self.assertEqual(after[d]["replica"], 0, "%s: a read on the dead replica" % d)
+        # Every read answered in the end (before the stop, retried through the failover).
+        self.assertEqual([x for x in rd["final"] if x[2:] != (200, 200)], [])
+        for phase in ("before", "after"):
+            self.assertEqual({x[1] for x in rd["final"] if x[0] == phase},
+                             {n for n, _, _ in calls}, "not every lagging read ran " + phase)
+        # The bounded reads after the stop: each answers 200 within READ_BOUND_S; the seckill
+        # ones not while the hot slot fails over (its purchases then hold every seckill worker
+        # for redis.timeout_ms each; the catalogue is timed all along).
+        back = (rd["back"] or t_end) + 0.5
+        bounded = {n for n, b, _ in calls if b}
+        timed = [x for x in rd["after"] if x[0] in bounded and not (
+            x[0] != "catalogue" and x[1] < back and x[1] + x[2] > st["master_at"])]
+        slow = max(x[2] for x in timed)
+        errs_after = [x for x in timed if x[3:] != (200, 200)]
+        self.assertTrue({x[0] for x in timed} == bounded, "a bounded read never timed")
+        rline = ("  MariaDB replica killed at %d queued, %.1f s before the sale ended (its "
+                 "process gone %.1f s later); lagging reads %d before (on the replica: %s), %d "
+                 "after (on the primary: %s, on the replica: %s); %d bounded reads timed after "
+                 "the stop, slowest %.3f s, non-200 %d; read retries %d"
+                 % (rd["stopped_at"], t_end - rd["stopped"], rd["gone"], len(rd["before"]),
+                    {d: before[d]["replica"] for d in READ_DOMAINS}, len(rd["after"]),
+                    {d: after[d]["primary"] for d in READ_DOMAINS},
+                    {d: after[d]["replica"] for d in READ_DOMAINS}, len(timed), slow,
+                    len(errs_after), rd["retries"]))
+        print(rline)
+        if res:
+            with open(os.path.join(res, "cluster-sale.txt"), "a") as f:
+                f.write(rline + "\n")
+        self.assertEqual(errs_after, [], "a lagging read after the replica stopped failed")
+        self.assertLess(slow, READ_BOUND_S, "a read waited on the dead replica")
         if WAIT > 0:
             # With WAIT, a purchase the failover lost must be one whose WAIT came back short.
             self.assertLessEqual(len(lost), shorts, line)
