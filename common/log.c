@@ -30,6 +30,12 @@ static __thread struct {
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+/* The pid for a line: kept by log_open (and a forked child), asked for before it. */
+static int log_pid(void)
+{
+	return (int)(L.pid ? L.pid : getpid());
+}
+
 /* In a forked child: its own pid in its lines. */
 static void log_atfork_child(void)
 {
@@ -140,7 +146,7 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
 	json_object_set_new(o, "time", json_string(ts));
 	json_object_set_new(o, "level", json_string(level_names[level]));
 	json_object_set_new(o, "program", json_string(L.program));
-	json_object_set_new(o, "pid", json_integer(L.pid ? L.pid : getpid()));
+	json_object_set_new(o, "pid", json_integer(log_pid()));
 	if (R.request_id[0])
 		json_object_set_new(o, "requestId", json_string(R.request_id));
 	if (R.trace_id[0])
@@ -225,16 +231,16 @@ void log_access(const char *method, const char *path, const char *route, int sta
 		memcpy(eerr + n, "\"", 2);
 	}
 	/* Formatted by hand: this line is written for every request, on the hot path too. */
-	int len = snprintf(line, sizeof line,
-			   "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"program\":\"%s\",\"pid\":%d,"
-			   "%s%s%s%s%s%s%s\"msg\":\"request\",\"method\":\"%s\",\"path\":\"%s\","
-			   "\"route\":\"%s\",\"status\":%d,\"code\":%d,\"latencyMs\":%.3f%s}\n",
-			   cached_ts, (long)(tv.tv_usec / 1000), status >= 500 ? "error" : "info",
-			   L.program, (int)(L.pid ? L.pid : getpid()),
-			   R.request_id[0] ? "\"requestId\":\"" : "", R.request_id,
-			   R.request_id[0] ? "\"," : "", R.trace_id[0] ? "\"traceId\":\"" : "",
-			   R.trace_id, R.trace_id[0] ? "\"," : "", log_user_field(), method, epath,
-			   route, status, code, latency_ms, eerr);
+	int len =
+	    snprintf(line, sizeof line,
+		     "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"program\":\"%s\",\"pid\":%d,"
+		     "%s%s%s%s%s%s%s\"msg\":\"request\",\"method\":\"%s\",\"path\":\"%s\","
+		     "\"route\":\"%s\",\"status\":%d,\"code\":%d,\"latencyMs\":%.3f%s}\n",
+		     cached_ts, (long)(tv.tv_usec / 1000), status >= 500 ? "error" : "info",
+		     L.program, log_pid(), R.request_id[0] ? "\"requestId\":\"" : "", R.request_id,
+		     R.request_id[0] ? "\"," : "", R.trace_id[0] ? "\"traceId\":\"" : "",
+		     R.trace_id, R.trace_id[0] ? "\"," : "", log_user_field(), method, epath, route,
+		     status, code, latency_ms, eerr);
 	/* One write(2) of the line on the O_APPEND descriptor: whole, and without the FILE's lock
 	 * that the serving threads would queue on. */
 	if (len > 0 && write(fileno(L.out ? L.out : stderr), line,
