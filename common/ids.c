@@ -100,6 +100,11 @@ void id_hex32(char out[33])
 	sodium_bin2hex(out, 33, rnd, sizeof rnd);
 }
 
+void id_request_new(char *out, long long owner, const char *hex)
+{
+	snprintf(out, ID_REQUEST_MAX, "%lld-%s", owner, hex);
+}
+
 long long id_request_owner(const char *rid)
 {
 	size_t digits = strspn(rid, "0123456789");

@@ -23,6 +23,11 @@ void id_hex32(char out[33]);
  */
 long long id_request_owner(const char *rid);
 
+/* Write the request id "<owner>-<hex>" (hex: 32 lowercase hex characters) into out, which holds
+ * ID_REQUEST_MAX bytes: the form id_request_owner reads back. */
+#define ID_REQUEST_MAX 64
+void id_request_new(char *out, long long owner, const char *hex);
+
 /* n bytes from this thread's CSPRNG (ChaCha20 keyed from the OS once per thread). */
 void id_random(void *out, size_t n);
 

@@ -136,7 +136,7 @@ out:
 int coupon_claim(struct app *app, struct http_req *req)
 {
 	long long id;
-	char rid[64], hex[33];
+	char rid[ID_REQUEST_MAX], hex[33];
 	int rc = param_int(req, "templateId", 1, 1, (long long)1 << 53, &id);
 	if (rc)
 		return rc;
@@ -145,7 +145,7 @@ int coupon_claim(struct app *app, struct http_req *req)
 		return E_COUPON_ALL_CLAIMED;
 	}
 	id_hex32(hex);
-	snprintf(rid, sizeof rid, "%lld-%s", id, hex);
+	id_request_new(rid, id, hex);
 	/* Flash templates answer from Redis; one not there is either ordinary or not loaded. */
 	rc = claim_flash(app, req, id, rid);
 	if (rc != 1)

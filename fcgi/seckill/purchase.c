@@ -78,7 +78,7 @@ static int purchase_url_id(struct http_req *req, long long id)
  * own requestId (its idempotency key, API.md) a hash of user and key, so a retry finds the
  * first attempt's record and no two users' keys can meet. 0 or an API code.
  */
-static int purchase_request_id(struct http_req *req, long long id, char *rid, size_t len)
+static int purchase_request_id(struct http_req *req, long long id, char rid[ID_REQUEST_MAX])
 {
 	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 	const char *key = NULL;
@@ -96,7 +96,7 @@ static int purchase_request_id(struct http_req *req, long long id, char *rid, si
 		crypto_generichash(h, sizeof h, (const unsigned char *)in, (size_t)n, NULL, 0);
 		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 	}
-	snprintf(rid, len, "%lld-%s", id, hex);
+	id_request_new(rid, id, hex);
 	return 0;
 }
 
@@ -233,7 +233,7 @@ static int purchase_do(struct app *app, struct http_req *req, long long *idp, in
 {
 	long long id, qty = 1;
 	const char *token;
-	char rid[64];
+	char rid[ID_REQUEST_MAX];
 	int rc;
 
 	if ((rc = param_int(req, "activityId", 1, 1, (long long)1 << 53, &id)) ||
@@ -249,7 +249,7 @@ static int purchase_do(struct app *app, struct http_req *req, long long *idp, in
 		*by_memo = 1; /* before the request id: a fixed answer needs none */
 		return E_SOLD_OUT;
 	}
-	if ((rc = purchase_request_id(req, id, rid, sizeof rid)))
+	if ((rc = purchase_request_id(req, id, rid)))
 		return rc;
 	return purchase_run(app, req, id, qty, rid);
 }
