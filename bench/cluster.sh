@@ -57,6 +57,7 @@ cl_metric() {
 cl_restart() {
 	local files=("$RUN/usercenter-auth.extra.pid") d
 	for d in $DOMAINS $DAEMONS; do files+=("$RUN/$d.pid"); done
+	for d in "$RUN"/order-writer-[0-9]*.extra.pid; do [ -e "$d" ] && files+=("$d"); done
 	stop_pidfiles "${files[@]}"
 	(
 		export "$@"

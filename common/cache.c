@@ -2,6 +2,7 @@
 #include "cache.h"
 
 #include "cache-cluster.h"
+#include "cache-pipe.h"
 
 #include <errno.h>
 #include <openssl/sha.h>
@@ -23,6 +24,7 @@ struct cache {
 	struct breaker brk;
 	unsigned long reconnects;
 	struct cache_cluster *cl; /* [redis] cluster set: route by slot (cache-cluster.c) */
+	struct cache_pipe *pipe;  /* a shared handle: threads' commands pipelined (cache-pipe.c) */
 };
 
 struct cache *cache_new(const struct fs_config *cfg)
@@ -40,6 +42,28 @@ struct cache *cache_new(const struct fs_config *cfg)
 		}
 	}
 	return c;
+}
+
+struct cache *cache_new_shared(const struct fs_config *cfg)
+{
+	if (cfg->redis_cluster && cfg->redis_cluster[0])
+		return NULL;
+	struct cache *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->cfg = cfg;
+	c->pipe = cache_pipe_new(cfg);
+	if (!c->pipe) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* The pipe of a shared handle, NULL otherwise (see cache-pipe.h). */
+struct cache_pipe *cache_pipe_of(struct cache *c)
+{
+	return c->pipe;
 }
 
 /* The cluster client, NULL in single-node mode (see cache-cluster.h). */
@@ -72,6 +96,7 @@ void cache_free(struct cache *c)
 		return;
 	cache_disconnect(c);
 	cache_cluster_free(c->cl);
+	cache_pipe_free(c->pipe);
 	free(c);
 }
 
@@ -134,6 +159,8 @@ static redisReply *cache_roundtrip(struct cache *c, const char *cmd, size_t len)
 {
 	if (c->cl)
 		return cache_cluster_roundtrip(c->cl, cmd, len);
+	if (c->pipe)
+		return cache_pipe_roundtrip(c->pipe, cmd, len);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (cache_connect(c) < 0)
 			return NULL;
@@ -305,6 +332,8 @@ unsigned long cache_reconnects(const struct cache *c)
 {
 	if (c->cl)
 		return cache_cluster_stats(c->cl).reconnects;
+	if (c->pipe)
+		return cache_pipe_stats(c->pipe).reconnects;
 	return c->reconnects;
 }
 

@@ -23,6 +23,13 @@ struct cache_script {
  */
 struct cache *cache_new(const struct fs_config *cfg);
 
+/*
+ * A handle every thread of the process may use at once: their commands go over one connection,
+ * pipelined (cache-pipe.h). For commands that neither block nor depend on the connection's
+ * state. The single server only: NULL with [redis] cluster set, or on ENOMEM.
+ */
+struct cache *cache_new_shared(const struct fs_config *cfg);
+
 /* Close the connection. */
 void cache_free(struct cache *c);
 

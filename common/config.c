@@ -42,6 +42,7 @@ const struct config_key config_keys[] = {
     I("redis", "cluster_check_slots", redis_cluster_check_slots, "0", 0, 1),
     I("redis", "wait_replicas", redis_wait_replicas, "0", 0, 16),
     I("redis", "wait_timeout_ms", redis_wait_timeout_ms, "50", 1, 10000),
+    I("redis", "pipeline", redis_pipeline, "1", 0, 1),
     I("breaker", "cooldown_ms", breaker_cooldown_ms, "1000", 0, 60000),
     SS("auth", "jwt_secret", jwt_secret, NULL),
     I("auth", "access_expire", access_expire, "604800", 60, 31536000),

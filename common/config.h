@@ -33,6 +33,7 @@ struct fs_config {
 	long redis_cluster_check_slots; /* refuse scripts whose keys span slots (debug, any mode) */
 	long redis_wait_replicas;       /* WAIT for this many replicas after a purchase; 0 = off */
 	long redis_wait_timeout_ms;     /* how long that WAIT may take */
+	long redis_pipeline;            /* purchases over one shared, pipelined connection */
 	/* [breaker] */
 	long breaker_cooldown_ms;
 	/* [auth] */

@@ -13,7 +13,11 @@
 --       x  acknowledged, nothing else
 -- Answers: {acknowledged, dead-lettered} (enum finish_answer names the fields). Only a failed
 -- entry finished for the first time changes anything, so units go back once however often a
--- batch is replayed; every entry is XDELed (in one XDEL for the batch).
+-- batch is replayed. No acknowledged entry stays in the stream (reconcile and the dashboard count
+-- what is there as unwritten): everything older than the group's oldest unacknowledged entry
+-- goes in one XTRIM MINID, which drops whole stream nodes; only the batch's entries newer than
+-- that (another writer still holds an older batch) are XDELed, each a seek and a scan of its
+-- node.
 -- An empty consumer group (the Kafka transport, whose relay acknowledged and deleted the
 -- entries already) gates on the request record instead: a failed entry changes something only
 -- while its record still reads "<uid> queued"; nothing is XACKed or XDELed, and successes count
@@ -46,10 +50,44 @@ for i = 4, #ARGV, 6 do
   end
   ids[#ids + 1] = id
 end
+-- The stream ID a in parts, and whether a is older than b (both {ms, seq}).
+local function parse(a)
+  local ms, seq = string.match(a, '^(%d+)-(%d+)$')
+  return {tonumber(ms), tonumber(seq)}
+end
+local function older(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end
+-- The oldest entry the group has not acknowledged: its oldest pending one, else the one after
+-- the last it was given; nil without the group.
+local function unacked()
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1])
+  if p[1] > 0 then return parse(p[2]) end
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    for i = 1, #g - 1, 2 do
+      if g[i] == 'name' and g[i + 1] == ARGV[1] then
+        for j = 1, #g - 1, 2 do
+          if g[j] == 'last-delivered-id' then
+            local last = parse(g[j + 1])
+            return {last[1], last[2] + 1}
+          end
+        end
+      end
+    end
+  end
+  return nil
+end
 if ARGV[1] == '' then
   n = n + #acks
 else
   if #acks > 0 then n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(acks)) end
+  local floor = unacked()
+  if floor then
+    redis.call('XTRIM', KEYS[1], 'MINID', floor[1] .. '-' .. floor[2])
+    local rest = {}
+    for _, id in ipairs(ids) do
+      if not older(parse(id), floor) then rest[#rest + 1] = id end
+    end
+    ids = rest
+  end
   if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end
 end
 return {n, dead}

@@ -14,8 +14,10 @@
 --   {-5, held}    PURCHASE_LIMIT         the user holds held units; more would pass the limit
 --   {-6}          PURCHASE_REVOKED       the access token was logged out
 --   {-7, pttl}    PURCHASE_RATE_LIMITED  retry after pttl ms
--- Each answer but {-1}, {1} and {-6} adds one to its field of the stats hash (the dashboard's
--- counters: queued, soldout, limit, notstarted, ended, ratelimited), which expires with info.
+-- Each refusal but {-6} adds one to its field of the stats hash (the dashboard's counters:
+-- soldout, limit, notstarted, ended, ratelimited), which expires with info. The queued answers
+-- are not counted there: the intents stream's entries-added is their count (XINFO STREAM), and an
+-- accepted purchase writes only what it must.
 -- The user's rate (ARGV 6 a second) counts refusals only: an accepted purchase is bounded by
 -- the per-user limit already, and leaving the counter out of it spares the accepted path two
 -- writes (INCR, PEXPIRE). A user past the rate gets {-7} instead of the refusal.
@@ -49,13 +51,15 @@ local q = tonumber(ARGV[2])
 local have = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
 if have + q > tonumber(info[3]) then return refuse('limit', {-5, have}) end
 if q > left then return refuse('soldout', {-4, left}) end
-redis.call('DECRBY', KEYS[2], q)
-redis.call('HINCRBY', KEYS[3], ARGV[1], q)
+-- ARGV[2], not q: a Lua number passed to redis.call is formatted with "%.14g" each time (the
+-- program sends the quantity as a canonical integer already).
+redis.call('DECRBY', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[3], ARGV[1], ARGV[2])
 -- The intent carries what only the purchase knows; the writer takes the activity from the
 -- stream's name and the price and product from MySQL's activity row, which it locks anyway.
-redis.call('XADD', KEYS[4], '*', 'rid', ARGV[4], 'uid', ARGV[1], 'qty', q, 'ts', ARGV[3])
+redis.call('XADD', KEYS[4], '*', 'rid', ARGV[4], 'uid', ARGV[1], 'qty', ARGV[2], 'ts', ARGV[3])
 -- The request's record, one string "<uid> queued" with its TTL in one command. The writer
 -- rewrites it only for a failure ("<uid> failed <reason>"); result.c answers a queued record
 -- whose order is in MySQL as success, so a success costs Redis nothing more.
 redis.call('SET', KEYS[5], ARGV[1] .. ' queued', 'EX', ARGV[5])
-return out('queued', {0, left - q})
+return {0, left - q}

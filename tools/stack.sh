@@ -273,6 +273,17 @@ stack_daemons_start() {
 		(FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/$j.log" \
 			as_stack setsid "$TOP/tools/supervise.sh" "$run/$j.pid" "$bin" </dev/null >/dev/null 2>&1 &)
 	done
+	# FLASHSALE_ORDER_WRITERS (1): more order-writers in the one consumer group, as more hosts
+	# would run them (pid files order-writer-N.extra.pid). Each holds the hot activity's row
+	# lock only for its own transaction, so one writer's Redis read, parse and finish overlap
+	# another's MySQL work.
+	if [[ " $DAEMONS " == *" order-writer "* ]]; then
+		for j in $(seq 2 "${FLASHSALE_ORDER_WRITERS:-1}"); do
+			(FLASHSALE_CONF="$var/flashsale.conf" FLASHSALE_LOG_FILE="$var/log/order-writer.log" \
+				as_stack setsid "$TOP/tools/supervise.sh" "$run/order-writer-$j.extra.pid" \
+				"$BUILD/jobs/flashsale-order-writer" </dev/null >/dev/null 2>&1 &)
+		done
+	fi
 	# writer.transport kafka: the relay (Redis streams -> the intents topic) beside the writers.
 	if [ "${FLASHSALE_WRITER_TRANSPORT:-redis}" = kafka ] && [[ " $DAEMONS " == *" order-writer "* ]]
 	then

@@ -38,7 +38,9 @@
 /*
  * Read an activity's Redis state at once. KEYS: stock, stats, intents. ARGV: group.
  * Returns {remaining or -1 (not loaded), stats as a flat array, XLEN, pending, oldest age ms
- * or -1}. Acknowledged intents are deleted, so the oldest entry is the oldest unwritten one.
+ * or -1, queued answers}. Acknowledged intents are deleted, so the oldest entry is the oldest
+ * unwritten one. The queued answers are the stream's entries-added (one XADD each; trimming
+ * and deleting leave the count), which the purchase script does not count in stats.
  */
 static struct cache_script dash_script = {
     .src = "local left = tonumber(redis.call('GET', KEYS[1]) or '-1')\n"
@@ -55,7 +57,14 @@ static struct cache_script dash_script = {
 	   "  age = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - ms\n"
 	   "  if age < 0 then age = 0 end\n"
 	   "end\n"
-	   "return {left, stats, len, pend, age}\n",
+	   "local added = 0\n"
+	   "local xi = redis.pcall('XINFO', 'STREAM', KEYS[3])\n"
+	   "if type(xi) == 'table' then\n"
+	   "  for i = 1, #xi - 1, 2 do\n"
+	   "    if xi[i] == 'entries-added' then added = xi[i + 1] end\n"
+	   "  end\n"
+	   "end\n"
+	   "return {left, stats, len, pend, age, added}\n",
 };
 
 /* An activity's Redis side as the script reports it. */
@@ -78,7 +87,6 @@ static void dash_stat(struct dash_redis *d, const char *field, long long v)
 		const char *name;
 		size_t off;
 	} fields[] = {
-	    {"queued", offsetof(struct dash_redis, queued)},
 	    {"soldout", offsetof(struct dash_redis, soldout)},
 	    {"limit", offsetof(struct dash_redis, limit)},
 	    {"notstarted", offsetof(struct dash_redis, notstarted)},
@@ -104,10 +112,10 @@ static int dash_redis_read(struct app *app, long long id, struct dash_redis *d)
 	redisReply *r = cache_eval(app->cache, &dash_script, 3, 4, argv);
 	if (!r)
 		return E_DB_BUSY;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 ||
 	    r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY)
 		goto out;
-	for (size_t i = 2; i < 5; i++)
+	for (size_t i = 2; i < 6; i++)
 		if (r->element[i]->type != REDIS_REPLY_INTEGER)
 			goto out;
 	d->remaining = r->element[0]->integer;
@@ -119,6 +127,7 @@ static int dash_redis_read(struct app *app, long long id, struct dash_redis *d)
 		if (s->element[i]->type == REDIS_REPLY_STRING &&
 		    s->element[i + 1]->type == REDIS_REPLY_STRING)
 			dash_stat(d, s->element[i]->str, strtoll(s->element[i + 1]->str, NULL, 10));
+	d->queued = r->element[5]->integer;
 	rc = 0;
 out:
 	if (rc)

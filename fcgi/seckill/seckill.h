@@ -33,6 +33,13 @@ int seckill_blocklist_add(struct app *app, struct http_req *req);
 int seckill_blocklist_remove(struct app *app, struct http_req *req);
 int seckill_blocklist_list(struct app *app, struct http_req *req);
 
+/* The seckill program's state (app->domain). */
+struct seckill_app {
+	/* The purchase script's handle, shared by the threads and pipelined ([redis] pipeline);
+	 * NULL: each thread's own app->cache. */
+	struct cache *purchase;
+};
+
 /* purchase.c: the hot path, and the start-up checks it needs */
 int seckill_do(struct app *app, struct http_req *req);
 int seckill_purchase_init(struct app *app);
