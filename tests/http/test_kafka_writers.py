@@ -286,8 +286,8 @@ class WritersOnKafka(unittest.TestCase):
             self.assertEqual(whole["partitions"][aid % 4], n, whole)
             self.assertLess(whole["measuredAgeMs"], 5000, whole)
             self.assertEqual(lag()[0], n)  # what flashsale-order-writer --lag reports
-            self.assertEqual(sql("SELECT COUNT(*) FROM flashsale_order.orders "
-                                 "WHERE activity_id = %d" % aid)[0][0], 0)
+            self.assertEqual(int(sql("SELECT COUNT(*) FROM flashsale_order.orders "
+                                     "WHERE activity_id = %d" % aid)[0][0]), 0)
             self.assertTrue(wait_until(lambda: kafka_metrics() == {
                 "backlog": n, "stream_backlog": 0, "kafka_lag": n}, timeout=15, interval=0.3),
                 kafka_metrics())
