@@ -101,7 +101,7 @@ relay_unit() {
 	local u=$WORK/root/lib/systemd/system/flashsale-intent-relay.service
 	grep -qx 'ExecStart=/usr/libexec/flashsale/flashsale-order-writer --relay' "$u" &&
 		grep -qx 'User=flashsale' "$u" && grep -qx 'WantedBy=multi-user.target' "$u" &&
-		grep -qx 'Environment=FLASHSALE_CONF=/etc/flashsale/flashsale.conf' "$u" && ! grep -q @ "$u"
+		grep -qx 'Environment=FLASHSALE_CONF=/etc/flashsale/flashsale.conf' "$u" && ! grep -q '@[a-z]*@' "$u"
 }
 check "the relay's unit runs flashsale-order-writer --relay as flashsale" relay_unit
 # systemd-analyze verify: each unit (a template as one instance) parses without a warning and
