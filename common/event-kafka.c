@@ -310,6 +310,7 @@ int kafka_lag_query(rd_kafka_t *rk, const char *topic, int timeout_ms, FILE *out
 		log_error("kafka: committed offsets: %s", rd_kafka_err2str(e));
 		goto out;
 	}
+	lag->count = l->cnt;
 	for (int i = 0; i < l->cnt; i++) {
 		int64_t lo = 0, hi = 0;
 		int32_t p = l->elems[i].partition;

@@ -35,7 +35,8 @@ rd_kafka_t *kafka_consumer_new(rd_kafka_conf_t *conf, const char *group, const c
 struct kafka_lag {
 	long long total;
 	long long part[KAFKA_LAG_PARTITIONS];
-	int n; /* the highest partition id reported, plus one */
+	int n;     /* the highest partition id reported, plus one */
+	int count; /* the topic's partitions (more than n when over KAFKA_LAG_PARTITIONS) */
 };
 
 /* A client to ask group's lag with (a consumer of it that never subscribes), or NULL (logged). */

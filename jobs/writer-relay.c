@@ -197,7 +197,8 @@ int relay_publish_lag(struct writer *w)
 	dynbuf_init(&b, 64 + 21 * KAFKA_LAG_PARTITIONS);
 	dynbuf_printf(&b, "{\"lag\":%lld,\"at\":%lld,\"partitions\":[", lag.total,
 		      (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-	for (int i = 0; i < lag.n; i++)
+	/* Per partition only when they all fit (the dashboard maps activity id mod their count). */
+	for (int i = 0; lag.count <= KAFKA_LAG_PARTITIONS && i < lag.n; i++)
 		dynbuf_printf(&b, "%s%lld", i ? "," : "", lag.part[i]);
 	dynbuf_addstr(&b, "]}");
 	char *v = dynbuf_take(&b);

@@ -309,6 +309,7 @@ START_TEST(test_kafka_group_lag_per_partition)
 	ck_assert_int_eq(kafka_lag_query(rk, t, 5000, NULL, &lag), 0);
 	ck_assert_int_eq(lag.total, 6);
 	ck_assert_int_eq(lag.n, 2);
+	ck_assert_int_eq(lag.count, 2);
 	ck_assert_int_eq(lag.part[0] + lag.part[1], 6);
 	long long total = -1;
 	ck_assert_int_eq(kafka_group_lag(&cfg, "lagging", t, NULL, &total), 0);
