@@ -28,6 +28,10 @@
 #define ACTIVITY_GROUP     "writers"         /* the order-writers' consumer group */
 #define ACTIVITY_GUARD_KEY "fs:seckill:guard_refusals" /* batches the sold-count guard refused */
 #define ACTIVITY_KEY_MAX   160                         /* room for any key activity_key builds */
+/* The writers' Kafka lag (writer.transport kafka) as the relay measured it: JSON {"lag", "at" (ms),
+ * "partitions" (each partition's lag)}, set every second with this expiry (absent: no relay). */
+#define ACTIVITY_KAFKA_LAG_KEY    "fs:seckill:writer_kafka_lag"
+#define ACTIVITY_KAFKA_LAG_TTL_MS 5000
 
 /* The parts of an activity's Redis state (see above). */
 enum activity_part {

@@ -268,24 +268,36 @@ int event_kafka_consume(struct event_bus *bus, const char *group, const char *to
 	return 0;
 }
 
-int kafka_group_lag(const struct fs_config *cfg, const char *group, const char *topic, FILE *out,
-		    long long *total)
+rd_kafka_t *kafka_lag_client(const struct fs_config *cfg, const char *group)
 {
 	char err[512];
-	const rd_kafka_metadata_t *md = NULL;
-	rd_kafka_topic_partition_list_t *l = NULL;
-	long long lag = 0;
-	int rc = -1;
 	rd_kafka_conf_t *conf = kafka_conf_new(cfg);
-	if (!conf || kafka_set(conf, "group.id", group) < 0)
-		goto fail_conf;
+	if (!conf || kafka_set(conf, "group.id", group) < 0) {
+		if (conf)
+			rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
 	if (!rk) {
 		log_error("kafka: %s", err);
-		goto fail_conf;
+		rd_kafka_conf_destroy(conf);
 	}
+	return rk;
+}
+
+int kafka_lag_query(rd_kafka_t *rk, const char *topic, int timeout_ms, FILE *out,
+		    struct kafka_lag *lag)
+{
+	const rd_kafka_metadata_t *md = NULL;
+	rd_kafka_topic_partition_list_t *l = NULL;
+	int rc = -1;
+	memset(lag, 0, sizeof *lag);
 	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+	if (!t) {
+		log_error("kafka: topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+		return -1;
+	}
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
 	if (e || md->topic_cnt != 1 || md->topics[0].err) {
 		log_error("kafka: metadata of %s: %s", topic,
 			  rd_kafka_err2str(e ? e : md->topics[0].err));
@@ -294,25 +306,30 @@ int kafka_group_lag(const struct fs_config *cfg, const char *group, const char *
 	l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
 	for (int i = 0; i < md->topics[0].partition_cnt; i++)
 		rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[i].id);
-	if ((e = rd_kafka_committed(rk, l, 10000))) {
+	if ((e = rd_kafka_committed(rk, l, timeout_ms))) {
 		log_error("kafka: committed offsets: %s", rd_kafka_err2str(e));
 		goto out;
 	}
+	lag->count = l->cnt;
 	for (int i = 0; i < l->cnt; i++) {
 		int64_t lo = 0, hi = 0;
-		if ((e = rd_kafka_query_watermark_offsets(
-			 rk, l->elems[i].topic, l->elems[i].partition, &lo, &hi, 10000))) {
+		int32_t p = l->elems[i].partition;
+		if ((e = rd_kafka_query_watermark_offsets(rk, l->elems[i].topic, p, &lo, &hi,
+							  timeout_ms))) {
 			log_error("kafka: watermarks: %s", rd_kafka_err2str(e));
 			goto out;
 		}
 		long long done = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
 		if (out)
-			fprintf(out, "partition %d committed %lld high %lld lag %lld\n",
-				(int)l->elems[i].partition, (long long)l->elems[i].offset,
-				(long long)hi, (long long)hi - done);
-		lag += hi - done;
+			fprintf(out, "partition %d committed %lld high %lld lag %lld\n", (int)p,
+				(long long)l->elems[i].offset, (long long)hi, (long long)hi - done);
+		lag->total += hi - done;
+		if (p >= 0 && p < KAFKA_LAG_PARTITIONS) {
+			lag->part[p] = hi - done;
+			if (p >= lag->n)
+				lag->n = p + 1;
+		}
 	}
-	*total = lag;
 	rc = 0;
 out:
 	if (l)
@@ -320,10 +337,19 @@ out:
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(t);
-	rd_kafka_destroy(rk);
 	return rc;
-fail_conf:
-	if (conf)
-		rd_kafka_conf_destroy(conf);
-	return -1;
+}
+
+int kafka_group_lag(const struct fs_config *cfg, const char *group, const char *topic, FILE *out,
+		    long long *total)
+{
+	struct kafka_lag lag;
+	rd_kafka_t *rk = kafka_lag_client(cfg, group);
+	if (!rk)
+		return -1;
+	int rc = kafka_lag_query(rk, topic, 10000, out, &lag);
+	rd_kafka_destroy(rk);
+	if (rc == 0)
+		*total = lag.total;
+	return rc;
 }

@@ -443,7 +443,7 @@ static int order_writer_run(struct job *j)
 {
 	static struct writer w;
 	long backoff = 0;
-	long long refresh_at = 0, claim_at = 0, marker_at = 0;
+	long long refresh_at = 0, claim_at = 0, marker_at = 0, lag_at = 0;
 
 	if (writer_role == ROLE_LAG)
 		return writer_kafka_lag(&j->cfg);
@@ -466,6 +466,9 @@ static int order_writer_run(struct job *j)
 			writer_sync_markers(&w);
 			marker_at = now + 500;
 		}
+		/* The relay publishes the writers' Kafka lag (seckill's dashboard and metrics). */
+		if (w.relay && now >= lag_at)
+			lag_at = now + (relay_publish_lag(&w) == 0 ? 1000 : 5000);
 		int rc = writer_pass(&w);
 		if (rc < 0) {
 			backoff = backoff ? backoff * 2 : 200;

@@ -12,11 +12,13 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "job.h"
 #include "activity.h"
+#include "dynbuf.h"
 #include "kafka.h"
 #include "log.h"
 #include "writer.h"
@@ -29,7 +31,11 @@ static struct {
 	long failed;
 	rd_kafka_resp_err_t err;
 	long long relayed;
+	rd_kafka_t *lag; /* relay_publish_lag's client of the writers' group */
 } relay;
+
+/* What relay_publish_lag waits for each of the cluster's answers (the relay's loop waits too). */
+#define RELAY_LAG_TIMEOUT_MS 2000
 
 /* Delivery report: count the batch's outcome (runs inside rd_kafka_poll on our thread). */
 static void relay_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -86,6 +92,10 @@ static rd_kafka_t *relay_producer(const struct fs_config *cfg)
 
 void relay_close(void)
 {
+	if (relay.lag) {
+		rd_kafka_destroy(relay.lag);
+		relay.lag = NULL;
+	}
 	if (!relay.p)
 		return;
 	rd_kafka_flush(relay.p, 5000);
@@ -171,4 +181,33 @@ int relay_send(struct writer *w, struct batch *b)
 			b->v[i].outcome = INTENT_SKIP; /* delivered: batch_finish XACKs and XDELs */
 	relay.relayed += (long long)sent;
 	return 0;
+}
+
+int relay_publish_lag(struct writer *w)
+{
+	static struct kafka_lag lag; /* one relay per process */
+	struct dynbuf b;
+	struct timespec ts;
+	if (!relay.lag && !(relay.lag = kafka_lag_client(&w->cfg, w->cfg.writer_kafka_group)))
+		return -1;
+	if (kafka_lag_query(relay.lag, w->cfg.writer_kafka_topic, RELAY_LAG_TIMEOUT_MS, NULL,
+			    &lag) < 0)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	dynbuf_init(&b, 64 + 21 * KAFKA_LAG_PARTITIONS);
+	dynbuf_printf(&b, "{\"lag\":%lld,\"at\":%lld,\"partitions\":[", lag.total,
+		      (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	/* Per partition only when they all fit (the dashboard maps activity id mod their count). */
+	for (int i = 0; lag.count <= KAFKA_LAG_PARTITIONS && i < lag.n; i++)
+		dynbuf_printf(&b, "%s%lld", i ? "," : "", lag.part[i]);
+	dynbuf_addstr(&b, "]}");
+	char *v = dynbuf_take(&b);
+	redisReply *r = v ? cache_command(w->cache, "SET %s %s PX %d", ACTIVITY_KAFKA_LAG_KEY, v,
+					  ACTIVITY_KAFKA_LAG_TTL_MS)
+			  : NULL;
+	int rc = r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
+	if (r)
+		freeReplyObject(r);
+	free(v);
+	return rc;
 }

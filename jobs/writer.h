@@ -115,6 +115,13 @@ int relay_send(struct writer *w, struct batch *b);
 /* Flush and destroy the relay's producer. */
 void relay_close(void);
 
+/*
+ * Measure the writers' group lag on writer.kafka_topic (kafka_lag_query, one client kept) and
+ * publish it as ACTIVITY_KAFKA_LAG_KEY for the seckill program's dashboard and metrics. 0, or -1
+ * when the cluster or Redis did not answer (the key then expires: the lag reads unknown).
+ */
+int relay_publish_lag(struct writer *w);
+
 /* The writer on Kafka: consume writer.kafka_topic in writer.kafka_group until job_stop. */
 int writer_kafka_run(struct writer *w);
 

@@ -6,7 +6,7 @@ PKGS_BASE="autoconf automake libtool pkg-config make gcc libfcgi-dev libhiredis-
 libjansson-dev libjwt-dev libsodium-dev libcurl4-openssl-dev librdkafka-dev libssl-dev libinih-dev
 check libqrencode-dev mariadb-server mariadb-client redis-server redis-tools nginx spawn-fcgi
 multiwatch curl openssl python3 clang-format procps util-linux passwd"
-PKGS_TEST="apache2 chromium fonts-wqy-microhei prometheus debhelper lintian"
+PKGS_TEST="apache2 chromium fonts-wqy-microhei prometheus debhelper lintian systemd"
 PKGS_BENCH="wrk"
 
 # The unprivileged user and group the stack's programs, jobs and servers run as when it is

@@ -13,6 +13,11 @@
  * (while live), so the identity holds; queued + sold is exact even while the writer commits
  * between the two reads (what it writes moves from one to the other). Intents the writer
  * will reject (e.g. after a cancel) are not counted: they never were units in MySQL.
+ *
+ * writer.transport kafka: the stream is the relay's backlog, and the intents the relay moved to
+ * the topic wait in the writers' consumer-group lag, which the relay publishes in Redis
+ * (seckill_kafka_lag): the whole lag in writerKafka, and each activity's partition's in
+ * writer.kafka (a bound: a partition holds the activities of the same id mod their count).
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -150,8 +155,20 @@ static const char *dash_status(long long st, long long start, long long end, lon
 	return left == 0 ? "soldout" : "ongoing";
 }
 
-/* Turn a row into the dashboard's activity (the row is changed in place). 0 or an API code. */
-static int dash_activity(struct app *app, json_t *row, long long now)
+/* The Kafka part of an activity's writer lag: its partition's lag, or null without a measurement.
+ */
+static json_t *dash_kafka(long long id, json_t *parts)
+{
+	size_t n = json_array_size(parts);
+	if (!n)
+		return json_null();
+	size_t p = (size_t)id % n;
+	return json_pack("{s:I,s:O}", "partition", (json_int_t)p, "lag", json_array_get(parts, p));
+}
+
+/* Turn a row into the dashboard's activity (the row is changed in place); parts: the Kafka lag
+ * per partition, or NULL. 0 or an API code. */
+static int dash_activity(struct app *app, json_t *row, long long now, json_t *parts)
 {
 	struct dash_redis d;
 	long long id = dash_int(row, "id"), stock = dash_int(row, "stock");
@@ -170,9 +187,10 @@ static int dash_activity(struct app *app, json_t *row, long long now)
 		queued = 0;
 	long long requests =
 	    d.queued + d.soldout + memo + d.limit + d.notstarted + d.ended + d.ratelimited;
-	json_t *writer = json_pack("{s:I,s:I,s:o}", "intents", (json_int_t)d.intents, "pending",
+	json_t *writer = json_pack("{s:I,s:I,s:o,s:o}", "intents", (json_int_t)d.intents, "pending",
 				   (json_int_t)d.pending, "oldestAgeMs",
-				   d.oldest_ms >= 0 ? json_integer(d.oldest_ms) : json_null());
+				   d.oldest_ms >= 0 ? json_integer(d.oldest_ms) : json_null(),
+				   "kafka", dash_kafka(id, parts));
 	/* Token failures are counted domain-wide only: their activity id is not trusted. */
 	json_t *out =
 	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "requests", (json_int_t)requests,
@@ -219,8 +237,18 @@ static long long dash_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The writers' whole Kafka lag as the relay published it, or null (none: Redis transport). */
+static json_t *dash_writer_kafka(struct seckill_kafka_lag *k)
+{
+	if (!k->partitions)
+		return json_null();
+	return json_pack("{s:I,s:I,s:O}", "lag", (json_int_t)k->lag, "measuredAgeMs",
+			 (json_int_t)k->age_ms, "partitions", k->partitions);
+}
+
 int seckill_dashboard(struct app *app, struct http_req *req)
 {
+	struct seckill_kafka_lag k;
 	long long id = 0, now_ms = dash_now_ms(), now = now_ms / 1000;
 	json_t *rows = NULL, *row;
 	size_t i;
@@ -245,18 +273,22 @@ int seckill_dashboard(struct app *app, struct http_req *req)
 		json_decref(rows);
 		return E_ACTIVITY_NOT_FOUND;
 	}
+	seckill_kafka_lag(app, &k); /* Redis down: the activities' script fails below */
 	for (i = 0; i < json_array_size(rows); i++) {
 		row = json_array_get(rows, i);
-		if ((rc = dash_activity(app, row, now))) {
+		if ((rc = dash_activity(app, row, now, k.partitions))) {
 			json_decref(rows);
+			json_decref(k.partitions);
 			return rc;
 		}
 	}
 	json_t *domain = dash_domain();
-	req->data = json_pack("{s:o,s:o*,s:I,s:I,s:s,s:I,s:I}", "list", rows, "outcomes", domain,
-			      "serverTime", (json_int_t)now, "serverTimeMs", (json_int_t)now_ms,
-			      "queuedSource", "stock - sold - returned - remaining (MySQL, Redis)",
-			      "windowAhead", (json_int_t)DASH_AHEAD, "windowBehind",
-			      (json_int_t)DASH_BEHIND);
+	req->data =
+	    json_pack("{s:o,s:o*,s:I,s:I,s:s,s:I,s:I,s:o*}", "list", rows, "outcomes", domain,
+		      "serverTime", (json_int_t)now, "serverTimeMs", (json_int_t)now_ms,
+		      "queuedSource", "stock - sold - returned - remaining (MySQL, Redis)",
+		      "windowAhead", (json_int_t)DASH_AHEAD, "windowBehind",
+		      (json_int_t)DASH_BEHIND, "writerKafka", dash_writer_kafka(&k));
+	json_decref(k.partitions);
 	return req->data ? 0 : E_SERVER;
 }

@@ -68,6 +68,16 @@ void seckill_outcomes_init(void);
 
 /* writer-lag.c: the order-writer's backlog, pending and oldest age as gauges (per scrape). */
 int seckill_writer_lag_refresh(struct app *app);
+
+/* The writers' Kafka lag as the intent relay last published it (ACTIVITY_KAFKA_LAG_KEY). */
+struct seckill_kafka_lag {
+	long long lag;      /* messages of the topic the writers' group has not committed */
+	long long age_ms;   /* since the relay measured it */
+	json_t *partitions; /* each partition's lag (partition = activity id mod their count) */
+};
+/* 1 with *k filled (json_decref k->partitions), 0 when none is published (writer.transport
+ * redis, or no relay running), -1 when Redis is down or the value is not the relay's. */
+int seckill_kafka_lag(struct app *app, struct seckill_kafka_lag *k);
 const char *seckill_outcome_name(int outcome);
 void seckill_outcome_count(int rc, long long activity_id, int memo);
 long long seckill_outcome_total(int outcome);

@@ -1,4 +1,11 @@
-/* writer-lag.c - the order-writer's lag as gauges of /seckill/v1/metrics, read at scrape time. */
+/*
+ * writer-lag.c - the order-writer's lag as gauges of /seckill/v1/metrics, read at scrape time.
+ *
+ * Two parts: the intents streams in Redis (every transport: on kafka they are the relay's
+ * backlog), and with writer.transport kafka the writers' consumer-group lag on the topic, which
+ * the relay measures (kafka_lag_query) and publishes in Redis each second (seckill_kafka_lag),
+ * so this program asks no Kafka cluster. flashsale_orderwriter_backlog is their sum.
+ */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +13,7 @@
 #include <time.h>
 
 #include "activity.h"
+#include "log.h"
 #include "metrics.h"
 #include "seckill.h"
 
@@ -23,6 +31,10 @@ static struct cache_script writer_lag_script = {
 
 /* Gauge slots, defined once per worker. */
 static int lag_backlog = -1, lag_pending = -1, lag_oldest = -1, lag_guard = -1, lag_defined;
+static int lag_stream = -1, lag_kafka = -1, lag_kafka_age = -1;
+
+/* The most a published Kafka lag may take (the relay's JSON of up to 256 partitions). */
+#define KAFKA_LAG_VALUE_MAX 16384
 
 /* The ids in the live set (a new array of *n), or NULL when Redis is down. */
 static long long *writer_lag_live(struct app *app, size_t *n)
@@ -44,8 +56,8 @@ static long long *writer_lag_live(struct app *app, size_t *n)
 	return ids;
 }
 
-/* Sum the lag of every live stream into the gauges. 0 or -1. */
-static int writer_lag_streams(struct app *app)
+/* Sum the lag of every live stream into the gauges, the entries waiting into *backlog. 0 or -1. */
+static int writer_lag_streams(struct app *app, long long *backlog)
 {
 	size_t n;
 	long long len = 0, pending = 0, oldest = 0;
@@ -74,7 +86,8 @@ static int writer_lag_streams(struct app *app)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	metrics_set(lag_backlog, len);
+	*backlog = len;
+	metrics_set(lag_stream, len);
 	metrics_set(lag_pending, pending);
 	metrics_set(lag_oldest, oldest > 0 && now_ms > oldest ? now_ms - oldest : 0);
 	return 0;
@@ -92,14 +105,70 @@ static void writer_lag_guard(struct app *app)
 		freeReplyObject(r);
 }
 
+int seckill_kafka_lag(struct app *app, struct seckill_kafka_lag *k)
+{
+	struct timespec ts;
+	int rc = -1;
+	memset(k, 0, sizeof *k);
+	redisReply *r = cache_command(app->cache, "GET %s", ACTIVITY_KAFKA_LAG_KEY);
+	if (r && r->type == REDIS_REPLY_NIL)
+		rc = 0;
+	if (!r || r->type != REDIS_REPLY_STRING || r->len > KAFKA_LAG_VALUE_MAX)
+		goto out;
+	json_t *v = json_loadb(r->str, r->len, 0, NULL);
+	json_t *lag = json_object_get(v, "lag"), *at = json_object_get(v, "at");
+	json_t *parts = json_object_get(v, "partitions");
+	if (json_is_integer(lag) && json_integer_value(lag) >= 0 && json_is_integer(at) &&
+	    json_is_array(parts)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		k->lag = json_integer_value(lag);
+		k->age_ms = now_ms > json_integer_value(at) ? now_ms - json_integer_value(at) : 0;
+		k->partitions = json_incref(parts);
+		rc = 1;
+	}
+	json_decref(v);
+out:
+	if (rc < 0)
+		log_warn("writer lag: %s unreadable", ACTIVITY_KAFKA_LAG_KEY);
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
+/* The Kafka part into its gauges; what it adds to the backlog (0 when none or unknown). */
+static long long writer_lag_kafka(struct app *app)
+{
+	struct seckill_kafka_lag k;
+	int on_kafka = !strcmp(app->cfg.writer_transport, "kafka");
+	int rc = seckill_kafka_lag(app, &k);
+	if (rc < 0)
+		return 0; /* Redis down: the streams' part failed too */
+	json_decref(k.partitions);
+	/* -1: writer.transport kafka but no relay published its measurement (unknown). */
+	metrics_set(lag_kafka, rc ? k.lag : on_kafka ? -1 : 0);
+	metrics_set(lag_kafka_age, rc ? k.age_ms : 0);
+	return rc ? k.lag : 0;
+}
+
 int seckill_writer_lag_refresh(struct app *app)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&lock);
 	if (!lag_defined) {
-		lag_backlog =
-		    metrics_define("flashsale_orderwriter_backlog", NULL,
-				   "Intents queued for the order-writer (all streams).", 1);
+		lag_backlog = metrics_define("flashsale_orderwriter_backlog", NULL,
+					     "Intents not yet written: the streams' plus the Kafka "
+					     "lag (writer.transport kafka).",
+					     1);
+		lag_stream = metrics_define("flashsale_orderwriter_stream_backlog", NULL,
+					    "Intents in the Redis streams (all activities).", 1);
+		lag_kafka = metrics_define(
+		    "flashsale_orderwriter_kafka_lag", NULL,
+		    "Intents on Kafka the writers' group has not committed (-1: not published).",
+		    1);
+		lag_kafka_age = metrics_define("flashsale_orderwriter_kafka_lag_age_seconds", NULL,
+					       "Age of the relay's Kafka lag measurement, s.",
+					       METRICS_GAUGE_MILLI);
 		lag_pending =
 		    metrics_define("flashsale_orderwriter_pending", NULL,
 				   "Intents read by a writer but not yet acknowledged.", 1);
@@ -111,7 +180,10 @@ int seckill_writer_lag_refresh(struct app *app)
 		lag_defined = 1;
 	}
 	pthread_mutex_unlock(&lock);
-	int rc = writer_lag_streams(app);
+	long long backlog = 0;
+	int rc = writer_lag_streams(app, &backlog);
+	if (rc == 0)
+		metrics_set(lag_backlog, backlog + writer_lag_kafka(app));
 	writer_lag_guard(app);
 	if (seckill_deadletter_refresh(app) < 0)
 		rc = -1;

@@ -68,6 +68,7 @@ check "sample config /etc/flashsale/flashsale.conf" has /etc/flashsale/flashsale
 check "systemd unit template flashsale-fcgi@" has "/lib/systemd/system/flashsale-fcgi@.service"
 check "systemd unit template flashsale-job@" has "/lib/systemd/system/flashsale-job@.service"
 check "systemd unit flashsale-usercenter-auth" has "/lib/systemd/system/flashsale-usercenter-auth.service"
+check "systemd unit flashsale-intent-relay" has "/lib/systemd/system/flashsale-intent-relay.service"
 check "cron file /etc/cron.d/flashsale" has /etc/cron.d/flashsale
 check "logrotate file" has /etc/logrotate.d/flashsale
 check "nginx configuration" has /usr/share/flashsale/nginx.conf
@@ -95,6 +96,27 @@ check "maintainer scripts start nothing" bash -c "! grep -hE 'deb-systemd-invoke
 dpkg-deb -x "$DEB" "$WORK/root"
 check "cron jobs commented out until configured" bash -c "! grep -E '^[^#A-Z]' '$WORK/root/etc/cron.d/flashsale' && grep -q '^#.* flashsale /usr/libexec/flashsale/flashsale-order-timeout' '$WORK/root/etc/cron.d/flashsale'"
 check "units run as flashsale from /usr/libexec" bash -c "grep -q '^User=flashsale' '$WORK/root/lib/systemd/system/flashsale-fcgi@.service' && grep -q '/usr/libexec/flashsale/flashsale-%i' '$WORK/root/lib/systemd/system/flashsale-fcgi@.service'"
+# The relay's unit: the order-writer in its --relay role, as the others run (user, config).
+relay_unit() {
+	local u=$WORK/root/lib/systemd/system/flashsale-intent-relay.service
+	grep -qx 'ExecStart=/usr/libexec/flashsale/flashsale-order-writer --relay' "$u" &&
+		grep -qx 'User=flashsale' "$u" && grep -qx 'WantedBy=multi-user.target' "$u" &&
+		grep -qx 'Environment=FLASHSALE_CONF=/etc/flashsale/flashsale.conf' "$u" && ! grep -q '@[a-z]*@' "$u"
+}
+check "the relay's unit runs flashsale-order-writer --relay as flashsale" relay_unit
+# systemd-analyze verify: each unit (a template as one instance) parses without a warning and
+# starts an executable of the package (its paths pointed into the extracted tree).
+verify_unit() {
+	local src=$WORK/root/lib/systemd/system/$1 out
+	mkdir -p "$WORK/units"
+	sed "s|/usr/libexec/flashsale/|$WORK/root/usr/libexec/flashsale/|g" "$src" >"$WORK/units/$2" &&
+		out=$(systemd-analyze verify "$WORK/units/$2" 2>&1) && [ -z "$out" ] ||
+		{ echo "$2: ${out:-missing}"; return 1; }
+}
+check "systemd-analyze verify flashsale-fcgi@ (as @seckill)" verify_unit flashsale-fcgi@.service flashsale-fcgi@seckill.service
+check "systemd-analyze verify flashsale-job@ (as @order-writer)" verify_unit flashsale-job@.service flashsale-job@order-writer.service
+check "systemd-analyze verify flashsale-usercenter-auth" verify_unit flashsale-usercenter-auth.service flashsale-usercenter-auth.service
+check "systemd-analyze verify flashsale-intent-relay" verify_unit flashsale-intent-relay.service flashsale-intent-relay.service
 check "www/docs/openapi.yaml is the document (not a dangling link)" \
 	cmp -s "$WORK/root/usr/share/flashsale/www/docs/openapi.yaml" "$TOP/doc/openapi.yaml"
 check "programs are linked, hardened ELF executables" bash -c "file -L '$WORK/root/usr/libexec/flashsale/flashsale-seckill' | grep -q 'ELF.*pie'"

@@ -239,6 +239,73 @@ class WritersOnKafka(unittest.TestCase):
               "writer %d killed mid-batch; answers %s" % (len(queued), len(rows), high,
                                                           st["relay"], st["writer"], st["other"]))
 
+    def test_writer_lag_counts_kafka_while_the_writers_are_paused(self):
+        """The relay moves the intents to the topic while both writers are stopped (SIGSTOP):
+        the streams are empty, so only the Kafka part (the relay's published measurement of the
+        group's lag) shows the units not yet written, on the dashboard and in the metrics."""
+        import test_dashboard as dash
+        n = 12
+
+        def kafka_metrics():
+            return {k: fslib.metric("seckill", "flashsale_orderwriter_" + k)
+                    for k in ("backlog", "stream_backlog", "kafka_lag")}
+
+        def writers():
+            pids = [child_of("order-writer.pid")[1], child_of("order-writer-2.extra.pid")[1]]
+            return pids if None not in pids else None
+        # What an earlier test left is written first (its restarted writer rejoined the group).
+        pids = wait_until(writers, timeout=30, interval=0.3)
+        self.assertTrue(pids, "the two writers are not running")
+        self.assertTrue(wait_until(lambda: lag()[0] == 0, timeout=90, interval=0.5), lag())
+        aid = make_activity(stock=n + 8, limit=1)[0]
+        people = users(n)
+        toks = [sk_token(u, aid) for u in people]
+        self.assertTrue(wait_until(lambda: kafka_metrics()["kafka_lag"] == 0 and
+                                   dash.one(aid)["writer"]["kafka"] == {"partition": aid % 4,
+                                                                        "lag": 0},
+                                   timeout=15, interval=0.3), kafka_metrics())
+        for p in pids:
+            os.kill(p, signal.SIGSTOP)
+        try:
+            for u, t in zip(people, toks):
+                r = buy(u, aid, t)
+                self.assertEqual((r.code, r.data.get("status")), (200, "queued"), r)
+
+            def relayed():
+                a = dash.one(aid)
+                k = a["writer"]["kafka"]
+                return a if (a["writer"]["intents"] == 0 and k and k["lag"] == n and
+                             a["queued"] == n) else None
+            a = wait_until(relayed, timeout=30, interval=0.3)
+            self.assertTrue(a, dash.one(aid))
+            # The stream part alone would say "no lag": nothing waits in Redis.
+            self.assertEqual((a["writer"]["pending"], a["writer"]["oldestAgeMs"]), (0, None), a)
+            self.assertEqual(a["writer"]["kafka"]["partition"], aid % 4, a)
+            whole = dash.dash(aid).data["writerKafka"]
+            self.assertEqual(whole["lag"], n, whole)
+            self.assertEqual(whole["partitions"][aid % 4], n, whole)
+            self.assertLess(whole["measuredAgeMs"], 5000, whole)
+            self.assertEqual(lag()[0], n)  # what flashsale-order-writer --lag reports
+            self.assertEqual(int(sql("SELECT COUNT(*) FROM flashsale_order.orders "
+                                     "WHERE activity_id = %d" % aid)[0][0]), 0)
+            self.assertTrue(wait_until(lambda: kafka_metrics() == {
+                "backlog": n, "stream_backlog": 0, "kafka_lag": n}, timeout=15, interval=0.3),
+                kafka_metrics())
+        finally:
+            for p in pids:
+                os.kill(p, signal.SIGCONT)
+
+        def written():
+            a = dash.one(aid)
+            return a if (a["writer"]["kafka"]["lag"] == 0 and a["queued"] == 0 and
+                         a["orders"] == n) else None
+        # The stopped writers left the group (a 3 s session): they rejoin first, then write.
+        self.assertTrue(wait_until(written, timeout=90, interval=0.5), dash.one(aid))
+        self.assertEqual(dash.dash(aid).data["writerKafka"]["lag"], 0)
+        self.assertTrue(wait_until(lambda: kafka_metrics() == {
+            "backlog": 0, "stream_backlog": 0, "kafka_lag": 0}, timeout=15, interval=0.3),
+            kafka_metrics())
+
 
 if __name__ == "__main__":
     unittest.main()

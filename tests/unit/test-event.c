@@ -15,6 +15,7 @@
 
 #include "cache.h"
 #include "event.h"
+#include "kafka.h"
 #include "log.h"
 #include "unit.h"
 
@@ -293,6 +294,38 @@ START_TEST(test_kafka_publish_fails_when_brokers_are_down)
 }
 END_TEST
 
+START_TEST(test_kafka_group_lag_per_partition)
+{
+	const char *t = "unit.kafka.lag";
+	struct kafka_lag lag;
+	kafka_start(t);
+	struct event_bus *bus = event_bus_new(&cfg, NULL);
+	rd_kafka_t *rk = kafka_lag_client(&cfg, "lagging"); /* kept, as the relay keeps it */
+	ck_assert_ptr_nonnull(rk);
+	const char *keys[] = {"A1", "B2", "C3", "D4", "E5", "F6"};
+	for (int i = 0; i < 6; i++)
+		pub(bus, t, keys[i], i);
+	/* nothing committed: all six, split over the topic's two partitions */
+	ck_assert_int_eq(kafka_lag_query(rk, t, 5000, NULL, &lag), 0);
+	ck_assert_int_eq(lag.total, 6);
+	ck_assert_int_eq(lag.n, 2);
+	ck_assert_int_eq(lag.count, 2);
+	ck_assert_int_eq(lag.part[0] + lag.part[1], 6);
+	long long total = -1;
+	ck_assert_int_eq(kafka_group_lag(&cfg, "lagging", t, NULL, &total), 0);
+	ck_assert_int_eq(total, 6);
+	/* the group consumes and commits all six: the same client sees the lag at 0 */
+	struct seen s = {.want = 6};
+	ck_assert_int_eq(event_consume(bus, "lagging", t, record, &s, &s.stop), 0);
+	ck_assert_int_eq(kafka_lag_query(rk, t, 5000, NULL, &lag), 0);
+	ck_assert_int_eq(lag.total, 0);
+	ck_assert_int_eq(lag.part[0] + lag.part[1], 0);
+	rd_kafka_destroy(rk);
+	event_bus_free(bus);
+	kafka_stop();
+}
+END_TEST
+
 /* The suite; the Redis case only with a test Redis. */
 static Suite *event_suite(int with_redis)
 {
@@ -315,6 +348,7 @@ static Suite *event_suite(int with_redis)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_kafka_round_trip_and_retry);
 	tcase_add_test(tc, test_kafka_publish_fails_when_brokers_are_down);
+	tcase_add_test(tc, test_kafka_group_lag_per_partition);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -149,7 +149,10 @@ function updateCard(c, a, t) {
 	c.k.lag.value.textContent = lagS.toFixed(1) + ' s';
 	c.k.lag.value.classList.toggle('is-bad', lagS >= 10);
 	c.k.lag.value.classList.toggle('is-warn', lagS >= 2 && lagS < 10);
-	c.k.lag.sub.textContent = `${fmtCount(w.intents)} in stream · ${fmtCount(w.pending)} pending`;
+	// writer.kafka (writer.transport kafka): its partition's lag in the writers' group, which
+	// the stream's numbers miss once the relay moved the intents on.
+	const onKafka = w.kafka ? ` · ${fmtCount(w.kafka.lag)} on Kafka (partition ${w.kafka.partition})` : '';
+	c.k.lag.sub.textContent = `${fmtCount(w.intents)} in stream · ${fmtCount(w.pending)} pending${onKafka}`;
 	c.k.rps.value.textContent = fmtRate(rps);
 	c.k.rps.sub.textContent = `${fmtCount(o.requests)} in total`;
 	c.k.rej.value.textContent = fmtRate(rej);
