@@ -24,7 +24,7 @@
 
 /* An activity of the batch as MySQL has it, locked, with the units this batch adds. */
 struct batch_activity {
-	long long id, stock, sold, returned, limit, status, added;
+	long long id, stock, sold, returned, limit, status, added, orders;
 };
 
 /* A user's units in one activity (open-addressing table entry). */
@@ -135,7 +135,7 @@ static int batch_lock(struct writer *w, const char *doc, struct batch_activity *
 		a->returned = json_integer_value(json_object_get(row, "returned"));
 		a->limit = json_integer_value(json_object_get(row, "lim"));
 		a->status = json_integer_value(json_object_get(row, "status"));
-		a->added = 0;
+		a->added = a->orders = 0;
 	}
 	json_decref(rows);
 	rc = db_query(w->db, &rows,
@@ -188,6 +188,7 @@ static void batch_decide(struct batch *b, struct batch_activity *acts, size_t na
 		}
 		s->units += it->qty;
 		a->added += it->qty;
+		a->orders++;
 		it->outcome = INTENT_ACCEPT;
 		id_sn_new(it->sn, sizeof it->sn, "ORD");
 	}
@@ -224,11 +225,12 @@ static int batch_insert(struct writer *w, struct batch *b, struct batch_activity
 	for (size_t i = 0; i < nacts; i++) {
 		if (!acts[i].added)
 			continue;
-		rc = db_exec(w->db,
-			     "UPDATE flashsale_seckill.activity SET sold = sold + ?, version = "
-			     "version + 1, update_time = UNIX_TIMESTAMP() "
-			     "WHERE id = ? AND status = 0 AND sold + returned + ? <= stock",
-			     "iii", acts[i].added, acts[i].id, acts[i].added);
+		rc = db_exec(
+		    w->db,
+		    "UPDATE flashsale_seckill.activity SET sold = sold + ?, orders = orders + "
+		    "?, version = version + 1, update_time = UNIX_TIMESTAMP() "
+		    "WHERE id = ? AND status = 0 AND sold + returned + ? <= stock",
+		    "iiii", acts[i].added, acts[i].orders, acts[i].id, acts[i].added);
 		if (rc)
 			goto out;
 		if (db_affected_rows(w->db) != 1) {

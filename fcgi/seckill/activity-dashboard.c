@@ -32,12 +32,12 @@
 #define DASH_BEHIND 300 /* ended or cancelled within the last 5 minutes */
 #define DASH_MAX    50
 
-/* The activities with their written orders (rows of the order table, whatever their state). */
+/* The activities with their written orders (whatever their state: the order-writer counts them
+ * in the row, sql/090_activity_orders.sql). */
 #define DASH_COLUMNS                                                                               \
 	"SELECT a.id, a.title, a.cover, a.stock, a.sold, a.returned, "                             \
 	"a.per_user_limit AS perUserLimit, a.seckill_price AS seckillPrice, "                      \
-	"a.start_time AS startTime, a.end_time AS endTime, a.status, "                             \
-	"(SELECT COUNT(*) FROM flashsale_order.orders o WHERE o.activity_id = a.id) AS orders "    \
+	"a.start_time AS startTime, a.end_time AS endTime, a.status, a.orders "                    \
 	"FROM flashsale_seckill.activity a "
 
 /*
