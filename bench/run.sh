@@ -197,6 +197,10 @@ redis_cmds() {
 		}
 	} END {printf "%d %d", c, u}'
 }
+# Times Redis read from a client socket (INFO stats): a read carries one or more commands, so
+# per purchase it shows how many purchases the seckill program's pipelined connection brought
+# in each read (one read each without [redis] pipeline).
+redis_reads() { "${RCLI[@]}" INFO stats | tr -d '\r' | awk -F: '/^total_reads_processed:/ {print $2}'; }
 stock_left() { "${RCLI[@]}" GET "{a:$BIG}:stock"; }
 orders_of() {
 	mariadb --socket="$RUN/mysql.sock" -uroot --batch --skip-column-names -e \
@@ -232,12 +236,14 @@ done | xargs)
 say "/seckill/do while stock lasts (order-writer running)"
 s0=$(stock_left)
 cpu0=$(redis_cpu)
+reads0=$(redis_reads)
 read -r calls0 usec0 <<<"$(redis_cmds)"
 tiers0=$(cpu_snap "$RUN/redis.pid")
 bench do-stock 1000 "http://127.0.0.1:$BPORT" "${DO[@]}"
 tiers1=$(cpu_snap "$RUN/redis.pid")
 s1=$(stock_left)
 cpu1=$(redis_cpu)
+reads1=$(redis_reads)
 read -r calls1 usec1 <<<"$(redis_cmds)"
 bench do-stock "$CONNS" "http://127.0.0.1:$BPORT" "${DO[@]}"
 ACCEPTED=$((s0 - s1))
@@ -380,13 +386,14 @@ END {
 		printf "%-17s %5s %10s %9s %9s %8s  %s\n", n, c, r, f[4], f[5], f[6], ratio
 	}
 }'
-python3 - "$ACCEPTED" "$cpu0" "$cpu1" "$calls0" "$calls1" "$usec0" "$usec1" <<'EOF'
+python3 - "$ACCEPTED" "$cpu0" "$cpu1" "$calls0" "$calls1" "$usec0" "$usec1" "$reads0" "$reads1" <<'EOF'
 import sys
-n, c0, c1, k0, k1, u0, u1 = (float(x) for x in sys.argv[1:])
+n, c0, c1, k0, k1, u0, u1, r0, r1 = (float(x) for x in sys.argv[1:])
 n = max(n, 1)
 print("Redis per accepted purchase (do-stock @1000, writer running, %d accepted): "
       "%.1f us CPU (INFO cpu; target <= 50), %.1f commands, %.1f us in scripts and stream reads "
-      "(commandstats)" % (n, (c1 - c0) * 1e6 / n, (k1 - k0) / n, (u1 - u0) / n))
+      "(commandstats), %.2f socket reads (INFO stats)"
+      % (n, (c1 - c0) * 1e6 / n, (k1 - k0) / n, (u1 - u0) / n, (r1 - r0) / n))
 EOF
 cpu_line "do-stock @1000" "$ACCEPTED" "$tiers0" "$tiers1"
 echo "order-writer drain while purchases arrive: $DRAIN orders/s ($DRAINED orders; backlog" \
