@@ -297,14 +297,6 @@ static long long writer_int(const char *s)
 	return v > 0 && !*end ? v : 0;
 }
 
-/* Is rid a request id the purchase makes (at most 64 of [A-Za-z0-9_-], like the column)? */
-static int writer_valid_rid(const char *rid)
-{
-	size_t n = rid ? strlen(rid) : 0;
-	return n > 0 && n <= 64 &&
-	       strspn(rid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
-}
-
 /* Turn an XREADGROUP reply into intents (malformed ones become dead letters). -1 on OOM. */
 static int writer_parse(struct writer *w, struct batch *b, redisReply *r)
 {
@@ -331,7 +323,7 @@ static int writer_parse(struct writer *w, struct batch *b, redisReply *r)
 			const char *rid = cache_field(f, "rid", NULL);
 			const char *uid = cache_field(f, "uid", NULL);
 			const char *qty = cache_field(f, "qty", NULL);
-			if (writer_valid_rid(rid))
+			if (intent_rid_valid(rid))
 				snprintf(it->rid, sizeof it->rid, "%s", rid);
 			it->uid = writer_int(uid);
 			it->qty = writer_int(qty);

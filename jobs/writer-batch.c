@@ -85,6 +85,32 @@ static struct batch_activity *batch_find(struct batch_activity *a, size_t n, lon
 	return NULL;
 }
 
+/*
+ * Append intent it to the JSON array in doc: {rid, aid, uid} for the locks, with sn and qty for
+ * the inserts. A request id is of [A-Za-z0-9_-] (intent_rid_valid, checked on both transports)
+ * and an sn ours (ids.h): nothing to escape. dynbuf keeps a failed append's error.
+ */
+static void batch_doc_add(struct dynbuf *doc, const struct intent *it, int insert)
+{
+	dynbuf_addstr(doc, dynbuf_len(doc) ? "," : "[");
+	if (insert)
+		dynbuf_printf(
+		    doc, "{\"sn\":\"%s\",\"rid\":\"%s\",\"uid\":%lld,\"aid\":%lld,\"qty\":%lld}",
+		    it->sn, it->rid, it->uid, it->aid, it->qty);
+	else
+		dynbuf_printf(doc, "{\"rid\":\"%s\",\"aid\":%lld,\"uid\":%lld}", it->rid, it->aid,
+			      it->uid);
+}
+
+/* Close doc's array: its text, or NULL when an append failed (out of memory, over the limit). */
+static const char *batch_doc_end(struct dynbuf *doc)
+{
+	return dynbuf_addstr(doc, "]") == 0 ? dynbuf_ptr(doc) : NULL;
+}
+
+/* The limit of a batch's document: a row is at most 64 + 40 + three numbers and the names. */
+#define BATCH_DOC_ROW 256
+
 /* Mark intents whose order exists already (replays after a crash) as done. */
 static int batch_existing(struct writer *w, struct batch *b, const char *doc)
 {
@@ -198,27 +224,21 @@ static void batch_decide(struct batch *b, struct batch_activity *acts, size_t na
 static int batch_insert(struct writer *w, struct batch *b, struct batch_activity *acts,
 			size_t nacts)
 {
-	json_t *doc = json_array();
-	char *text = NULL;
+	struct dynbuf doc;
+	const char *text;
+	long long rows = 0, now = (long long)time(NULL);
 	int rc = DB_OK;
-	long long now = (long long)time(NULL);
 
-	for (size_t i = 0; i < b->n; i++) {
-		struct intent *it = &b->v[i];
-		/* A row dropped for want of memory would be an order lost: fail the batch. */
-		if (it->outcome == INTENT_ACCEPT &&
-		    (!doc ||
-		     json_array_append_new(doc, json_pack("{s:s,s:s,s:I,s:I,s:I}", "sn", it->sn,
-							  "rid", it->rid, "uid", it->uid, "aid",
-							  it->aid, "qty", it->qty)) < 0)) {
-			rc = DB_ERR;
-			goto out;
+	dynbuf_init(&doc, b->n * BATCH_DOC_ROW + 2);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->v[i].outcome == INTENT_ACCEPT) {
+			batch_doc_add(&doc, &b->v[i], 1);
+			rows++;
 		}
-	}
-	if (json_array_size(doc) == 0)
+	if (rows == 0)
 		goto out;
-	text = json_dumps(doc, JSON_COMPACT);
-	if (!text) {
+	/* A row dropped for want of memory would be an order lost: fail the batch. */
+	if (!(text = batch_doc_end(&doc))) {
 		rc = DB_ERR;
 		goto out;
 	}
@@ -260,42 +280,36 @@ static int batch_insert(struct writer *w, struct batch *b, struct batch_activity
 	    "iiis", now + w->cfg.order_pay_timeout, now, now, text);
 	if (rc)
 		goto out;
-	if (db_affected_rows(w->db) != (long long)json_array_size(doc)) {
-		log_error("order insert wrote %lld of %zu rows", db_affected_rows(w->db),
-			  json_array_size(doc));
+	if (db_affected_rows(w->db) != rows) {
+		log_error("order insert wrote %lld of %lld rows", db_affected_rows(w->db), rows);
 		rc = DB_ERR;
 		goto out;
 	}
-	b->accepted = (long long)json_array_size(doc);
+	b->accepted = rows;
 out:
-	free(text);
-	json_decref(doc);
+	dynbuf_free(&doc);
 	return rc;
 }
 
 /* One try of the batch in one transaction: DB_OK, or a db_rc (rolled back, decisions undone). */
 static int batch_write_once(struct writer *w, struct batch *b)
 {
-	json_t *doc = json_array();
-	char *text = NULL;
+	struct dynbuf doc;
+	const char *text;
 	struct batch_activity *acts = NULL;
 	struct quota_map q = {0};
 	size_t nacts = 0, size = 64;
 	int rc = DB_OK;
 
+	dynbuf_init(&doc, b->n * BATCH_DOC_ROW + 2);
 	for (size_t i = 0; i < b->n; i++)
-		if (b->v[i].outcome == INTENT_NEW &&
-		    (!doc || json_array_append_new(doc, json_pack("{s:s,s:I,s:I}", "rid",
-								  b->v[i].rid, "aid", b->v[i].aid,
-								  "uid", b->v[i].uid)) < 0)) {
-			rc = DB_ERR;
-			goto out;
-		}
-	if (json_array_size(doc) == 0)
+		if (b->v[i].outcome == INTENT_NEW)
+			batch_doc_add(&doc, &b->v[i], 0);
+	if (dynbuf_len(&doc) == 0)
 		goto out;
 	while (size < 2 * b->n)
 		size *= 2;
-	text = json_dumps(doc, JSON_COMPACT);
+	text = batch_doc_end(&doc);
 	acts = calloc(b->n, sizeof *acts);
 	q.v = calloc(size, sizeof *q.v);
 	q.mask = size - 1;
@@ -325,10 +339,9 @@ fail:
 	log_warn("order batch of %zu not written (%s): will retry", b->n,
 		 rc == DB_DOWN ? "MySQL unavailable" : db_last_error(w->db));
 out:
-	free(text);
+	dynbuf_free(&doc);
 	free(acts);
 	free(q.v);
-	json_decref(doc);
 	return rc;
 }
 

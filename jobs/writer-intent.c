@@ -10,6 +10,12 @@
 /* Characters of a request id the purchase makes. */
 #define RID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
+int intent_rid_valid(const char *rid)
+{
+	size_t n = rid ? strlen(rid) : 0;
+	return n > 0 && n <= 64 && strspn(rid, RID_CHARS) == n;
+}
+
 int intent_encode(const struct intent *it, char *out, size_t size)
 {
 	int n = snprintf(out, size,
@@ -35,8 +41,7 @@ int intent_decode(const char *text, size_t len, struct intent *it)
 	json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	const char *rid = json_string_value(json_object_get(o, "rid"));
 	const char *entry = json_string_value(json_object_get(o, "entry"));
-	size_t n = rid ? strlen(rid) : 0;
-	if (!json_is_object(o) || n == 0 || n > 64 || strspn(rid, RID_CHARS) != n || !entry ||
+	if (!json_is_object(o) || !intent_rid_valid(rid) || !entry ||
 	    strlen(entry) >= sizeof it->entry)
 		goto out;
 	it->aid = intent_int(o, "aid");

@@ -87,6 +87,12 @@ int batch_finish(struct writer *w, struct batch *b);
 #define INTENT_MSG_MAX 512
 
 /*
+ * Is rid a request id the purchase makes: 1 to 64 of [A-Za-z0-9_-], like the column? The only
+ * kind an intent carries (both transports check), so JSON built from it needs no escaping.
+ */
+int intent_rid_valid(const char *rid);
+
+/*
  * An intent as a Kafka message value (JSON: rid, aid, uid, qty, entry) into out. Its length,
  * or -1 when out is too small.
  */

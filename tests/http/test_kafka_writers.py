@@ -264,8 +264,19 @@ class WritersOnKafka(unittest.TestCase):
                                    dash.one(aid)["writer"]["kafka"] == {"partition": aid % 4,
                                                                         "lag": 0},
                                    timeout=15, interval=0.3), kafka_metrics())
-        for p in pids:
-            os.kill(p, signal.SIGSTOP)
+
+        def stop():
+            # The pids of now: a writer an earlier test killed may have been restarted by its
+            # supervisor since they were read.
+            ps = writers()
+            try:
+                for p in ps or []:
+                    os.kill(p, signal.SIGSTOP)
+            except ProcessLookupError:
+                return None
+            return ps
+        pids = wait_until(stop, timeout=10, interval=0.1)
+        self.assertTrue(pids, "the two writers could not be stopped")
         try:
             for u, t in zip(people, toks):
                 r = buy(u, aid, t)

@@ -316,7 +316,7 @@ class DeadLetters(unittest.TestCase):
         trigger = "guard_%d" % aid
         sql(f"DELIMITER //\nCREATE TRIGGER flashsale_seckill.{trigger} BEFORE UPDATE ON "
             f"flashsale_seckill.activity FOR EACH ROW IF NEW.id = {aid} AND NEW.sold > OLD.sold "
-            "THEN SET NEW.sold = OLD.sold, NEW.version = OLD.version, "
+            "THEN SET NEW.sold = OLD.sold, NEW.orders = OLD.orders, NEW.version = OLD.version, "
             "NEW.update_time = OLD.update_time; END IF//\nDELIMITER ;")
         try:
             r = do(u, aid, tok)
