@@ -9,6 +9,7 @@
 
 #include "cache-pipe.h"
 #include "cache.h"
+#include "unit-cache.h"
 #include "unit.h"
 
 #define THREADS 8
@@ -148,46 +149,17 @@ START_TEST(test_reconnect_after_kill)
 {
 	struct cache *c = cache_new_shared(&cfg);
 	ck_assert_ptr_nonnull(c);
-	redisReply *r = cache_command(c, "CLIENT ID");
-	ck_assert_ptr_nonnull(r);
-	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
-	long long id = r->integer;
-	freeReplyObject(r);
-	redisContext *other = redisConnectUnix(cfg.redis_socket);
-	ck_assert(other && !other->err);
-	r = redisCommand(other, "CLIENT KILL ID %lld", id);
-	ck_assert_int_eq(r->integer, 1);
-	freeReplyObject(r);
-	redisFree(other);
-	unit_sleep_ms(50);
+	unit_cache_kill_client(cfg.redis_socket, unit_cache_client_id(c));
 	ck_assert_int_eq(cache_ping(c), 0);
 	ck_assert_uint_eq(cache_reconnects(c), 2);
 	cache_free(c);
 }
 END_TEST
 
-/* No server: NULL at once, the breaker holds the next calls back, then it connects. */
+/* A dead socket fails fast, the breaker holds calls back for its cooldown, then one connects. */
 START_TEST(test_dead_socket)
 {
-	char dir[] = "/tmp/fs-unit-pipe-XXXXXX", sock[128];
-	struct fs_config dead;
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(sock, sizeof sock, "%s/redis.sock", dir);
-	unit_config(&dead, "[redis]\nsocket = %s\n[breaker]\ncooldown_ms = 500\n", sock);
-	struct cache *c = cache_new_shared(&dead);
-	ck_assert_ptr_nonnull(c);
-	long long t0 = unit_now_ms();
-	ck_assert_ptr_null(cache_command(c, "PING"));
-	ck_assert_msg(unit_now_ms() - t0 < 200, "dead socket took %lld ms", unit_now_ms() - t0);
-	ck_assert_int_eq(symlink(unit_env("FLASHSALE_TEST_REDIS_SOCKET"), sock), 0);
-	ck_assert_int_eq(cache_ping(c), -1); /* breaker open */
-	unit_sleep_ms(600);
-	ck_assert_int_eq(cache_ping(c), 0);
-	ck_assert_uint_eq(cache_reconnects(c), 1);
-	cache_free(c);
-	unlink(sock);
-	rmdir(dir);
-	config_free(&dead);
+	unit_cache_dead_socket(cache_new_shared);
 }
 END_TEST
 

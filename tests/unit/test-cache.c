@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "unit-cache.h"
 #include "unit.h"
 
 static struct fs_config cfg;
@@ -30,34 +31,6 @@ static const char *key(const char *name)
 	static char buf[128];
 	snprintf(buf, sizeof buf, "fs:unittest:%ld:%s", (long)getpid(), name);
 	return buf;
-}
-
-/* The id of the cache's current connection (CLIENT ID). */
-static long long client_id(struct cache *c)
-{
-	redisReply *r = cache_command(c, "CLIENT ID");
-	ck_assert_ptr_nonnull(r);
-	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
-	long long id = r->integer;
-	freeReplyObject(r);
-	return id;
-}
-
-/*
- * Close connection id from a second context, as a server restart or idle timeout would.
- * CLIENT KILL ID rather than TYPE normal: other test programs share the server under make -j.
- */
-static void kill_client(long long id)
-{
-	redisContext *other = redisConnectUnix(cfg.redis_socket);
-	ck_assert(other && !other->err);
-	redisReply *r = redisCommand(other, "CLIENT KILL ID %lld", id);
-	ck_assert_ptr_nonnull(r);
-	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
-	ck_assert_int_eq(r->integer, 1);
-	freeReplyObject(r);
-	redisFree(other);
-	unit_sleep_ms(50);
 }
 
 /* SET then GET returns the value; DEL removes it; PING answers. */
@@ -217,42 +190,10 @@ START_TEST(test_eval_error)
 }
 END_TEST
 
-/*
- * A dead socket fails fast; during the cooldown the breaker answers NULL without
- * trying (the path then leads to a live server, which a try would reach); after it, a
- * try succeeds.
- */
+/* A dead socket fails fast, the breaker holds calls back for its cooldown, then one connects. */
 START_TEST(test_dead_socket_and_breaker)
 {
-	char dir[] = "/tmp/fs-unit-cache-XXXXXX", sock[128];
-	struct fs_config dead;
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(sock, sizeof sock, "%s/redis.sock", dir);
-	unit_config(&dead, "[redis]\nsocket = %s\n[breaker]\ncooldown_ms = 500\n", sock);
-	struct cache *c = cache_new(&dead);
-	ck_assert_ptr_nonnull(c);
-
-	long long t0 = unit_now_ms();
-	redisReply *r = cache_command(c, "PING");
-	long long t1 = unit_now_ms();
-	ck_assert_ptr_null(r);
-	ck_assert_msg(t1 - t0 < 200, "dead socket took %lld ms", t1 - t0);
-
-	ck_assert_int_eq(symlink(unit_env("FLASHSALE_TEST_REDIS_SOCKET"), sock), 0);
-	r = cache_command(c, "PING");
-	long long t2 = unit_now_ms();
-	ck_assert_msg(r == NULL, "breaker did not hold the call back");
-	ck_assert_int_eq(cache_ping(c), -1);
-	ck_assert_uint_eq(cache_reconnects(c), 0);
-	ck_assert_msg(t2 - t1 < 300, "breaker answered after %lld ms", t2 - t1);
-
-	unit_sleep_ms(600);
-	ck_assert_int_eq(cache_ping(c), 0);
-	ck_assert_uint_eq(cache_reconnects(c), 1);
-	cache_free(c);
-	unlink(sock);
-	rmdir(dir);
-	config_free(&dead);
+	unit_cache_dead_socket(cache_new);
 }
 END_TEST
 
@@ -265,8 +206,8 @@ START_TEST(test_reconnect_after_kill)
 	freeReplyObject(r);
 	ck_assert_uint_eq(cache_reconnects(c), 1);
 
-	long long id = client_id(c);
-	kill_client(id);
+	long long id = unit_cache_client_id(c);
+	unit_cache_kill_client(cfg.redis_socket, id);
 
 	r = cache_command(c, "GET %s", key("k"));
 	ck_assert_msg(r != NULL, "command after CLIENT KILL failed");
@@ -274,7 +215,7 @@ START_TEST(test_reconnect_after_kill)
 	ck_assert_str_eq(r->str, "before");
 	freeReplyObject(r);
 	ck_assert_uint_eq(cache_reconnects(c), 2);
-	ck_assert_int_ne(client_id(c), id);
+	ck_assert_int_ne(unit_cache_client_id(c), id);
 	freeReplyObject(cache_command(c, "DEL %s", key("k")));
 	cache_free(c);
 }
@@ -284,7 +225,7 @@ END_TEST
 START_TEST(test_reconnect_after_kill_v)
 {
 	struct cache *c = cache_new(&cfg);
-	kill_client(client_id(c));
+	unit_cache_kill_client(cfg.redis_socket, unit_cache_client_id(c));
 	const char *argv[] = {"PING"};
 	redisReply *r = cache_commandv(c, 1, argv, NULL);
 	ck_assert_msg(r != NULL, "command after CLIENT KILL failed");
