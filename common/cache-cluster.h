@@ -35,6 +35,17 @@ int cache_command_slot(const char *cmd, size_t len);
 redisContext *cache_dial(const struct fs_config *cfg, const char *host, int port,
 			 struct breaker *brk);
 
+/* Connect to cfg's single server ([redis] socket, else host and port) through brk, as
+ * cache_dial; NULL while brk is open or on failure. */
+redisContext *cache_dial_server(const struct fs_config *cfg, struct breaker *brk);
+
+/*
+ * Did the command fail because the server had closed the link? A restarted server leaves either
+ * EOF on read or, on a Unix socket, EPIPE on write; in both cases the command never ran there.
+ * Call it right after the failure (it reads errno).
+ */
+int cache_link_closed(const redisContext *ctx);
+
 /* A client for the seed nodes of cfg->redis_cluster; connects lazily. NULL on bad input. */
 struct cache_cluster *cache_cluster_new(const struct fs_config *cfg);
 

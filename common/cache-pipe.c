@@ -1,7 +1,6 @@
 /* cache-pipe.c - one Redis connection for a process's threads: a leader sends what is queued. */
 #include "cache-pipe.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -62,18 +61,16 @@ static void pipe_disconnect(struct cache_pipe *p)
 
 /*
  * Send batch and read its replies in order. 0 when every command has its reply; -1 when no
- * connection could be made (cache_dial kept the breaker); -2 when the link failed, with
- * *answered the replies read before and *closed set when it was found closed (EOF, or EPIPE on
- * a Unix socket) before any reply: then nothing ran.
+ * connection could be made (cache_dial kept the breaker); -2 when the link failed, with *closed
+ * set when it was found closed before any reply (cache_link_closed): then nothing ran.
  */
-static int pipe_send(struct cache_pipe *p, struct pipe_wait *batch, size_t *answered, int *closed,
+static int pipe_send(struct cache_pipe *p, struct pipe_wait *batch, int *closed,
 		     unsigned long *dials)
 {
-	*answered = 0;
+	size_t answered = 0;
 	*closed = 0;
 	if (!p->ctx) {
-		p->ctx = cache_dial(p->cfg, p->cfg->redis_socket[0] ? NULL : p->cfg->redis_host,
-				    (int)p->cfg->redis_port, &p->brk);
+		p->ctx = cache_dial_server(p->cfg, &p->brk);
 		if (!p->ctx)
 			return -1;
 		(*dials)++;
@@ -86,12 +83,11 @@ static int pipe_send(struct cache_pipe *p, struct pipe_wait *batch, size_t *answ
 		if (redisGetReply(p->ctx, &reply) != REDIS_OK || !reply)
 			goto fail;
 		w->reply = reply;
-		(*answered)++;
+		answered++;
 	}
 	return 0;
 fail:
-	*closed = *answered == 0 &&
-		  (p->ctx->err == REDIS_ERR_EOF || (p->ctx->err == REDIS_ERR_IO && errno == EPIPE));
+	*closed = answered == 0 && cache_link_closed(p->ctx);
 	log_warn("redis pipe: %s", p->ctx->errstr);
 	pipe_disconnect(p);
 	return -2;
@@ -104,10 +100,9 @@ fail:
 static unsigned long pipe_lead(struct cache_pipe *p, struct pipe_wait *batch)
 {
 	unsigned long dials = 0;
-	size_t answered;
-	int closed, rc = pipe_send(p, batch, &answered, &closed, &dials);
+	int closed, rc = pipe_send(p, batch, &closed, &dials);
 	if (rc == -2 && closed)
-		rc = pipe_send(p, batch, &answered, &closed, &dials);
+		rc = pipe_send(p, batch, &closed, &dials);
 	if (rc == -2)
 		breaker_fail(&p->brk);
 	return dials;

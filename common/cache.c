@@ -72,12 +72,7 @@ struct cache_cluster *cache_cluster_of(struct cache *c)
 	return c->cl;
 }
 
-/*
- * Did the command fail because the server had closed the link? A restarted
- * server leaves either EOF on read or, on a Unix socket, EPIPE on write; in both
- * cases the command never ran there.
- */
-static int cache_link_closed(const redisContext *ctx)
+int cache_link_closed(const redisContext *ctx)
 {
 	return ctx->err == REDIS_ERR_EOF || (ctx->err == REDIS_ERR_IO && errno == EPIPE);
 }
@@ -136,13 +131,18 @@ redisContext *cache_dial(const struct fs_config *cfg, const char *host, int port
 	return ctx;
 }
 
+redisContext *cache_dial_server(const struct fs_config *cfg, struct breaker *brk)
+{
+	return cache_dial(cfg, cfg->redis_socket[0] ? NULL : cfg->redis_host, (int)cfg->redis_port,
+			  brk);
+}
+
 /* Connect unless connected; -1 while the breaker is open or on failure. */
 static int cache_connect(struct cache *c)
 {
 	if (c->ctx)
 		return 0;
-	c->ctx = cache_dial(c->cfg, c->cfg->redis_socket[0] ? NULL : c->cfg->redis_host,
-			    (int)c->cfg->redis_port, &c->brk);
+	c->ctx = cache_dial_server(c->cfg, &c->brk);
 	if (!c->ctx)
 		return -1;
 	c->reconnects++;
