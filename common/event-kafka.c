@@ -69,6 +69,17 @@ rd_kafka_conf_t *kafka_conf_new(const struct fs_config *cfg)
 	return conf;
 }
 
+rd_kafka_t *kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what)
+{
+	char err[512];
+	rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+	if (!rk) {
+		log_error("kafka: %s: %s", what, err);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rk;
+}
+
 int kafka_conf_producer(rd_kafka_conf_t *conf, const struct fs_config *cfg)
 {
 	char timeout[24];
@@ -84,7 +95,6 @@ int kafka_conf_producer(rd_kafka_conf_t *conf, const struct fs_config *cfg)
 /* The producer, created on first use. */
 static rd_kafka_t *event_kafka_producer(struct event_bus *bus)
 {
-	char err[512];
 	if (bus->producer)
 		return bus->producer;
 	rd_kafka_conf_t *conf = kafka_conf_new(bus->cfg);
@@ -95,11 +105,7 @@ static rd_kafka_t *event_kafka_producer(struct event_bus *bus)
 		return NULL;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, event_kafka_dr);
-	bus->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	if (!bus->producer) {
-		log_error("kafka: producer: %s", err);
-		rd_kafka_conf_destroy(conf);
-	}
+	bus->producer = kafka_new(RD_KAFKA_PRODUCER, conf, "producer");
 	return bus->producer;
 }
 
@@ -156,7 +162,7 @@ int event_kafka_publish(struct event_bus *bus, const char *topic, const char *ke
 rd_kafka_t *kafka_consumer_new(rd_kafka_conf_t *conf, const char *group, const char *topic,
 			       long session_ms)
 {
-	char err[512], session[24], beat[24];
+	char session[24], beat[24];
 	snprintf(session, sizeof session, "%ld", session_ms);
 	snprintf(beat, sizeof beat, "%ld", session_ms / 6 < 100 ? 100 : session_ms / 6);
 	if (kafka_set(conf, "group.id", group) < 0 ||
@@ -168,12 +174,9 @@ rd_kafka_t *kafka_consumer_new(rd_kafka_conf_t *conf, const char *group, const c
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-	if (!rk) {
-		log_error("kafka: consumer: %s", err);
-		rd_kafka_conf_destroy(conf);
+	rd_kafka_t *rk = kafka_new(RD_KAFKA_CONSUMER, conf, "consumer");
+	if (!rk)
 		return NULL;
-	}
 	rd_kafka_poll_set_consumer(rk);
 	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
@@ -270,19 +273,13 @@ int event_kafka_consume(struct event_bus *bus, const char *group, const char *to
 
 rd_kafka_t *kafka_lag_client(const struct fs_config *cfg, const char *group)
 {
-	char err[512];
 	rd_kafka_conf_t *conf = kafka_conf_new(cfg);
 	if (!conf || kafka_set(conf, "group.id", group) < 0) {
 		if (conf)
 			rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-	if (!rk) {
-		log_error("kafka: %s", err);
-		rd_kafka_conf_destroy(conf);
-	}
-	return rk;
+	return kafka_new(RD_KAFKA_CONSUMER, conf, "lag client");
 }
 
 int kafka_lag_query(rd_kafka_t *rk, const char *topic, int timeout_ms, FILE *out,

@@ -17,6 +17,9 @@ int kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value);
 /* A configuration with events.kafka_brokers, client.id and our log callback, or NULL. */
 rd_kafka_conf_t *kafka_conf_new(const struct fs_config *cfg);
 
+/* A client of type made from conf, which it takes (destroyed on failure, logged with what). */
+rd_kafka_t *kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what);
+
 /* Producer settings on conf: idempotent, acks=all, message.timeout.ms = events.kafka_timeout_ms.
  * 0 or -1. */
 int kafka_conf_producer(rd_kafka_conf_t *conf, const struct fs_config *cfg);

@@ -64,7 +64,6 @@ static int32_t relay_partition(const rd_kafka_topic_t *t, const void *key, size_
 /* The producer, created on first use; NULL (logged) if librdkafka refused. */
 static rd_kafka_t *relay_producer(const struct fs_config *cfg)
 {
-	char err[512];
 	if (relay.p)
 		return relay.p;
 	rd_kafka_conf_t *conf = kafka_conf_new(cfg);
@@ -82,11 +81,7 @@ static rd_kafka_t *relay_producer(const struct fs_config *cfg)
 	}
 	rd_kafka_topic_conf_set_partitioner_cb(tconf, relay_partition);
 	rd_kafka_conf_set_dr_msg_cb(conf, relay_dr);
-	relay.p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	if (!relay.p) {
-		log_error("kafka: relay producer: %s", err);
-		rd_kafka_conf_destroy(conf);
-	}
+	relay.p = kafka_new(RD_KAFKA_PRODUCER, conf, "relay producer");
 	return relay.p;
 }
 
