@@ -94,6 +94,7 @@ const struct config_key config_keys[] = {
     I("seckill", "user_rate", seckill_user_rate, "10", 1, 1000000),
     I("seckill", "request_ttl", seckill_request_ttl, "86400", 60, 2592000),
     I("seckill", "writer_batch", seckill_writer_batch, "500", 1, 10000),
+    I("seckill", "writer_linger_ms", seckill_writer_linger_ms, "50", 0, 1000),
     I("seckill", "claim_idle_ms", seckill_claim_idle_ms, "5000", 100, 3600000),
     I("seckill", "preheat_minutes", seckill_preheat_minutes, "10", 1, 10080),
     I("seckill", "settle_grace", seckill_settle_grace, "60", 0, 86400),

@@ -83,13 +83,14 @@ struct fs_config {
 	long product_cache_ttl;   /* seconds a product detail stays in Redis */
 	long product_missing_ttl; /* seconds an unknown id is remembered as such */
 	/* [seckill] (keys of the flash-sale engine go here) */
-	char *seckill_token_secret;   /* HMAC-SHA256 key of seckill tokens (>= 32 characters) */
-	long seckill_token_ttl;       /* seconds a seckill token lives */
-	char *seckill_marker_dir;     /* sold-out marker files, read by the web server */
-	long seckill_soldout_memo_ms; /* per-process sold-out memo lifetime */
-	long seckill_user_rate;       /* /seckill/do requests per user and activity per second */
-	long seckill_request_ttl;     /* seconds a request's status stays in Redis */
-	long seckill_writer_batch;    /* order-writer: stream entries read per stream per batch */
+	char *seckill_token_secret;    /* HMAC-SHA256 key of seckill tokens (>= 32 characters) */
+	long seckill_token_ttl;        /* seconds a seckill token lives */
+	char *seckill_marker_dir;      /* sold-out marker files, read by the web server */
+	long seckill_soldout_memo_ms;  /* per-process sold-out memo lifetime */
+	long seckill_user_rate;        /* /seckill/do requests per user and activity per second */
+	long seckill_request_ttl;      /* seconds a request's status stays in Redis */
+	long seckill_writer_batch;     /* order-writer: stream entries read per stream per batch */
+	long seckill_writer_linger_ms; /* order-writer: wait after a batch short of writer_batch */
 	long seckill_claim_idle_ms;   /* order-writer: pending entries idle this long are claimed */
 	long seckill_preheat_minutes; /* preheat: activities starting this soon are loaded */
 	long seckill_settle_grace;    /* seconds after the end before unsold units go back */

@@ -345,7 +345,7 @@ static int writer_parse(struct writer *w, struct batch *b, redisReply *r)
 static int writer_pass(struct writer *w)
 {
 	struct batch b;
-	int rc = 0;
+	int rc = 0, linger = 0;
 
 	if (w->nstreams == 0) {
 		writer_sleep(w->block_ms);
@@ -380,9 +380,13 @@ static int writer_pass(struct writer *w)
 	}
 	w->orders += b.accepted;
 	rc = 1;
+	linger = b.n < (size_t)w->cfg.seckill_writer_batch;
 out:
 	batch_free(&b);
 	freeReplyObject(r);
+	/* A short batch: what arrives meanwhile goes into the next one (writer_linger_ms). */
+	if (linger)
+		writer_sleep(w->cfg.seckill_writer_linger_ms);
 	return rc;
 }
 

@@ -616,6 +616,42 @@ return 1
     redis("EVAL", script, "4", *keys, str(n), str(first_uid), str(aid), "{a:%d}:req:" % aid)
 
 
+class WriterBatches(unittest.TestCase):
+    """seckill.writer_linger_ms: after a batch short of writer_batch the order-writer waits
+    before reading again, so purchases trickling in share transactions instead of one each."""
+
+    def test_trickle_shares_batches(self):
+        linger = int(fslib.conf_value("seckill", "writer_linger_ms") or 50)  # the default
+        self.assertGreaterEqual(linger, 20, "the stack runs the writer without a linger")
+        n = 30
+        aid, _ = make_activity(stock=n, limit=1)
+        pairs = [(u, sk_token(u, aid)) for u in users(n)]
+
+        def batches():
+            # The writer's guarded sold UPDATE bumps the version once per batch.
+            return int(sql("SELECT version FROM flashsale_seckill.activity WHERE id = %d"
+                           % aid)[0][0])
+        # The first purchase written: the writer reads this stream now (it refreshes its live
+        # set once a second), so the next ones reach it as they come.
+        self.assertEqual(buy(pairs[0][0], aid, pairs[0][1]).code, OK)
+        self.assertTrue(wait_until(lambda: order_units(aid) == (1, 1), timeout=10))
+        v0 = batches()
+        t0 = time.monotonic()
+        for u, tok in pairs[1:]:
+            self.assertEqual(buy(u, aid, tok).code, OK)
+            time.sleep(0.01)  # pacing: each purchase alone in the stream when it comes
+        spread = time.monotonic() - t0
+        self.assertTrue(wait_drained(aid), redis_state(aid))
+        self.assertEqual(order_units(aid), (n, n))
+        written = batches() - v0
+        # Read at once, each purchase is a batch of its own (n - 1 of them); with the linger,
+        # consecutive batches start at least writer_linger_ms apart.
+        bound = min(n - 2, int(spread * 1000 / linger) + 3)
+        self.assertLessEqual(written, bound, "%d batches for %d purchases over %.2f s"
+                             % (written, n - 1, spread))
+        self.assertGreaterEqual(written, 1)
+
+
 class Faults(unittest.TestCase):
     """Workers and servers that die and come back lose and duplicate nothing."""
 
