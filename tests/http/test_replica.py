@@ -16,22 +16,24 @@ REPLICA_SOCK = os.path.join(RUN, "mysql-replica.sock")
 # A new query string each read: nginx's 1 s microcache of the catalogue is not under test.
 
 
-def rsql(query):
-    """Run SQL as root on the replica; rows as lists of strings."""
-    out = subprocess.run(["mariadb", "--socket=" + REPLICA_SOCK, "-uroot", "--batch",
-                          "--skip-column-names", "-e", query],
+def rsql(query, names=False):
+    """Run SQL as root on the replica; rows as lists of strings (the column names first with
+    names)."""
+    out = subprocess.run(["mariadb", "--socket=" + REPLICA_SOCK, "-uroot", "--batch"]
+                         + ([] if names else ["--skip-column-names"]) + ["-e", query],
                          capture_output=True, text=True, timeout=30, check=True).stdout
     return [line.split("\t") for line in out.splitlines()]
 
 
 def replica_status():
     """What SHOW REPLICA STATUS says of the threads, the lag and the errors."""
-    out = subprocess.run(["mariadb", "--socket=" + REPLICA_SOCK, "-uroot", "--batch", "-e",
-                          "SHOW REPLICA STATUS"],
-                         capture_output=True, text=True, timeout=30).stdout.splitlines()
-    if len(out) < 2:
+    try:
+        rows = rsql("SHOW REPLICA STATUS", names=True)
+    except subprocess.CalledProcessError as e:
+        return "replica unreachable: %s" % e.stderr.strip()
+    if len(rows) < 2:
         return "no replica status"
-    row = dict(zip(out[0].split("\t"), out[1].split("\t")))
+    row = dict(zip(rows[0], rows[1]))
     return {k: row.get(k) for k in ("Slave_IO_Running", "Slave_SQL_Running",
                                     "Seconds_Behind_Master", "Last_IO_Error", "Last_SQL_Error",
                                     "Gtid_IO_Pos")}
