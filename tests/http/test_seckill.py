@@ -552,6 +552,13 @@ def assert_invariants(tc, aid, stock, limit, queued):
     over = sql("SELECT COUNT(*) FROM (SELECT user_id FROM flashsale_order.orders WHERE "
                "activity_id = %d GROUP BY user_id HAVING SUM(quantity) > %d) x" % (aid, limit))
     tc.assertEqual(over, [["0"]])
+    # Each user's quota row holds the units of their orders that stand (one snapshot: a
+    # cancellation gives both back in one transaction).
+    off = sql("SELECT COUNT(*) FROM (SELECT user_id FROM (SELECT user_id, units AS q, 0 AS o "
+              "FROM flashsale_seckill.user_quota WHERE activity_id = %d UNION ALL SELECT "
+              "user_id, 0, quantity FROM flashsale_order.orders WHERE activity_id = %d AND "
+              "trade_state <> -1) x GROUP BY user_id HAVING SUM(q) <> SUM(o)) y" % (aid, aid))
+    tc.assertEqual(off, [["0"]])
     left, held, _ = redis_state(aid)
     tc.assertEqual(held, sold)
     tc.assertEqual(left + held + returned, stock)
