@@ -101,7 +101,7 @@ line = "%-17s @%-4s %7s accepted; Redis CPU per purchase: %.1f us on the masters
 if int(w):
     line += "; %s WAITs, %s short" % (w, k)
 print(line)' "$name" "$c" "$n" "$m0" "$m1" "$r0" "$r1" $((w1 - w0)) $((k1 - k0)))")
-		[ "$c" != 1000 ] || CL_LINES+=("$(cpu_line "$name @1000 (redis: the 6 nodes)" "$n" "$t0" "$t1")")
+		[ "$c" != 1000 ] || CL_LINES+=("$(cpu_line "$name @1000 (redis: the 6 nodes)" "accepted purchase" "$CPU_STACK" "$n" "$t0" "$t1")")
 	done
 }
 

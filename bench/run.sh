@@ -110,7 +110,10 @@ user $nuser;
 worker_processes 2;
 pid $RUN/ceiling-nginx.extra.pid;
 error_log $BVAR/log/ceiling-nginx-error.log warn;
-events { worker_connections 8192; }
+events {
+	worker_connections 8192;
+	multi_accept on;
+}
 http {
 	keepalive_timeout 30;
 	client_body_temp_path $BVAR/ceiling-nginx/body;
@@ -128,7 +131,7 @@ http {
 		keepalive $FCGI_KEEPALIVE;
 	}
 	server {
-		listen 127.0.0.1:$CPORT backlog=4096;
+		listen 127.0.0.1:$CPORT backlog=4096 reuseport;
 		access_log $BVAR/log/ceiling-access.log fs_main buffer=64k flush=1s;
 		add_header X-Request-Id \$request_id always;
 		add_header X-Content-Type-Options nosniff always;
@@ -223,8 +226,12 @@ say "ceilings"
 for c in "$CONNS" 1000; do
 	bench nginx-fixed "$c" "http://127.0.0.1:$CPORT/fixed" "$TOP/bench/post.lua"
 	bench fcgi-fixed "$c" "http://127.0.0.1:$CPORT/fcgi-fixed" "$TOP/bench/post.lua"
+	[ "$c" != 1000 ] || ceil0=$(cpu_snap_ceiling)
 	bench fcgi-lua4 "$c" "http://127.0.0.1:$CPORT/fcgi-lua" "$TOP/bench/post.lua"
+	[ "$c" != 1000 ] || ceil1=$(cpu_snap_ceiling)
 done
+# Requests a row's wrk run answered (its log's "N requests in").
+answered() { awk '/ requests in / {print $1}' "$BVAR/log/wrk-$1.log"; }
 
 # The purchase runs with the order-writer running, as in a real sale. Redis's CPU and command
 # counters are read around the 1,000-connection run: per accepted unit, the writer's share in.
@@ -423,7 +430,8 @@ print("Redis per accepted purchase (do-stock @1000, writer running, %d accepted)
       "(commandstats), %.2f socket reads (INFO stats)"
       % (n, (c1 - c0) * 1e6 / n, (k1 - k0) / n, (u1 - u0) / n, (r1 - r0) / n))
 EOF
-cpu_line "do-stock @1000" "$ACCEPTED" "$tiers0" "$tiers1"
+cpu_line "do-stock @1000" "accepted purchase" "$CPU_STACK" "$ACCEPTED" "$tiers0" "$tiers1"
+cpu_line "fcgi-lua4 @1000" "request" "$CPU_CEILING" "$(answered fcgi-lua4-1000)" "$ceil0" "$ceil1"
 echo "order-writer drain while purchases arrive: $DRAIN orders/s ($DRAINED orders; backlog" \
 	"$BACKLOG; target >= 10000)"
 echo "orders in MySQL for the activity: $ORDERS, sold: $SOLD (must be equal)"
