@@ -374,3 +374,23 @@ class TestProductMicrocache(ProductBase):
         bad = get(PV + "/product/detail", {"id": "abc"})
         self.assertNotEqual(get(PV + "/product/detail", {"id": "abc"}).headers.get(
             "x-cache-status"), "HIT", bad)
+
+    def test_refreshed_entries_never_go_back(self):
+        """Hits keep the cache file open (open_file_cache): each refresh is seen, and once a
+        price was seen publicly no older one comes back (an old file's descriptor is not used)."""
+        if fslib.SERVER != "nginx":
+            self.skipTest("the microcache is nginx's")
+        pid = self.create(title="refresh " + tag(), price=100)
+        seen = []
+        for price in (101, 102, 103):
+            self.assertEqual(self.update({"id": pid, "price": price}).code, 200)
+            deadline = time.monotonic() + MICROCACHE_MAX
+            while time.monotonic() < deadline:
+                got = self.detail(pid, fresh=False).data["product"]["price"]
+                if not seen or seen[-1] != got:
+                    seen.append(got)
+                if got == price:
+                    break
+                time.sleep(0.02)
+            self.assertEqual(seen[-1], price, seen)
+        self.assertEqual(seen, sorted(seen), "an older price came back: %s" % seen)
