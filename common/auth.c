@@ -48,19 +48,24 @@ fail:
  * times a second, and libjwt's decode (base64, JSON, an HMAC fetched from OpenSSL each time) is
  * a sixth of the purchase's CPU in the program. A slot holds a keyed BLAKE2b-256 of secret and
  * token (so a hit is the very token verified under the very secret) and the claims; a hit only
- * rechecks the expiry. Direct-mapped, striped locks: the process's threads share it.
+ * rechecks the expiry. Sets of AUTH_MEMO_WAYS slots, striped locks: the process's threads share
+ * it. Direct-mapped, 2,000 users cycling through 8,192 slots missed 23 % of the time (two tokens
+ * on one slot evict each other on every pass); in sets of 8, a set must draw 9 of them.
  */
 #define AUTH_MEMO_SLOTS 8192
+#define AUTH_MEMO_WAYS  8
+#define AUTH_MEMO_SETS  (AUTH_MEMO_SLOTS / AUTH_MEMO_WAYS)
 #define AUTH_MEMO_LOCKS 64
 
 struct auth_memo_slot {
 	unsigned char hash[crypto_generichash_BYTES];
-	struct auth_claims claims;
+	struct auth_claims claims; /* user_id 0: an empty slot */
 };
 
 static struct auth_memo_slot *auth_memo;
 static pthread_mutex_t auth_memo_locks[AUTH_MEMO_LOCKS];
 static pthread_once_t auth_memo_once = PTHREAD_ONCE_INIT;
+static unsigned long auth_memo_hits, auth_memo_misses; /* atomics */
 
 /* Allocate the memo and its locks (once; without memory there is simply no memo). */
 static void auth_memo_init(void)
@@ -70,43 +75,65 @@ static void auth_memo_init(void)
 	auth_memo = calloc(AUTH_MEMO_SLOTS, sizeof *auth_memo);
 }
 
-/* The memo's hash of token under secret, and its slot index. */
+/* The memo's hash of token under secret, and its set's first slot. */
 static size_t auth_memo_hash(const char *secret, const char *token, unsigned char *h)
 {
 	crypto_generichash_state st;
-	size_t slot;
+	size_t set;
 	crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES);
 	crypto_generichash_update(&st, (const unsigned char *)secret, strlen(secret) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)token, strlen(token));
 	crypto_generichash_final(&st, h, crypto_generichash_BYTES);
-	memcpy(&slot, h, sizeof slot);
-	return slot % AUTH_MEMO_SLOTS;
+	memcpy(&set, h, sizeof set);
+	return set % AUTH_MEMO_SETS * AUTH_MEMO_WAYS;
+}
+
+/* The lock of the set whose first slot is first. */
+static pthread_mutex_t *auth_memo_lock(size_t first)
+{
+	return &auth_memo_locks[first / AUTH_MEMO_WAYS % AUTH_MEMO_LOCKS];
 }
 
 /* 1 and *claims filled when the memo holds token, unexpired; 0 otherwise. */
-static int auth_memo_get(size_t slot, const unsigned char *h, struct auth_claims *claims)
+static int auth_memo_get(size_t first, const unsigned char *h, struct auth_claims *claims)
 {
 	int hit = 0;
 	if (!auth_memo)
 		return 0;
-	pthread_mutex_lock(&auth_memo_locks[slot % AUTH_MEMO_LOCKS]);
-	if (!memcmp(auth_memo[slot].hash, h, crypto_generichash_BYTES)) {
-		*claims = auth_memo[slot].claims;
-		hit = 1;
-	}
-	pthread_mutex_unlock(&auth_memo_locks[slot % AUTH_MEMO_LOCKS]);
+	pthread_mutex_lock(auth_memo_lock(first));
+	for (size_t i = first; i < first + AUTH_MEMO_WAYS && !hit; i++)
+		if (!memcmp(auth_memo[i].hash, h, crypto_generichash_BYTES)) {
+			*claims = auth_memo[i].claims;
+			hit = 1;
+		}
+	pthread_mutex_unlock(auth_memo_lock(first));
+	__atomic_add_fetch(hit ? &auth_memo_hits : &auth_memo_misses, 1, __ATOMIC_RELAXED);
 	return hit && claims->exp > (long long)time(NULL);
 }
 
-/* Remember a verified token's claims. */
-static void auth_memo_put(size_t slot, const unsigned char *h, const struct auth_claims *claims)
+/* Remember a verified token's claims: in its own slot, an empty one, or over one of the set
+ * picked by the hash (random replacement: no state to keep per set). */
+static void auth_memo_put(size_t first, const unsigned char *h, const struct auth_claims *claims)
 {
+	size_t at = first + h[sizeof(size_t)] % AUTH_MEMO_WAYS;
 	if (!auth_memo)
 		return;
-	pthread_mutex_lock(&auth_memo_locks[slot % AUTH_MEMO_LOCKS]);
-	memcpy(auth_memo[slot].hash, h, crypto_generichash_BYTES);
-	auth_memo[slot].claims = *claims;
-	pthread_mutex_unlock(&auth_memo_locks[slot % AUTH_MEMO_LOCKS]);
+	pthread_mutex_lock(auth_memo_lock(first));
+	for (size_t i = first; i < first + AUTH_MEMO_WAYS; i++)
+		if (!memcmp(auth_memo[i].hash, h, crypto_generichash_BYTES) ||
+		    auth_memo[i].claims.user_id == 0) {
+			at = i;
+			break;
+		}
+	memcpy(auth_memo[at].hash, h, crypto_generichash_BYTES);
+	auth_memo[at].claims = *claims;
+	pthread_mutex_unlock(auth_memo_lock(first));
+}
+
+void auth_memo_counts(unsigned long *hits, unsigned long *misses)
+{
+	*hits = __atomic_load_n(&auth_memo_hits, __ATOMIC_RELAXED);
+	*misses = __atomic_load_n(&auth_memo_misses, __ATOMIC_RELAXED);
 }
 
 /* The signature, algorithm and claims checks, by libjwt. 0 and *claims filled, or -1. */
@@ -159,14 +186,14 @@ int auth_token_verify(const struct fs_config *cfg, const char *token, struct aut
 	if (!token || !*token || strlen(token) > AUTH_TOKEN_MAX)
 		return -1;
 	pthread_once(&auth_memo_once, auth_memo_init);
-	size_t slot = auth_memo_hash(cfg->jwt_secret, token, h);
-	if (auth_memo_get(slot, h, claims))
+	size_t first = auth_memo_hash(cfg->jwt_secret, token, h);
+	if (auth_memo_get(first, h, claims))
 		return 0;
 	if (auth_token_decode(cfg, token, claims) < 0) {
 		memset(claims, 0, sizeof *claims);
 		return -1;
 	}
-	auth_memo_put(slot, h, claims);
+	auth_memo_put(first, h, claims);
 	return 0;
 }
 
